@@ -1,0 +1,106 @@
+"""Settings from the environment, read in a fresh interpreter as `manage.py` would read them."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+# Every key the settings read, blanked so neither the caller's environment nor a developer's .env
+# (python-dotenv never overrides a variable that is set, even to "") changes what a test sees.
+KEYS = [
+    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST",
+    "DB_PORT", "USE_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_REGION_NAME", "AWS_S3_ENDPOINT_URL", "AWS_S3_CUSTOM_DOMAIN", "AWS_QUERYSTRING_EXPIRE",
+    "AWS_S3_ADDRESSING_STYLE", "IMAGE_MAX_UPLOAD_SIZE", "JWT_SIGNING_KEY", "MEDIA_ROOT",
+]
+SHOW = """
+import json
+from django.conf import settings
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "DEBUG": settings.DEBUG, "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
+    "ENGINE": db["ENGINE"], "NAME": str(db["NAME"]), "USER": db.get("USER"), "HOST": db.get("HOST"),
+    "PORT": str(db.get("PORT")), "STORAGE": settings.STORAGES["default"]["BACKEND"],
+    "STORAGE_OPTIONS": settings.STORAGES["default"].get("OPTIONS", {}),
+    "IMAGE_MAX_UPLOAD_SIZE": settings.IMAGE_MAX_UPLOAD_SIZE,
+    "ACCESS": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(),
+    "REFRESH": settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds(),
+}))
+"""
+
+
+def read_settings(**env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, **dict.fromkeys(KEYS, ""), **env, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return subprocess.run([sys.executable, "-c", SHOW], cwd=PROJECT, env=environ, capture_output=True, text=True)
+
+
+def settings_for(**env: str) -> dict:
+    result = read_settings(**env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_embedded_default_is_debug_sqlite_and_local_media():
+    got = settings_for()
+
+    assert got["DEBUG"] is True
+    assert got["ENGINE"] == "django.db.backends.sqlite3"
+    assert got["NAME"] == str(PROJECT / "db.sqlite3")
+    assert got["STORAGE"] == "django.core.files.storage.FileSystemStorage"
+    assert got["IMAGE_MAX_UPLOAD_SIZE"] == 10 * 1024 * 1024
+    assert (got["ACCESS"], got["REFRESH"]) == (24 * 3600, 7 * 24 * 3600)
+
+
+def test_db_variables_select_postgresql():
+    got = settings_for(DB_NAME="images", DB_USER="svc", DB_PASSWORD="pw", DB_HOST="db.internal", DB_PORT="6543")
+
+    assert (got["ENGINE"], got["NAME"], got["USER"], got["HOST"], got["PORT"]) == (
+        "django.db.backends.postgresql", "images", "svc", "db.internal", "6543",
+    )
+
+
+def test_database_url_wins_over_db_variables():
+    got = settings_for(DATABASE_URL="postgres://u:p@h:5433/fromurl", DB_NAME="ignored")
+
+    assert (got["ENGINE"], got["NAME"], got["HOST"], got["PORT"]) == (
+        "django.db.backends.postgresql", "fromurl", "h", "5433",
+    )
+
+
+def test_use_s3_switches_the_default_storage_to_private_s3():
+    got = settings_for(
+        USE_S3="True", AWS_ACCESS_KEY_ID="AK", AWS_SECRET_ACCESS_KEY="SK", AWS_STORAGE_BUCKET_NAME="bucket",
+        AWS_S3_REGION_NAME="eu-west-1", AWS_S3_ENDPOINT_URL="http://127.0.0.1:4566",
+    )
+
+    assert got["STORAGE"] == "storages.backends.s3.S3Storage"
+    options = got["STORAGE_OPTIONS"]
+    assert options["bucket_name"] == "bucket"
+    assert options["region_name"] == "eu-west-1"
+    assert options["endpoint_url"] == "http://127.0.0.1:4566"
+    assert (options["default_acl"], options["file_overwrite"], options["querystring_auth"]) == (None, False, True)
+
+
+def test_without_debug_a_missing_secret_key_stops_start_up_with_a_clear_error():
+    result = read_settings(DEBUG="False", ALLOWED_HOSTS="example.com")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set. With DEBUG=False it is required" in result.stderr
+
+
+def test_without_debug_allowed_hosts_is_required():
+    result = read_settings(DEBUG="False", SECRET_KEY="x" * 50)
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("IMAGE_MAX_UPLOAD_SIZE", "ten")])
+def test_malformed_values_are_named_in_the_error(name, value):
+    result = read_settings(**{name: value})
+
+    assert result.returncode != 0
+    assert name in result.stderr

@@ -1,0 +1,73 @@
+"""An uploaded image and where its file is stored."""
+import re
+import unicodedata
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models, transaction
+
+# The client's part of the stored name, in UTF-8 bytes: keeps every key far inside the 255-character
+# column and every local file name inside the usual 255-byte limit of filesystems.
+FILENAME_MAX_BYTES = 120
+FALLBACK_STEM = "image"
+
+
+def safe_image_filename(filename: str, extension: str, keep_extensions: tuple[str, ...] = ()) -> str:
+    """Reduce a client's filename to a safe base name with the given extension.
+
+    Path parts, dots, control characters, markup and anything but letters, digits, "-" and "_" go;
+    letters of any script stay. The client's own extension is kept when it is one of `keep_extensions`
+    (so "photo.jpeg" stays .jpeg), otherwise `extension` replaces it.
+    """
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFKC", base)
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    if suffix.lower() in keep_extensions:
+        extension = suffix.lower()
+    stem = re.sub(r"[^\w-]+", "_", stem).strip("_-") or FALLBACK_STEM
+    budget = FILENAME_MAX_BYTES - len(extension.encode()) - 1
+    stem = stem.encode()[:budget].decode("utf-8", "ignore").rstrip("_-") or FALLBACK_STEM
+    return f"{stem}.{extension}"
+
+
+def image_upload_to(instance: "Image", filename: str) -> str:
+    """Store as images/{user_id}/{uuid}_{filename} (the spec's layout); the uuid makes keys unguessable."""
+    # Uploads arrive already named by clean_image_upload; this keeps any other caller safe as well.
+    suffix = re.sub(r"[^a-z0-9]", "", PurePosixPath(filename.replace("\\", "/")).suffix.lower())[:8]
+    name = safe_image_filename(filename, suffix or "bin", (suffix,))
+    return f"images/{instance.user_id}/{uuid.uuid4()}_{name}"
+
+
+class Image(models.Model):
+    """An image file that belongs to one user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    image = models.FileField(upload_to=image_upload_to, max_length=255)
+    title = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    size = models.PositiveBigIntegerField(editable=False, default=0, help_text="Size of the file in bytes.")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["user", "-uploaded_at", "-id"], name="images_user_newest_idx")]
+
+    def __str__(self) -> str:
+        return self.title or self.image.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Save the row; if writing it fails, remove the file this save just stored."""
+        storing_new_file = bool(self.image) and not self.image._committed
+        if storing_new_file:
+            self.size = self.image.size
+        try:
+            with transaction.atomic(using=kwargs.get("using")):
+                super().save(*args, **kwargs)
+        except BaseException:
+            if storing_new_file and self.image._committed:
+                self.image.storage.delete(self.image.name)
+            raise

@@ -1,0 +1,118 @@
+"""The admin pages a staff member uses, rendered for real with a logged-in superuser."""
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from conftest import image_bytes
+from images.models import Image
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = User.objects.create_superuser(email="root@example.com", username="root", password="pw-Secret-1")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def stored_image(user):
+    return Image.objects.create(user=user, title="Sunset", image=SimpleUploadedFile("sunset.png", image_bytes()))
+
+
+def test_image_changelist_shows_owner_title_size_and_preview(admin_client, stored_image):
+    response = admin_client.get(reverse("admin:images_image_changelist"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Sunset" in html
+    assert "alice@example.com" in html
+    assert f'<img src="{stored_image.image.url}"' in html
+    assert f"{stored_image.size}\xa0bytes" in html
+
+
+def test_image_changelist_search_and_filters(admin_client, stored_image, other_user):
+    Image.objects.create(user=other_user, title="Forest", image=SimpleUploadedFile("f.png", image_bytes()))
+    url = reverse("admin:images_image_changelist")
+
+    by_search = admin_client.get(url, {"q": "bob@example.com"}).content.decode()
+    by_owner = admin_client.get(url, {"user__id__exact": stored_image.user_id}).content.decode()
+
+    assert "Forest" in by_search and "Sunset" not in by_search
+    assert "Sunset" in by_owner and "Forest" not in by_owner
+
+
+def test_image_change_form_renders_with_the_file_read_only(admin_client, stored_image):
+    response = admin_client.get(reverse("admin:images_image_change", args=[stored_image.pk]))
+
+    assert response.status_code == 200
+    assert 'name="image"' not in response.content.decode()
+    assert 'name="title"' in response.content.decode()
+
+
+def test_admin_upload_is_validated_like_the_api(admin_client, user, stored_files):
+    url = reverse("admin:images_image_add")
+    assert admin_client.get(url).status_code == 200
+
+    bad = SimpleUploadedFile("fake.png", b"not an image", content_type="image/png")
+    response = admin_client.post(url, {"user": user.pk, "image": bad, "title": "x", "description": ""})
+
+    assert response.status_code == 200
+    assert "the file is not a JPEG, PNG, GIF or WebP image" in response.content.decode()
+    assert not Image.objects.exists()
+    assert stored_files() == []
+
+    good = SimpleUploadedFile("good", image_bytes("JPEG"), content_type="text/plain")
+    response = admin_client.post(url, {"user": user.pk, "image": good, "title": "ok", "description": ""})
+
+    assert response.status_code == 302
+    image = Image.objects.get()
+    assert image.image.name.endswith("_good.jpg")
+    assert image.user == user
+
+
+def test_admin_delete_removes_the_file_after_commit(admin_client, stored_image, stored_files,
+                                                    django_capture_on_commit_callbacks):
+    url = reverse("admin:images_image_delete", args=[stored_image.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Image.objects.exists()
+    assert stored_files() == []
+
+
+def test_user_changelist_and_forms_render_and_search(admin_client, user, other_user):
+    changelist = reverse("admin:users_user_changelist")
+
+    html = admin_client.get(changelist, {"q": "alice"}).content.decode()
+    assert "alice@example.com" in html and "bob@example.com" not in html
+    assert admin_client.get(changelist, {"is_staff__exact": "0"}).status_code == 200
+    assert admin_client.get(reverse("admin:users_user_change", args=[user.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:users_user_add")).status_code == 200
+
+
+def test_admin_creates_a_user_with_an_email_login(admin_client):
+    response = admin_client.post(
+        reverse("admin:users_user_add"),
+        {"email": "eve@example.com", "username": "eve", "usable_password": "true",
+         "password1": "Correct-Horse-42", "password2": "Correct-Horse-42"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert User.objects.get(username="eve").check_password("Correct-Horse-42")
+
+
+def test_admin_refuses_an_email_that_differs_only_in_case(admin_client, user):
+    response = admin_client.post(
+        reverse("admin:users_user_add"),
+        {"email": "ALICE@example.com", "username": "alice2", "usable_password": "true",
+         "password1": "Correct-Horse-42", "password2": "Correct-Horse-42"},
+    )
+
+    assert response.status_code == 200
+    assert "A user with this email already exists." in response.content.decode()
+    assert not User.objects.filter(username="alice2").exists()

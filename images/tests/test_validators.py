@@ -1,0 +1,170 @@
+"""Upload validation through the API: what a client sends, what it is told, and that nothing is left behind."""
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+
+from conftest import image_bytes
+from images.models import Image
+
+pytestmark = pytest.mark.django_db
+
+UPLOAD_URL = "/api/images/upload/"
+
+
+@pytest.fixture
+def refused(auth_client, stored_files):
+    """Upload `file` and return the error list under `image`, after checking nothing was kept."""
+
+    def post(file: SimpleUploadedFile, **fields) -> list[str]:
+        rows_before, files_before = Image.objects.count(), stored_files()
+        response = auth_client.post(UPLOAD_URL, {"image": file, **fields}, format="multipart")
+        assert response.status_code == 400, response.content
+        assert Image.objects.count() == rows_before
+        assert stored_files() == files_before
+        body = response.json()
+        assert list(body) == ["image"]
+        return body["image"]
+
+    return post
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "mime", "stored_suffix"),
+    [
+        ("JPEG", "photo.jpg", "image/jpeg", "photo.jpg"),
+        ("JPEG", "photo.JPEG", "image/jpeg", "photo.jpeg"),
+        ("PNG", "photo.png", "image/png", "photo.png"),
+        ("GIF", "photo.gif", "image/gif", "photo.gif"),
+        ("WEBP", "photo.webp", "image/webp", "photo.webp"),
+    ],
+)
+def test_each_allowed_format_is_accepted(upload, fmt, name, mime, stored_suffix):
+    body = upload(SimpleUploadedFile(name, image_bytes(fmt), content_type=mime))
+
+    assert body["image"].endswith("_" + stored_suffix)
+
+
+def test_an_animated_gif_is_accepted(upload):
+    body = upload(SimpleUploadedFile("anim.gif", image_bytes("GIF", frames=4), content_type="image/gif"))
+
+    assert body["image"].endswith("_anim.gif")
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "stored"),
+    [
+        ("holiday", "PNG", "holiday.png"),  # no extension
+        ("holiday.gif", "PNG", "holiday.png"),  # a lying extension
+        ("holiday.exe", "JPEG", "holiday.jpg"),
+        ("evil.php.jpg", "JPEG", "evil_php.jpg"),  # no double extensions
+    ],
+)
+def test_the_stored_name_takes_the_detected_formats_extension(upload, name, fmt, stored):
+    body = upload(SimpleUploadedFile(name, image_bytes(fmt), content_type="image/png"))
+
+    assert body["image"].endswith("_" + stored)
+
+
+def test_the_content_type_claim_is_ignored(upload):
+    body = upload(SimpleUploadedFile("real.png", image_bytes("PNG"), content_type="text/html"))
+
+    assert body["image"].endswith("_real.png")
+
+
+def test_a_file_over_the_size_limit_is_refused(refused, settings):
+    data = image_bytes("PNG", size=(64, 64))
+    settings.IMAGE_MAX_UPLOAD_SIZE = len(data) - 1
+
+    errors = refused(SimpleUploadedFile("big.png", data, content_type="image/png"))
+
+    assert len(errors) == 1
+    assert errors[0].startswith("The image is too large")
+
+
+def test_the_default_size_limit_is_10_mb(refused, settings):
+    assert settings.IMAGE_MAX_UPLOAD_SIZE == 10 * 1024 * 1024
+    # A valid PNG header followed by padding: refused for its size before it is even opened.
+    data = image_bytes("PNG") + b"\0" * (10 * 1024 * 1024)
+
+    errors = refused(SimpleUploadedFile("huge.png", data, content_type="image/png"))
+
+    assert errors == ["The image is too large (10.0\xa0MB); the limit is 10.0\xa0MB."]
+
+
+def test_an_empty_file_is_refused(refused):
+    assert refused(SimpleUploadedFile("empty.png", b"", content_type="image/png")) == [
+        "The submitted file is empty."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "mime"),
+    [
+        ("notes.jpg", b"just some text, not a picture", "image/jpeg"),
+        ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+        ("page.png", b"<!DOCTYPE html><html><body>hi</body></html>", "image/png"),
+        ("program.gif", b"MZ\x90\x00" + b"\0" * 200, "image/gif"),
+    ],
+)
+def test_files_that_are_not_images_are_refused_whatever_their_name(refused, name, data, mime):
+    assert refused(SimpleUploadedFile(name, data, content_type=mime)) == [
+        "Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image."
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "TIFF", "ICO"])
+def test_image_formats_outside_the_allow_list_are_refused(refused, fmt):
+    assert refused(SimpleUploadedFile(f"pic.{fmt.lower()}", image_bytes(fmt), content_type="image/png")) == [
+        "Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image."
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
+def test_a_truncated_image_is_refused(refused, fmt):
+    buffer = io.BytesIO()
+    PILImage.effect_noise((256, 256), 64).convert("RGB").save(buffer, fmt)
+    data = buffer.getvalue()
+
+    errors = refused(SimpleUploadedFile(f"cut.{fmt.lower()}", data[: len(data) // 2], content_type="image/png"))
+
+    assert errors in (
+        ["The image is corrupt or truncated."],
+        ["Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image."],
+    )
+
+
+def test_an_image_over_the_pixel_cap_is_refused(refused, settings):
+    settings.IMAGE_MAX_PIXELS = 32 * 32 - 1
+
+    errors = refused(SimpleUploadedFile("wide.png", image_bytes("PNG", size=(32, 32)), content_type="image/png"))
+
+    assert errors == ["The image has too many pixels; the limit is 1,023 (width x height x frames)."]
+
+
+def test_every_frame_counts_toward_the_pixel_cap(refused, upload, settings):
+    settings.IMAGE_MAX_PIXELS = 32 * 32 * 3
+    upload(SimpleUploadedFile("three.gif", image_bytes("GIF", (32, 32), frames=3), content_type="image/gif"))
+
+    errors = refused(SimpleUploadedFile("four.gif", image_bytes("GIF", (32, 32), frames=4), content_type="image/gif"))
+
+    assert errors[0].startswith("The image has too many pixels")
+
+
+def test_a_title_over_255_characters_is_refused(refused, make_image, auth_client, stored_files):
+    response = auth_client.post(UPLOAD_URL, {"image": make_image(), "title": "t" * 256}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"title": ["Ensure this field has no more than 255 characters."]}
+    assert not Image.objects.exists()
+    assert stored_files() == []
+
+
+def test_a_description_over_the_limit_is_refused(make_image, auth_client, settings, stored_files):
+    settings.IMAGE_DESCRIPTION_MAX_LENGTH = 10
+    response = auth_client.post(UPLOAD_URL, {"image": make_image(), "description": "d" * 11}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"description": ["Ensure this field has no more than 10 characters."]}
+    assert stored_files() == []

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "images"
+
+urlpatterns = [
+    path("", views.ImageListView.as_view(), name="list"),
+    path("upload/", views.ImageUploadView.as_view(), name="upload"),
+    path("<int:pk>/", views.ImageDetailView.as_view(), name="detail"),
+    path("<int:pk>/delete/", views.ImageDeleteView.as_view(), name="delete"),
+]

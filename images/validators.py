@@ -1,0 +1,108 @@
+"""What an upload must be: a real JPEG, PNG, GIF or WebP image within the size and pixel caps.
+
+One path for every way in (API, admin, commands): `clean_image_upload` checks the file and names it.
+The bytes decide the format; the client's filename and Content-Type are never believed.
+"""
+import struct
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.template.defaultfilters import filesizeformat
+from PIL import Image, UnidentifiedImageError
+
+from .models import safe_image_filename
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """An allowed format: Pillow's name for it, its MIME type and its file extensions (first is canonical)."""
+
+    name: str
+    mime_type: str
+    extensions: tuple[str, ...]
+
+
+ALLOWED_FORMATS = {
+    fmt.name: fmt
+    for fmt in (
+        ImageFormat("JPEG", "image/jpeg", ("jpg", "jpeg")),
+        ImageFormat("PNG", "image/png", ("png",)),
+        ImageFormat("GIF", "image/gif", ("gif",)),
+        ImageFormat("WEBP", "image/webp", ("webp",)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the bytes of an accepted image are."""
+
+    format: ImageFormat
+    width: int
+    height: int
+    frames: int
+
+
+def validate_image_file(file: File) -> ImageInfo:
+    """Check size, format, pixel count and integrity; raise ValidationError with a clear message."""
+    size = file.size
+    if not size:
+        raise ValidationError("The submitted file is empty.", code="empty")
+    max_size = settings.IMAGE_MAX_UPLOAD_SIZE
+    if size > max_size:
+        raise ValidationError(
+            f"The image is too large ({filesizeformat(size)}); the limit is {filesizeformat(max_size)}.",
+            code="file_too_large",
+        )
+    file.seek(0)
+    try:
+        # Pillow's decompression-bomb warning becomes an error: a bomb is refused, never decoded.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file, formats=list(ALLOWED_FORMATS)) as img:
+                info = ImageInfo(ALLOWED_FORMATS[img.format], img.width, img.height, getattr(img, "n_frames", 1))
+                _check_pixels(info)
+                _decode_every_frame(img)
+    except UnidentifiedImageError:
+        raise ValidationError(
+            "Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image.", code="invalid_image"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels() from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        raise ValidationError("The image is corrupt or truncated.", code="corrupt_image") from None
+    finally:
+        file.seek(0)
+    return info
+
+
+def clean_image_upload(file: File) -> ImageInfo:
+    """Validate an uploaded image, then give it a safe name and the detected format's Content-Type."""
+    info = validate_image_file(file)
+    file.name = safe_image_filename(file.name or "", info.format.extensions[0], info.format.extensions)
+    file.content_type = info.format.mime_type
+    return info
+
+
+def _check_pixels(info: ImageInfo) -> None:
+    # From the header alone, before any decoding: every frame of an animation counts.
+    if info.width * info.height * info.frames > settings.IMAGE_MAX_PIXELS:
+        raise _too_many_pixels()
+
+
+def _too_many_pixels() -> ValidationError:
+    limit = settings.IMAGE_MAX_PIXELS
+    return ValidationError(
+        f"The image has too many pixels; the limit is {limit:,} (width x height x frames).", code="too_many_pixels"
+    )
+
+
+def _decode_every_frame(img: Image.Image) -> None:
+    # A full decode proves the data is whole; truncated or corrupt files fail here.
+    for frame in range(getattr(img, "n_frames", 1)):
+        img.seek(frame)
+        img.load()
+

@@ -1,0 +1,37 @@
+"""Image endpoints: DRF generic views over the requesting user's own images only."""
+from rest_framework import generics
+from rest_framework.parsers import FormParser, MultiPartParser
+
+from .models import Image
+from .serializers import ImageSerializer, ImageUploadSerializer
+
+
+class OwnedImageMixin:
+    """Scope every query to the requesting user: another user's image is a 404 by construction."""
+
+    serializer_class = ImageSerializer
+
+    def get_queryset(self):
+        return Image.objects.filter(user=self.request.user).select_related("user")
+
+
+class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
+    """POST /api/images/upload/"""
+
+    serializer_class = ImageUploadSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def perform_create(self, serializer: ImageUploadSerializer) -> None:
+        serializer.save(user=self.request.user)
+
+
+class ImageListView(OwnedImageMixin, generics.ListAPIView):
+    """GET /api/images/: the user's images, newest first."""
+
+
+class ImageDetailView(OwnedImageMixin, generics.RetrieveAPIView):
+    """GET /api/images/<id>/"""
+
+
+class ImageDeleteView(OwnedImageMixin, generics.DestroyAPIView):
+    """DELETE /api/images/<id>/delete/: the file goes once the deletion commits (see signals.py)."""

@@ -1,0 +1,51 @@
+"""A user who logs in with an email address."""
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class EmailUserManager(UserManager):
+    """Create users from an email address and find them by it, whatever its letter case."""
+
+    def get_by_natural_key(self, email: str):
+        # LOWER(email) matches the functional unique index below, so login stays an index lookup.
+        return self.alias(email_lower=Lower("email")).get(email_lower=email.lower())
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields):
+        """Create a user; `username` comes in `extra_fields`."""
+        username = extra_fields.pop("username")
+        return super().create_user(username, email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields):
+        """Create a superuser; `username` comes in `extra_fields`."""
+        username = extra_fields.pop("username")
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """The account that owns images; email is the login, unique ignoring case."""
+
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["username"]
+
+    objects = EmailUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="users_user_email_ci_unique",
+                violation_error_message="A user with this email already exists.",
+            ),
+            models.UniqueConstraint(
+                Lower("username"),
+                name="users_user_username_ci_unique",
+                violation_error_message="A user with that username already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
