@@ -1,9 +1,18 @@
 """Shared fixtures: real accounts made through the real endpoints, real images made with Pillow."""
 import io
-from collections.abc import Callable
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image as PILImage
@@ -127,3 +136,139 @@ def upload(auth_client, make_image) -> Callable[..., dict]:
         return response.json()
 
     return do_upload
+
+
+# --- A real S3 server (SeaweedFS) ---------------------------------------------------------------
+
+S3_ACCESS_KEY = "test-access-key"
+S3_SECRET_KEY = "test-secret-key"
+S3_BUCKET = "test-images"
+S3_BACKEND = "storages.backends.s3.S3Storage"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where the test S3 server answers, and with which credentials."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+
+    def client(self, secret_key: str | None = None):
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+            region_name="us-east-1",
+            config=s3_client_config(),
+        )
+
+    def storage_options(self, **overrides) -> dict:
+        """S3Storage options as settings.py builds them, pointed at this server."""
+        from django.conf import settings
+
+        return {
+            **settings.S3_STORAGE_OPTIONS,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "bucket_name": self.bucket,
+            "endpoint_url": self.endpoint,
+            "client_config": s3_client_config(),
+            **overrides,
+        }
+
+    def keys(self) -> list[str]:
+        listing = self.client().list_objects_v2(Bucket=self.bucket)
+        return sorted(obj["Key"] for obj in listing.get("Contents", []))
+
+
+def s3_client_config() -> BotoConfig:
+    # One attempt and short timeouts: a failure test fails in milliseconds instead of retrying.
+    return BotoConfig(
+        s3={"addressing_style": "path"}, signature_version="s3v4", connect_timeout=2, read_timeout=10,
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_bucket(server: S3Server, process: subprocess.Popen | None, log: Path | None) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"weed exited with {process.returncode}:\n{log.read_text()[-3000:]}", pytrace=False)
+        try:
+            server.client().head_bucket(Bucket=server.bucket)
+            return
+        except (BotoCoreError, ClientError):
+            if time.monotonic() > deadline:
+                tail = log.read_text()[-3000:] if log else ""
+                pytest.fail(f"No S3 bucket at {server.endpoint} after 60 s.\n{tail}", pytrace=False)
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """A real S3 server for the whole run: SeaweedFS started here, or the one at S3_TEST_ENDPOINT.
+
+    Never skipped: when the server cannot start, the S3 tests fail with its log.
+    """
+    endpoint = os.environ.get("S3_TEST_ENDPOINT")
+    if endpoint:
+        server = S3Server(
+            endpoint,
+            os.environ.get("S3_TEST_ACCESS_KEY", S3_ACCESS_KEY),
+            os.environ.get("S3_TEST_SECRET_KEY", S3_SECRET_KEY),
+            os.environ.get("S3_TEST_BUCKET", S3_BUCKET),
+        )
+        _wait_for_bucket(server, None, None)
+        yield server
+        return
+
+    weed = Path(sys.executable).with_name("weed")
+    if not weed.exists():
+        pytest.fail(f"{weed} is missing: install requirements-dev.txt (make test does).", pytrace=False)
+    workdir = tmp_path_factory.mktemp("seaweedfs")
+    log = workdir / "weed.log"
+    port = _free_port()
+    server = S3Server(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET)
+    # weed mini moves its other components to free ports by itself; the S3 port is chosen here.
+    command = [
+        str(weed), "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={port}",
+        "-master.telemetry=false", "-admin.ui=false", f"-bucket={S3_BUCKET}",
+    ]
+    # The keys in its environment are the server's credentials.
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        started = time.monotonic()
+        _wait_for_bucket(server, process, log)
+        print(f"\nSeaweedFS S3 ready in {time.monotonic() - started:.1f} s (pid {process.pid})")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def s3_storage(s3_server: S3Server, settings) -> S3Server:
+    """Make the default storage private S3 on the test server, with an empty bucket."""
+    client = s3_server.client()
+    for key in s3_server.keys():
+        client.delete_object(Bucket=s3_server.bucket, Key=key)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": S3_BACKEND, "OPTIONS": s3_server.storage_options()},
+    }
+    return s3_server

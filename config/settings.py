@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -174,27 +175,33 @@ AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
 AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
 
+# Options of django-storages' S3Storage, kept apart from STORAGES so `migrate_media_to_s3` can reach
+# the bucket before USE_S3 is switched on.
+S3_STORAGE_OPTIONS = {
+    "access_key": AWS_ACCESS_KEY_ID,
+    "secret_key": AWS_SECRET_ACCESS_KEY,
+    "bucket_name": AWS_STORAGE_BUCKET_NAME,
+    "region_name": AWS_S3_REGION_NAME,
+    "endpoint_url": AWS_S3_ENDPOINT_URL,
+    "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN") or None,
+    # Private objects: no ACL at all (works with ACLs disabled, the AWS default), reads go through
+    # presigned URLs that expire, and an upload never replaces another object.
+    "default_acl": None,
+    "querystring_auth": True,
+    "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
+    "file_overwrite": False,
+    "object_parameters": {"CacheControl": env_str("AWS_S3_CACHE_CONTROL", "private, max-age=86400")},
+    # Given a client_config, S3Storage takes addressing style and signature version from it alone.
+    "client_config": BotoConfig(
+        s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None},
+        signature_version="s3v4",
+        connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5),
+        read_timeout=env_int("AWS_S3_READ_TIMEOUT", 30),
+        retries={"mode": "standard", "total_max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
+    ),
+}
 if USE_S3:
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "access_key": AWS_ACCESS_KEY_ID,
-            "secret_key": AWS_SECRET_ACCESS_KEY,
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "region_name": AWS_S3_REGION_NAME,
-            "endpoint_url": AWS_S3_ENDPOINT_URL,
-            "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN") or None,
-            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
-            "signature_version": "s3v4",
-            # Private objects: no ACL at all (works with ACLs disabled, the AWS default), reads go
-            # through presigned URLs that expire, and an upload never replaces another object.
-            "default_acl": None,
-            "querystring_auth": True,
-            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
-            "file_overwrite": False,
-            "object_parameters": {"CacheControl": env_str("AWS_S3_CACHE_CONTROL", "private, max-age=86400")},
-        },
-    }
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": S3_STORAGE_OPTIONS}
 
 # --- Images -------------------------------------------------------------------------------------
 
@@ -217,6 +224,8 @@ REST_FRAMEWORK = {
     # The spec writes times as "2024-01-15T10:30:00Z".
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Storage outages become a JSON 503 instead of a 500.
+    "EXCEPTION_HANDLER": "images.exceptions.api_exception_handler",
 }
 
 SIMPLE_JWT = {

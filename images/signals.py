@@ -11,4 +11,5 @@ def delete_file_after_commit(sender, instance: Image, using: str, **kwargs) -> N
     """Remove the stored file after the deleting transaction commits (never if it rolls back)."""
     if instance.image:
         storage, name = instance.image.storage, instance.image.name
-        transaction.on_commit(lambda: storage.delete(name), using=using)
+        # robust: a storage failure here is logged (with the key) and never fails the committed deletion.
+        transaction.on_commit(lambda: storage.delete(name), using=using, robust=True)

@@ -35,3 +35,9 @@ class ImageDetailView(OwnedImageMixin, generics.RetrieveAPIView):
 
 class ImageDeleteView(OwnedImageMixin, generics.DestroyAPIView):
     """DELETE /api/images/<id>/delete/: the file goes once the deletion commits (see signals.py)."""
+
+    def perform_destroy(self, instance: Image) -> None:
+        # Reach the store before touching the row: when it is down the client gets a 503 and keeps
+        # both row and file, instead of a deleted row whose file can no longer be removed.
+        instance.image.storage.exists(instance.image.name)
+        instance.delete()

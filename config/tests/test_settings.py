@@ -24,7 +24,8 @@ print(json.dumps({
     "DEBUG": settings.DEBUG, "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
     "ENGINE": db["ENGINE"], "NAME": str(db["NAME"]), "USER": db.get("USER"), "HOST": db.get("HOST"),
     "PORT": str(db.get("PORT")), "STORAGE": settings.STORAGES["default"]["BACKEND"],
-    "STORAGE_OPTIONS": settings.STORAGES["default"].get("OPTIONS", {}),
+    "STORAGE_OPTIONS": {k: v for k, v in settings.STORAGES["default"].get("OPTIONS", {}).items()
+                        if k != "client_config"},
     "IMAGE_MAX_UPLOAD_SIZE": settings.IMAGE_MAX_UPLOAD_SIZE,
     "ACCESS": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(),
     "REFRESH": settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds(),
