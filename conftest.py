@@ -27,6 +27,16 @@ def _fast_password_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Throttle counts live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path: Path) -> Path:
     """A temporary MEDIA_ROOT for every test: nothing touches the project's media/."""
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -20,6 +20,7 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
 
     serializer_class = ImageUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "upload"
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
         serializer.save(user=self.request.user)

@@ -2,6 +2,8 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from .models import User
@@ -63,3 +65,13 @@ class SignupSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: User) -> dict:
         return {"user": UserSerializer(instance, context=self.context).data, "tokens": tokens_for(instance)}
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    """SimpleJWT's refresh, answering 401 (not 500) for a token whose user has been deleted."""
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist:
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account") from None

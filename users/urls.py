@@ -1,13 +1,12 @@
 from django.urls import path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from .views import SignupView
+from . import views
 
 app_name = "users"
 
 urlpatterns = [
-    path("signup/", SignupView.as_view(), name="signup"),
-    # Login takes "email" and "password" (USERNAME_FIELD is email; any letter case of the email works).
-    path("login/", TokenObtainPairView.as_view(), name="login"),
-    path("token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("signup/", views.SignupView.as_view(), name="signup"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("token/refresh/", views.TokenRefreshView.as_view(), name="token_refresh"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
 ]
