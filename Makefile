@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test migrate superuser clean
+.PHONY: install install-dev run worker test migrate superuser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ migrate: install
 
 run: migrate
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The Celery worker that makes image variants; needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0).
+worker: migrate
+	$(BIN)/celery -A config worker --loglevel=INFO
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

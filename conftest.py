@@ -26,6 +26,28 @@ def _fast_password_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# Tests publish Celery tasks only to this Redis database (test_worker.py runs a real worker on it).
+TEST_BROKER_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_broker() -> None:
+    """Point Celery at the test broker before it makes any connection (it keeps the first one)."""
+    from config.celery import app
+
+    app.conf.update(broker_url=TEST_BROKER_URL)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline() -> Iterator[None]:
+    """Celery tasks run eagerly in tests, whatever CELERY_BROKER_URL says (one test starts a real worker)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = True
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     """Throttle counts live in the cache: every test starts with none."""
@@ -282,3 +304,13 @@ def s3_storage(s3_server: S3Server, settings) -> S3Server:
         "default": {"BACKEND": S3_BACKEND, "OPTIONS": s3_server.storage_options()},
     }
     return s3_server
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory) -> None:
+    """Keep a SQLite test database in a file (not in memory), so a worker process can open it too."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")

@@ -253,6 +253,38 @@ IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000)
 IMAGE_TITLE_MAX_LENGTH = 255
 IMAGE_DESCRIPTION_MAX_LENGTH = env_int("IMAGE_DESCRIPTION_MAX_LENGTH", 5000)
 
+
+def env_boxes(name: str, default: str) -> dict[str, tuple[int, int]]:
+    """Parse "thumbnail=256x256,medium=1024x1024" into {"thumbnail": (256, 256), ...}."""
+    try:
+        return {
+            key.strip(): tuple(int(n) for n in box.lower().split("x", 1))
+            for key, box in (item.split("=", 1) for item in env_list(name, default))
+        }
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like thumbnail=256x256,medium=1024x1024.") from None
+
+
+# Named variants, each fitting its box (never upscaled), made in the background after an upload.
+IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024")
+IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
+IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
+# Attempts after the first when storing variants fails, waiting 2, 4, 8... times this many seconds.
+IMAGE_TASK_MAX_RETRIES = env_int("IMAGE_TASK_MAX_RETRIES", 3)
+IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)
+
+# --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
+
+# Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
+# Inline, a task's failure is recorded on the image (processing "failed"), never raised into the upload.
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is run again by another
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # image work is long: don't hoard tasks
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
 # --- REST API and JWT ---------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

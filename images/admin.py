@@ -1,7 +1,8 @@
-"""Admin for images: owner, title, size, date and a small preview; uploads pass the API's validation."""
+"""Admin for images: owner, thumbnail, dimensions, format, size, status; uploads pass the API's validation."""
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
@@ -19,36 +20,58 @@ class ImageAdminForm(forms.ModelForm):
     def clean_image(self):
         file = self.cleaned_data["image"]
         if isinstance(file, UploadedFile):
-            clean_image_upload(file)
+            for field, value in clean_image_upload(file).model_fields().items():
+                setattr(self.instance, field, value)
         return file
 
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    """Images with their owner, searchable by title and owner, filterable by date and owner."""
+    """Images with their owner and what the file is; searchable, filterable, variants rebuildable."""
 
     form = ImageAdminForm
-    list_display = ("id", "preview", "title", "user", "file_size", "uploaded_at")
+    list_display = ("id", "preview", "title", "user", "dimensions", "format", "file_size", "processing",
+                    "uploaded_at")
     list_display_links = ("id", "preview", "title")
-    list_filter = ("uploaded_at", ("user", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("processing", "format", "uploaded_at", ("user", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("user",)
-    search_fields = ("title", "description", "user__email", "user__username")
+    search_fields = ("title", "description", "user__email", "user__username", "checksum")
     date_hierarchy = "uploaded_at"
     autocomplete_fields = ("user",)
-    readonly_fields = ("preview_large", "file_size", "uploaded_at", "updated_at")
+    actions = ["rebuild_variants"]
+    readonly_fields = ("preview_large", "dimensions", "format", "mime_type", "file_size", "checksum",
+                       "processing", "variants", "uploaded_at", "updated_at")
 
     def get_readonly_fields(self, request, obj=None):
         # A stored file is never replaced in place: upload a new image instead.
         return self.readonly_fields + (("user", "image") if obj else ())
 
+    @staticmethod
+    def _url(obj: Image, variant: str) -> str:
+        name = obj.variants.get(variant) or obj.image.name
+        return obj.image.storage.url(name)
+
     @admin.display(description="Preview")
     def preview(self, obj: Image) -> str:
-        return format_html('<img src="{}" alt="" style="max-height:48px;max-width:64px">', obj.image.url)
+        return format_html('<img src="{}" alt="" style="max-height:48px;max-width:64px">', self._url(obj, "thumbnail"))
 
     @admin.display(description="Preview")
     def preview_large(self, obj: Image) -> str:
-        return format_html('<img src="{}" alt="" style="max-height:320px;max-width:480px">', obj.image.url)
+        return format_html('<img src="{}" alt="" style="max-height:320px;max-width:480px">', self._url(obj, "medium"))
 
     @admin.display(description="Size", ordering="size")
     def file_size(self, obj: Image) -> str:
         return filesizeformat(obj.size)
+
+    @admin.display(description="Dimensions")
+    def dimensions(self, obj: Image) -> str:
+        return f"{obj.width} × {obj.height}" if obj.width else "—"
+
+    @admin.action(description="Rebuild variants of the selected images")
+    def rebuild_variants(self, request, queryset) -> None:
+        from .tasks import make_variants
+
+        ids = list(queryset.values_list("pk", flat=True))
+        queryset.update(processing=Image.Processing.PENDING)
+        transaction.on_commit(lambda: [make_variants.delay(pk) for pk in ids], robust=True)
+        self.message_user(request, f"Variants of {len(ids)} image(s) queued for rebuilding.", messages.SUCCESS)

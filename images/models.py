@@ -41,14 +41,35 @@ def image_upload_to(instance: "Image", filename: str) -> str:
     return f"images/{instance.user_id}/{uuid.uuid4()}_{name}"
 
 
+def variant_name(original: str, variant: str, extension: str) -> str:
+    """Name a variant beside its original: images/1/{uuid}_cat.jpg -> images/1/{uuid}_cat.thumbnail.webp."""
+    return f"{original.rpartition('.')[0] or original}.{variant}.{extension}"
+
+
 class Image(models.Model):
-    """An image file that belongs to one user."""
+    """An image file that belongs to one user, with what its bytes are and its smaller variants."""
+
+    class Processing(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     image = models.FileField(upload_to=image_upload_to, max_length=255)
     title = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
+    # What the accepted bytes are, written once where the file is accepted.
+    width = models.PositiveIntegerField(editable=False, null=True)
+    height = models.PositiveIntegerField(editable=False, null=True)
+    format = models.CharField(max_length=10, editable=False, blank=True, help_text='As Pillow names it, e.g. "JPEG".')
+    mime_type = models.CharField(max_length=50, editable=False, blank=True)
     size = models.PositiveBigIntegerField(editable=False, default=0, help_text="Size of the file in bytes.")
+    checksum = models.CharField(max_length=64, editable=False, blank=True, help_text="SHA-256 of the file, in hex.")
+    # Variant name -> storage name, filled by the background task (images.tasks.make_variants).
+    variants = models.JSONField(editable=False, default=dict, blank=True)
+    processing = models.CharField(
+        max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,6 +79,10 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.image.name
+
+    def stored_names(self) -> list[str]:
+        """Every storage name this image owns: the original and its variants."""
+        return [name for name in [self.image.name, *self.variants.values()] if name]
 
     def save(self, *args, **kwargs) -> None:
         """Save the row; if writing it fails, remove the file this save just stored."""

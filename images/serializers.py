@@ -7,6 +7,9 @@ from users.serializers import UserSerializer
 from .models import Image
 from .validators import clean_image_upload
 
+# Read-only fields derived from the file, shown beside the spec's fields.
+DERIVED_FIELDS = ["width", "height", "format", "mime_type", "size", "checksum", "variants", "processing"]
+
 
 class StoredFileField(serializers.FileField):
     """Take an upload; show the storage's URL as it is (relative for local media, signed for S3)."""
@@ -15,18 +18,36 @@ class StoredFileField(serializers.FileField):
         return value.url if value else None
 
 
-class ImageUploadSerializer(serializers.ModelSerializer):
-    """POST /api/images/upload/: a multipart image with an optional title and description."""
+class BaseImageSerializer(serializers.ModelSerializer):
+    """What every image representation shares: the file's URL and what was derived from it."""
 
     image = StoredFileField()
+    variants = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
-        fields = ["id", "image", "title", "description", "uploaded_at"]
-        read_only_fields = ["id", "uploaded_at"]
+        fields = ["id", "image", "title", "description", "uploaded_at", *DERIVED_FIELDS]
+        read_only_fields = ["id", "uploaded_at", *DERIVED_FIELDS]
+
+    def absolute_url(self, url: str) -> str:
+        """The URL made absolute for the client (S3 URLs are absolute already and pass unchanged)."""
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def get_variants(self, obj: Image) -> dict[str, str | None]:
+        """Each configured variant's absolute URL, or None while it is not made yet."""
+        storage = obj.image.storage
+        return {
+            name: self.absolute_url(storage.url(obj.variants[name])) if name in obj.variants else None
+            for name in settings.IMAGE_VARIANTS
+        }
+
+
+class ImageUploadSerializer(BaseImageSerializer):
+    """POST /api/images/upload/: a multipart image with an optional title and description."""
 
     def validate_image(self, file):
-        clean_image_upload(file)
+        self.image_info = clean_image_upload(file)
         return file
 
     def validate_description(self, value: str) -> str:
@@ -35,23 +56,24 @@ class ImageUploadSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(f"Ensure this field has no more than {limit} characters.")
         return value
 
+    def create(self, validated_data: dict) -> Image:
+        return super().create({**validated_data, **self.image_info.model_fields()})
 
-class ImageSerializer(serializers.ModelSerializer):
+
+class ImageSerializer(BaseImageSerializer):
     """An image as the list and detail endpoints show it."""
 
     user = UserSerializer(read_only=True)
     image = StoredFileField(read_only=True)
     image_url = serializers.SerializerMethodField()
 
-    class Meta:
-        model = Image
-        fields = ["id", "user", "image", "image_url", "title", "description", "uploaded_at", "updated_at"]
+    class Meta(BaseImageSerializer.Meta):
+        fields = [
+            "id", "user", "image", "image_url", "title", "description", "uploaded_at", "updated_at",
+            *DERIVED_FIELDS,
+        ]
         read_only_fields = fields
 
     def get_image_url(self, obj: Image) -> str | None:
-        """The file's absolute URL (S3 URLs are absolute already and pass through unchanged)."""
-        if not obj.image:
-            return None
-        request = self.context.get("request")
-        url = obj.image.url
-        return request.build_absolute_uri(url) if request else url
+        """The file's absolute URL."""
+        return self.absolute_url(obj.image.url) if obj.image else None

@@ -3,9 +3,10 @@
 One path for every way in (API, admin, commands): `clean_image_upload` checks the file and names it.
 The bytes decide the format; the client's filename and Content-Type are never believed.
 """
+import hashlib
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -44,6 +45,17 @@ class ImageInfo:
     width: int
     height: int
     frames: int
+    checksum: str = ""
+
+    def model_fields(self) -> dict:
+        """The Image model's metadata fields, as this file fills them."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "format": self.format.name,
+            "mime_type": self.format.mime_type,
+            "checksum": self.checksum,
+        }
 
 
 def validate_image_file(file: File) -> ImageInfo:
@@ -80,11 +92,22 @@ def validate_image_file(file: File) -> ImageInfo:
 
 
 def clean_image_upload(file: File) -> ImageInfo:
-    """Validate an uploaded image, then give it a safe name and the detected format's Content-Type."""
+    """Validate an uploaded image, give it a safe name and the detected format's Content-Type, and
+    return what it is, checksum included."""
     info = validate_image_file(file)
     file.name = safe_image_filename(file.name or "", info.format.extensions[0], info.format.extensions)
     file.content_type = info.format.mime_type
-    return info
+    return replace(info, checksum=sha256_of(file))
+
+
+def sha256_of(file: File) -> str:
+    """Hex SHA-256 of the file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    file.seek(0)
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
 
 
 def _check_pixels(info: ImageInfo) -> None:

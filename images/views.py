@@ -23,7 +23,9 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     throttle_scope = "upload"
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
-        serializer.save(user=self.request.user)
+        image = serializer.save(user=self.request.user)
+        # Without a broker the variants were made inline as the row committed: show them.
+        image.refresh_from_db(fields=["variants", "processing"])
 
 
 class ImageListView(OwnedImageMixin, generics.ListAPIView):

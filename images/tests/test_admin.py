@@ -116,3 +116,46 @@ def test_admin_refuses_an_email_that_differs_only_in_case(admin_client, user):
     assert response.status_code == 200
     assert "A user with this email already exists." in response.content.decode()
     assert not User.objects.filter(username="alice2").exists()
+
+
+def test_image_changelist_shows_the_thumbnail_dimensions_format_and_status(
+    admin_client, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        image = Image.objects.create(user=user, title="Wide", width=600, height=300, format="PNG",
+                                     image=SimpleUploadedFile("w.png", image_bytes(size=(600, 300))))
+    image.refresh_from_db()
+
+    html = admin_client.get(reverse("admin:images_image_changelist")).content.decode()
+
+    assert f'<img src="{image.image.storage.url(image.variants["thumbnail"])}"' in html
+    assert "600 × 300" in html
+    assert ">PNG<" in html
+    assert ">Ready<" in html
+
+
+def test_image_changelist_filters_by_format_and_status(admin_client, user):
+    Image.objects.create(user=user, title="Pjpeg", format="JPEG", image=SimpleUploadedFile("a.jpg", b"x"))
+    Image.objects.create(user=user, title="Ppng", format="PNG", processing="failed",
+                         image=SimpleUploadedFile("b.png", b"x"))
+    url = reverse("admin:images_image_changelist")
+
+    by_format = admin_client.get(url, {"format": "JPEG"}).content.decode()
+    by_status = admin_client.get(url, {"processing__exact": "failed"}).content.decode()
+
+    assert "Pjpeg" in by_format and "Ppng" not in by_format
+    assert "Ppng" in by_status and "Pjpeg" not in by_status
+
+
+def test_rebuild_variants_action_remakes_the_selected_images(admin_client, stored_image,
+                                                             django_capture_on_commit_callbacks):
+    Image.objects.filter(pk=stored_image.pk).update(processing="failed")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:images_image_changelist"),
+                                     {"action": "rebuild_variants", "_selected_action": [stored_image.pk]})
+
+    assert response.status_code == 302
+    stored_image.refresh_from_db()
+    assert stored_image.processing == "ready"
+    assert set(stored_image.variants) == {"thumbnail", "medium"}

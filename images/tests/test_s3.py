@@ -223,3 +223,40 @@ def test_migrate_media_reports_failures_and_exits_non_zero(s3_storage, settings,
     with pytest.raises(CommandError, match="3 file\\(s\\) failed"):
         call_command("migrate_media_to_s3", stdout=StringIO(), stderr=StringIO())
     assert s3_storage.keys() == []
+
+
+# --- Variants on S3 -------------------------------------------------------------------------------
+
+
+def test_variants_are_stored_beside_the_original_as_private_webp_objects(s3_storage, auth_client, upload,
+                                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        body = upload(SimpleUploadedFile("p.png", image_bytes("PNG", size=(600, 300))))
+    image = Image.objects.get(pk=body["id"])
+
+    assert s3_storage.keys() == sorted(image.stored_names())
+    client = s3_storage.client()
+    for name, key in image.variants.items():
+        assert key == image.image.name.rpartition(".")[0] + f".{name}.webp"
+        assert client.head_object(Bucket=s3_storage.bucket, Key=key)["ContentType"] == "image/webp"
+    detail = auth_client.get(f"/api/images/{body['id']}/").json()
+    status, data = fetch(detail["variants"]["thumbnail"])
+    assert status == 200 and data[:4] == b"RIFF"
+    assert fetch(detail["variants"]["thumbnail"].split("?", 1)[0])[0] == 403
+
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_client.delete(f"/api/images/{body['id']}/delete/")
+    assert s3_storage.keys() == []
+
+
+def test_variant_storage_errors_are_retried_then_marked_failed(s3_storage, upload, settings):
+    from images.tasks import make_variants
+
+    body = upload()  # stored; its transaction never commits, so no task ran yet
+    settings.IMAGE_TASK_MAX_RETRIES = 2
+    use_storage(settings, **s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"))
+
+    make_variants.delay(body["id"])
+
+    image = Image.objects.get(pk=body["id"])
+    assert (image.processing, image.variants) == ("failed", {})

@@ -1,0 +1,51 @@
+"""Make the variants of stored images again (after a change of IMAGE_VARIANTS, or to mend failures)."""
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from tqdm import tqdm
+
+from images.models import Image
+from images.tasks import build_variants
+from images.validators import sha256_of, validate_image_file
+
+
+class Command(BaseCommand):
+    help = "Rebuild the variants of every image, of one user's (--user), or only where some are missing (--missing)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--user", type=int, help="Only the images of this user id.")
+        parser.add_argument("--missing", action="store_true",
+                            help="Only images not ready (pending, failed, or made before a variant was added).")
+
+    def handle(self, *args, user: int | None, missing: bool, verbosity: int, **options) -> None:
+        images = Image.objects.order_by("pk")
+        if user is not None:
+            images = images.filter(user_id=user)
+        if missing:
+            lacking = Q()
+            for name in settings.IMAGE_VARIANTS:
+                lacking |= ~Q(variants__has_key=name)
+            images = images.filter(~Q(processing=Image.Processing.READY) | lacking)
+
+        built = failed = 0
+        for image in tqdm(images.iterator(), total=images.count(), unit="image", desc="Rebuilding",
+                          disable=None if verbosity else True):
+            try:
+                if not image.width:  # rows older than the metadata fields: fill them from the file
+                    self._backfill_metadata(image)
+                build_variants(image)
+                built += 1
+            except Exception as exc:  # one bad image must not stop the rest
+                failed += 1
+                Image.objects.filter(pk=image.pk).update(processing=Image.Processing.FAILED)
+                self.stderr.write(f"Image {image.pk}: {exc}")
+        self.stdout.write(f"Rebuilt the variants of {built} image(s), {failed} failed.")
+        if failed:
+            raise CommandError(f"{failed} image(s) failed; see above.")
+
+    @staticmethod
+    def _backfill_metadata(image: Image) -> None:
+        with image.image.open("rb") as file:
+            info = validate_image_file(file)
+            fields = {**info.model_fields(), "checksum": sha256_of(file), "size": file.size}
+        Image.objects.filter(pk=image.pk).update(**fields)
