@@ -88,6 +88,9 @@ X_FRAME_OPTIONS = "DENY"
 # Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After"]  # the list's paging headers
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,6 +100,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "storages",
@@ -252,6 +258,8 @@ IMAGE_MAX_UPLOAD_SIZE = env_int("IMAGE_MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000)
 IMAGE_TITLE_MAX_LENGTH = 255
 IMAGE_DESCRIPTION_MAX_LENGTH = env_int("IMAGE_DESCRIPTION_MAX_LENGTH", 5000)
+# Largest page of the image list (?limit=N).
+IMAGE_PAGE_SIZE_MAX = env_int("IMAGE_PAGE_SIZE_MAX", 100)
 
 
 def env_boxes(name: str, default: str) -> dict[str, tuple[int, int]]:
@@ -291,6 +299,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ServiceAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
@@ -314,6 +323,25 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
 }
 
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Image Upload Service API",
+    "DESCRIPTION": (
+        "Sign up, get JWT tokens, upload images and list, view, edit and delete your own images. "
+        "Authenticate with `Authorization: Bearer <access token>` from /api/auth/login/."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so the upload's request is multipart with a binary file.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    # Swagger UI and ReDoc from the installed sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {"HealthStateEnum": ["ok", "unavailable"]},
+}
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 24 * 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", 7)),
@@ -325,6 +353,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "TOKEN_REFRESH_SERIALIZER": "users.serializers.TokenRefreshSerializer",
+    # Tokens carry a hash of the password: changing it ends every session at once, access tokens too.
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "hash_password",
 }
 
 # --- Logging ------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""URL routes: the spec's API under /api/, the admin, and local media while DEBUG is on."""
+"""URL routes: the API under /api/ (with its OpenAPI description), the admin, and local media while DEBUG is on."""
 from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpRequest
 from django.urls import include, path, re_path
 from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from .views import HealthView, api_not_found
 
 
 def serve_local_media(request: HttpRequest, path: str):
@@ -17,5 +20,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("users.urls")),
     path("api/images/", include("images.urls")),
+    path("api/health/", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^api/(?P<path>.*)$", api_not_found),  # last: anything else under /api/ is a JSON 404
     re_path(r"^media/(?P<path>.+)$", serve_local_media, name="media"),
 ]

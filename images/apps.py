@@ -6,4 +6,4 @@ class ImagesConfig(AppConfig):
     name = "images"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401  (registers the checks, connects the receivers)
+        from . import checks, schema, signals  # noqa: F401  (registers checks and schema extension, connects receivers)

@@ -34,6 +34,12 @@ class BaseImageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
+    def validate_description(self, value: str) -> str:
+        limit = settings.IMAGE_DESCRIPTION_MAX_LENGTH
+        if len(value) > limit:
+            raise serializers.ValidationError(f"Ensure this field has no more than {limit} characters.")
+        return value
+
     def get_variants(self, obj: Image) -> dict[str, str | None]:
         """Each configured variant's absolute URL, or None while it is not made yet."""
         storage = obj.image.storage
@@ -50,18 +56,12 @@ class ImageUploadSerializer(BaseImageSerializer):
         self.image_info = clean_image_upload(file)
         return file
 
-    def validate_description(self, value: str) -> str:
-        limit = settings.IMAGE_DESCRIPTION_MAX_LENGTH
-        if len(value) > limit:
-            raise serializers.ValidationError(f"Ensure this field has no more than {limit} characters.")
-        return value
-
     def create(self, validated_data: dict) -> Image:
         return super().create({**validated_data, **self.image_info.model_fields()})
 
 
 class ImageSerializer(BaseImageSerializer):
-    """An image as the list and detail endpoints show it."""
+    """An image as the list and detail endpoints show it; PUT and PATCH change title and description."""
 
     user = UserSerializer(read_only=True)
     image = StoredFileField(read_only=True)
@@ -72,7 +72,12 @@ class ImageSerializer(BaseImageSerializer):
             "id", "user", "image", "image_url", "title", "description", "uploaded_at", "updated_at",
             *DERIVED_FIELDS,
         ]
-        read_only_fields = fields
+        read_only_fields = [name for name in fields if name not in ("title", "description")]
+
+    def validate(self, attrs: dict) -> dict:
+        if "image" in self.initial_data:
+            raise serializers.ValidationError({"image": ["The file cannot be replaced; upload a new image instead."]})
+        return attrs
 
     def get_image_url(self, obj: Image) -> str | None:
         """The file's absolute URL."""

@@ -1,0 +1,117 @@
+"""The API as a whole: its OpenAPI description and docs, health, and JSON for unknown paths."""
+import pytest
+import yaml
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+# The spec's endpoints (seed-readme.md, "API Documentation"): they must stay exactly where they are.
+SPEC_ENDPOINTS = {
+    ("post", "/api/auth/signup/"),
+    ("post", "/api/auth/login/"),
+    ("post", "/api/auth/token/refresh/"),
+    ("post", "/api/images/upload/"),
+    ("get", "/api/images/"),
+    ("get", "/api/images/{id}/"),
+    ("delete", "/api/images/{id}/delete/"),
+}
+# What the service adds beside them.
+ADDED_ENDPOINTS = {
+    ("post", "/api/auth/logout/"),
+    ("post", "/api/auth/token/verify/"),
+    ("get", "/api/auth/me/"),
+    ("put", "/api/auth/me/"),
+    ("patch", "/api/auth/me/"),
+    ("post", "/api/auth/password/change/"),
+    ("put", "/api/images/{id}/"),
+    ("patch", "/api/images/{id}/"),
+    ("delete", "/api/images/{id}/"),
+    ("get", "/api/health/"),
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_the_schema_describes_exactly_the_spec_endpoints_and_the_additions(schema):
+    described = {(method, path) for path, operations in schema["paths"].items() for method in operations}
+
+    assert SPEC_ENDPOINTS <= described
+    assert described == SPEC_ENDPOINTS | ADDED_ENDPOINTS
+
+
+def test_the_schema_has_the_bearer_scheme_and_a_multipart_upload(schema):
+    assert schema["components"]["securitySchemes"]["jwtAuth"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"
+    }
+    upload = schema["paths"]["/api/images/upload/"]["post"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = schema["components"]["schemas"][form]["properties"]
+    assert properties["image"] == {"type": "string", "format": "binary"}
+    assert {"201", "400", "401", "413", "429", "503"} <= set(upload["responses"])
+
+
+def test_list_parameters_are_documented(schema):
+    names = {p["name"] for p in schema["paths"]["/api/images/"]["get"]["parameters"]}
+
+    assert {"limit", "cursor", "count", "search", "uploaded_after", "uploaded_before", "ordering"} <= names
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_render_from_local_assets(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/api/schema/" in html
+    assert "cdn" not in html.lower()
+
+
+def test_health_reports_database_and_storage(api_client):
+    response = api_client.get("/api/health/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+
+
+def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, settings, s3_server):
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": s3_server.storage_options(endpoint_url="http://127.0.0.1:9"),
+    }}
+
+    response = api_client.get("/api/health/")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "unavailable"}
+
+
+def test_health_is_ok_on_a_reachable_s3(api_client, s3_storage):
+    assert api_client.get("/api/health/").json()["storage"] == "ok"
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_unknown_api_paths_are_a_json_404(auth_client, method):
+    response = getattr(auth_client, method)("/api/nothing/here/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_wrong_method_is_a_json_405(auth_client):
+    response = auth_client.post("/api/images/")
+
+    assert response.status_code == 405
+    assert response.json() == {"detail": 'Method "POST" not allowed.'}
+
+
+def test_a_known_path_without_its_slash_is_redirected_keeping_the_method(auth_client):
+    response = auth_client.post("/api/images/upload?x=1")
+
+    assert response.status_code == 308
+    assert response["Location"] == "/api/images/upload/?x=1"
