@@ -71,6 +71,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     throttle_scope = "token"
 
 
+@extend_schema_view(post=extend_schema(summary="Verify a token"))
 class TokenVerifyView(jwt_views.TokenVerifyView):
     """POST /api/auth/token/verify/: answer 200 if the token is still accepted, 401 if not."""
 
@@ -78,12 +79,18 @@ class TokenVerifyView(jwt_views.TokenVerifyView):
     throttle_scope = "token"
 
 
+@extend_schema_view(post=extend_schema(summary="Log out (blacklist a refresh token)"))
 class LogoutView(jwt_views.TokenBlacklistView):
     """POST /api/auth/logout/: blacklist the given refresh token, so it can no longer be used."""
 
     throttle_scope = "token"
 
 
+@extend_schema_view(
+    get=extend_schema(summary="Show your account"),
+    put=extend_schema(summary="Change your account"),
+    patch=extend_schema(summary="Change your account"),
+)
 class AccountView(generics.RetrieveUpdateAPIView):
     """GET, PATCH, PUT /api/auth/me/: the current user; a new email needs the current password."""
 
