@@ -175,7 +175,7 @@ def upload(auth_client, make_image) -> Callable[..., dict]:
 S3_ACCESS_KEY = "test-access-key"
 S3_SECRET_KEY = "test-secret-key"
 S3_BUCKET = "test-images"
-S3_BACKEND = "storages.backends.s3.S3Storage"
+S3_BACKEND = "images.storage.PrivateS3Storage"
 
 
 @dataclass(frozen=True)

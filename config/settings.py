@@ -229,7 +229,7 @@ S3_STORAGE_OPTIONS = {
     ),
 }
 if USE_S3:
-    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": S3_STORAGE_OPTIONS}
+    STORAGES["default"] = {"BACKEND": "images.storage.PrivateS3Storage", "OPTIONS": S3_STORAGE_OPTIONS}
 
 # --- Request bodies -----------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 """System checks: `manage.py check` tells an operator when S3 is switched on without what it needs."""
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
-
-S3_BACKEND = "storages.backends.s3.S3Storage"
+from django.utils.module_loading import import_string
+from storages.backends.s3 import S3Storage
 
 
 @register(Tags.compatibility, deploy=False)
 def check_s3_settings(app_configs, **kwargs) -> list:
     """Warn about missing credentials, and refuse a missing bucket, when the default storage is S3."""
     storage = settings.STORAGES["default"]
-    if storage["BACKEND"] != S3_BACKEND:
+    if not issubclass(import_string(storage["BACKEND"]), S3Storage):
         return []
     options = storage.get("OPTIONS", {})
     messages = []

@@ -3,6 +3,8 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
+from conftest import S3_BACKEND
+
 pytestmark = pytest.mark.django_db
 
 # The spec's endpoints (seed-readme.md, "API Documentation"): they must stay exactly where they are.
@@ -80,7 +82,7 @@ def test_health_reports_database_and_storage(api_client):
 
 def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, settings, s3_server):
     settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": S3_BACKEND,
         "OPTIONS": s3_server.storage_options(endpoint_url="http://127.0.0.1:9"),
     }}
 

@@ -77,7 +77,7 @@ def test_use_s3_switches_the_default_storage_to_private_s3():
         AWS_S3_REGION_NAME="eu-west-1", AWS_S3_ENDPOINT_URL="http://127.0.0.1:4566",
     )
 
-    assert got["STORAGE"] == "storages.backends.s3.S3Storage"
+    assert got["STORAGE"] == "images.storage.PrivateS3Storage"
     options = got["STORAGE_OPTIONS"]
     assert options["bucket_name"] == "bucket"
     assert options["region_name"] == "eu-west-1"

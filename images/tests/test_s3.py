@@ -260,3 +260,15 @@ def test_variant_storage_errors_are_retried_then_marked_failed(s3_storage, uploa
 
     image = Image.objects.get(pk=body["id"])
     assert (image.processing, image.variants) == ("failed", {})
+
+
+def test_presigned_urls_are_reused_from_the_cache_and_work(s3_storage, auth_client, upload):
+    upload()
+
+    first = auth_client.get("/api/images/").json()[0]
+    second = auth_client.get("/api/images/").json()[0]
+
+    assert first["image"] == first["image_url"] == second["image"]
+    assert fetch(second["image"])[0] == 200
+    name = Image.objects.get().image.name
+    assert default_storage.url(name, expire=60) != first["image"]  # explicit arguments: signed afresh
