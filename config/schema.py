@@ -8,6 +8,10 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
 from rest_framework_simplejwt.views import TokenViewBase
 
+# Example values from the spec (seed-readme.md, "API Documentation"), shared by the views' examples.
+EXAMPLE_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGc..."
+EXAMPLE_USER = {"id": 1, "email": "user@example.com", "username": "johndoe", "date_joined": "2024-01-15T10:30:00Z"}
+
 DETAIL_ERROR = {
     "type": "object",
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},

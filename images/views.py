@@ -4,6 +4,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
+from config.schema import EXAMPLE_USER
+
 from .filters import ImageFilter
 from .models import Image
 from .pagination import KeysetLinkPagination
@@ -22,13 +24,12 @@ class OwnedImageMixin:
 
 
 # Examples from the spec (seed-readme.md, "Image Endpoints"), with the fields the service adds.
-SPEC_USER = {"id": 1, "email": "user@example.com", "username": "johndoe", "date_joined": "2024-01-15T10:30:00Z"}
 DERIVED_EXAMPLE = {
     "width": 4000, "height": 3000, "format": "JPEG", "mime_type": "image/jpeg", "size": 3145728,
     "checksum": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 }
 SPEC_IMAGE = {
-    "id": 1, "user": SPEC_USER, "image": "/media/images/1/uuid-filename.jpg",
+    "id": 1, "user": EXAMPLE_USER, "image": "/media/images/1/uuid-filename.jpg",
     "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg", "title": "My Image",
     "description": "A beautiful landscape", "uploaded_at": "2024-01-15T10:35:00Z",
     "updated_at": "2024-01-15T10:35:00Z", **DERIVED_EXAMPLE,

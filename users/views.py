@@ -6,6 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
+from config.schema import EXAMPLE_TOKEN, EXAMPLE_USER
+
 from .models import User
 from .serializers import (
     AccountSerializer,
@@ -18,9 +20,6 @@ from .serializers import (
 )
 
 
-# Examples from the spec (seed-readme.md, "API Documentation").
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGc..."
-SPEC_USER = {"id": 1, "email": "user@example.com", "username": "johndoe", "date_joined": "2024-01-15T10:30:00Z"}
 
 
 @extend_schema_view(post=extend_schema(
@@ -32,7 +31,7 @@ SPEC_USER = {"id": 1, "email": "user@example.com", "username": "johndoe", "date_
             "password": "SecurePassword123", "password2": "SecurePassword123",
         }),
         OpenApiExample("Created", response_only=True, status_codes=["201"],
-                       value={"user": SPEC_USER, "tokens": {"refresh": TOKEN, "access": TOKEN}}),
+                       value={"user": EXAMPLE_USER, "tokens": {"refresh": EXAMPLE_TOKEN, "access": EXAMPLE_TOKEN}}),
     ],
 ))
 class SignupView(generics.CreateAPIView):
@@ -49,7 +48,7 @@ class SignupView(generics.CreateAPIView):
     examples=[
         OpenApiExample("Login", request_only=True,
                        value={"email": "user@example.com", "password": "SecurePassword123"}),
-        OpenApiExample("Tokens", response_only=True, value={"refresh": TOKEN, "access": TOKEN}),
+        OpenApiExample("Tokens", response_only=True, value={"refresh": EXAMPLE_TOKEN, "access": EXAMPLE_TOKEN}),
     ],
 ))
 class LoginView(jwt_views.TokenObtainPairView):
@@ -61,8 +60,8 @@ class LoginView(jwt_views.TokenObtainPairView):
 @extend_schema_view(post=extend_schema(
     summary="Refresh the access token",
     examples=[
-        OpenApiExample("Refresh", request_only=True, value={"refresh": TOKEN}),
-        OpenApiExample("New tokens", response_only=True, value={"access": TOKEN, "refresh": TOKEN}),
+        OpenApiExample("Refresh", request_only=True, value={"refresh": EXAMPLE_TOKEN}),
+        OpenApiExample("New tokens", response_only=True, value={"access": EXAMPLE_TOKEN, "refresh": EXAMPLE_TOKEN}),
     ],
 ))
 class TokenRefreshView(jwt_views.TokenRefreshView):
