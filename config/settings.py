@@ -284,7 +284,7 @@ IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
 # Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # Inline, a task's failure is recorded on the image (processing "failed"), never raised into the upload.
 CELERY_TASK_EAGER_PROPAGATES = False

@@ -42,6 +42,17 @@ class ImageAdmin(admin.ModelAdmin):
     readonly_fields = ("preview_large", "dimensions", "format", "mime_type", "file_size", "checksum",
                        "processing", "variants", "uploaded_at", "updated_at")
 
+    def get_fieldsets(self, request, obj=None):
+        given = (None, {"fields": ["user", "image", "title", "description"]})
+        if obj is None:
+            return [given]
+        return [
+            given,
+            ("File", {"fields": ["preview_large", "dimensions", "format", "mime_type", "file_size", "checksum"]}),
+            ("Processing", {"fields": ["processing", "variants"]}),
+            ("Dates", {"fields": ["uploaded_at", "updated_at"]}),
+        ]
+
     def get_readonly_fields(self, request, obj=None):
         # A stored file is never replaced in place: upload a new image instead.
         return self.readonly_fields + (("user", "image") if obj else ())
