@@ -37,6 +37,11 @@ ALLOWED_FORMATS = {
 }
 
 
+# Pillow names a JPEG carrying extra pictures (phone photos with a depth map or a preview) "MPO"; its
+# bytes are a JPEG, which every browser shows as one.
+FORMAT_ALIASES = {"MPO": "JPEG"}
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     """What the bytes of an accepted image are."""
@@ -75,7 +80,10 @@ def validate_image_file(file: File) -> ImageInfo:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(file, formats=list(ALLOWED_FORMATS)) as img:
-                info = ImageInfo(ALLOWED_FORMATS[img.format], img.width, img.height, getattr(img, "n_frames", 1))
+                fmt = ALLOWED_FORMATS.get(FORMAT_ALIASES.get(img.format, img.format))
+                if fmt is None:
+                    raise UnidentifiedImageError(img.format)
+                info = ImageInfo(fmt, img.width, img.height, getattr(img, "n_frames", 1))
                 _check_pixels(info)
                 _decode_every_frame(img)
     except UnidentifiedImageError:

@@ -168,3 +168,15 @@ def test_a_description_over_the_limit_is_refused(make_image, auth_client, settin
     assert response.status_code == 400
     assert response.json() == {"description": ["Ensure this field has no more than 10 characters."]}
     assert stored_files() == []
+
+
+def test_a_phone_jpeg_with_extra_pictures_mpo_is_accepted_as_a_jpeg(upload):
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (64, 48), "red").save(
+        buffer, "MPO", save_all=True, append_images=[PILImage.new("RGB", (64, 48), "blue")]
+    )
+
+    body = upload(SimpleUploadedFile("IMG_0001", buffer.getvalue(), content_type="image/jpeg"))
+
+    assert (body["format"], body["mime_type"], body["width"], body["height"]) == ("JPEG", "image/jpeg", 64, 48)
+    assert body["image"].endswith("_IMG_0001.jpg")
