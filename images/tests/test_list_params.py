@@ -1,4 +1,6 @@
 """The list's optional parameters: paging (Link and X-Total-Count headers), search, dates, ordering."""
+import base64
+import json
 import re
 from datetime import timedelta
 
@@ -99,6 +101,16 @@ def test_invalid_parameters_are_a_400_naming_the_parameter(auth_client, images, 
 
     assert response.status_code == 400
     assert response.json() == error
+
+
+@pytest.mark.parametrize("values", [[None, None], ["a\x00b", 1], ["2024-01-01T00:00:00+00:00", 10**30]])
+def test_a_forged_cursor_is_refused(auth_client, images, values):
+    forged = base64.urlsafe_b64encode(json.dumps([["-uploaded_at", "-id"], values]).encode()).decode()
+
+    response = auth_client.get(LIST_URL, {"limit": 2, "cursor": forged})
+
+    assert response.status_code == 400
+    assert response.json() == {"cursor": ["Invalid cursor."]}
 
 
 def test_a_cursor_from_another_ordering_is_refused(auth_client, images):
