@@ -1,6 +1,7 @@
 """Settings from the environment, read in a fresh interpreter as `manage.py` would read them."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,11 @@ def test_malformed_values_are_named_in_the_error(name, value):
 
     assert result.returncode != 0
     assert name in result.stderr
+
+
+def test_env_example_documents_every_key_the_settings_read():
+    read = set(re.findall(r'env_(?:str|bool|int|list|boxes)\("([A-Z0-9_]+)"', (PROJECT / "config/settings.py").read_text()))
+    example = (PROJECT / ".env.example").read_text()
+    documented = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
+
+    assert read - documented == set()
