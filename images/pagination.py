@@ -107,7 +107,7 @@ class KeysetLinkPagination(BasePagination):
             ordering, raw_values = signing.loads(cursor, salt=CURSOR_SALT)
             if ordering == self.ordering:
                 fields = [self.model._meta.get_field(name.lstrip("-")) for name in ordering]
-                return [field.to_python(value) for field, value in zip(fields, raw_values)]
+                return [field.to_python(value) for field, value in zip(fields, raw_values, strict=True)]
         except (signing.BadSignature, ValueError, TypeError, DjangoValidationError):
             pass
         raise ValidationError({self.cursor_query_param: ["Invalid cursor."]})
@@ -115,7 +115,7 @@ class KeysetLinkPagination(BasePagination):
     def _after(self, values: list) -> Q:
         """Rows after the cursor: (a > x) or (a = x and b > y) ..., each comparison in its field's direction."""
         after, equal = Q(), Q()
-        for field, value in zip(self.ordering, values):
+        for field, value in zip(self.ordering, values, strict=True):
             name = field.lstrip("-")
             after |= equal & Q(**{f"{name}__{'lt' if field.startswith('-') else 'gt'}": value})
             equal &= Q(**{name: value})

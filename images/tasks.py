@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 RETRYABLE_ERRORS = (*STORAGE_ERRORS, OSError)
 
 
-class UnprocessableImage(Exception):
+class UnprocessableImageError(Exception):
     """The stored file cannot be turned into variants: trying again would not help."""
 
 
@@ -32,7 +32,7 @@ def build_variants(image: Image) -> None:
             io.BytesIO(data), settings.IMAGE_VARIANTS, fmt.name, settings.IMAGE_VARIANT_QUALITY
         )
     except Exception as exc:
-        raise UnprocessableImage(f"{image.image.name}: {exc}") from exc
+        raise UnprocessableImageError(f"{image.image.name}: {exc}") from exc
 
     stored: dict[str, str] = {}
     try:
@@ -59,11 +59,11 @@ def make_variants(self, image_id: int) -> None:
         return  # deleted before its turn came: nothing to do
     try:
         build_variants(image)
-    except UnprocessableImage as exc:
+    except UnprocessableImageError as exc:
         _mark_failed(image_id, exc)
     except RETRYABLE_ERRORS as exc:
         if self.request.retries < settings.IMAGE_TASK_MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=settings.IMAGE_TASK_RETRY_DELAY * 2**self.request.retries)
+            raise self.retry(exc=exc, countdown=settings.IMAGE_TASK_RETRY_DELAY * 2**self.request.retries) from exc
         _mark_failed(image_id, exc)
     except Exception as exc:  # anything unforeseen: record it rather than leave the image pending
         _mark_failed(image_id, exc)

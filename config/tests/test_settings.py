@@ -109,7 +109,8 @@ def test_malformed_values_are_named_in_the_error(name, value):
 
 
 def test_env_example_documents_every_key_the_settings_read():
-    read = set(re.findall(r'env_(?:str|bool|int|list|boxes)\("([A-Z0-9_]+)"', (PROJECT / "config/settings.py").read_text()))
+    settings_source = (PROJECT / "config/settings.py").read_text()
+    read = set(re.findall(r'env_(?:str|bool|int|list|boxes)\("([A-Z0-9_]+)"', settings_source))
     example = (PROJECT / ".env.example").read_text()
     documented = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
 

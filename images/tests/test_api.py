@@ -2,7 +2,6 @@
 import re
 
 import pytest
-from django.urls import reverse
 
 from images.models import Image
 from images.serializers import DERIVED_FIELDS
