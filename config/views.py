@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from storages.backends.s3 import S3Storage
 
 from images.exceptions import STORAGE_ERRORS
 
@@ -30,15 +31,15 @@ def database_state() -> str:
 def storage_state() -> str:
     storage = default_storage
     try:
-        if isinstance(storage, FileSystemStorage) or isinstance(getattr(storage, "_wrapped", None),
-                                                                  FileSystemStorage):
-            # The folder, or the one it will be made in, must be writable.
-            location = Path(storage.location)
-            while not location.exists():
-                location = location.parent
-            return OK if os.access(location, os.W_OK) else DOWN
-        storage.exists("health-check")  # one HEAD request: reachable, credentials and bucket accepted
-        return OK
+        if isinstance(storage, S3Storage):
+            # Reachable, credentials accepted, bucket there: one HEAD request.
+            storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
+            return OK
+        # Local disk: the folder, or the one it will be made in, must be writable.
+        location = Path(storage.location)
+        while not location.exists():
+            location = location.parent
+        return OK if location.is_dir() and os.access(location, os.W_OK) else DOWN
     except (*STORAGE_ERRORS, OSError):
         return DOWN
 

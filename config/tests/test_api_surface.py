@@ -80,11 +80,26 @@ def test_health_reports_database_and_storage(api_client):
     assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
 
-def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, settings, s3_server):
+@pytest.mark.parametrize(
+    "broken", [{"endpoint_url": "http://127.0.0.1:9"}, {"bucket_name": "no-such-bucket"}, {"secret_key": "wrong"}],
+    ids=["store-down", "missing-bucket", "wrong-secret"],
+)
+def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, settings, s3_server, broken):
     settings.STORAGES = {**settings.STORAGES, "default": {
         "BACKEND": S3_BACKEND,
-        "OPTIONS": s3_server.storage_options(endpoint_url="http://127.0.0.1:9"),
+        "OPTIONS": s3_server.storage_options(**broken),
     }}
+
+    response = api_client.get("/api/health/")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "unavailable"}
+
+
+def test_health_answers_503_when_media_root_cannot_hold_files(api_client, settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings.MEDIA_ROOT = blocker / "media"
 
     response = api_client.get("/api/health/")
 
