@@ -87,12 +87,14 @@ class Image(models.Model):
     def save(self, *args, **kwargs) -> None:
         """Save the row; if writing it fails, remove the file this save just stored."""
         storing_new_file = bool(self.image) and not self.image._committed
-        if storing_new_file:
-            self.size = self.image.size
+        if not storing_new_file:  # an edit of the row alone: nothing stored to clean up
+            super().save(*args, **kwargs)
+            return
+        self.size = self.image.size
         try:
             with transaction.atomic(using=kwargs.get("using")):
                 super().save(*args, **kwargs)
         except BaseException:
-            if storing_new_file and self.image._committed:
+            if self.image._committed:
                 self.image.storage.delete(self.image.name)
             raise
