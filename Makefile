@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test migrate superuser clean
+.PHONY: install install-dev run worker test lint migrate superuser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ worker: migrate
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The lint gate (ruff, settings in pyproject.toml): CI's first step.
+lint: install-dev
+	$(BIN)/ruff check .
 
 superuser: migrate
 	$(BIN)/python manage.py createsuperuser

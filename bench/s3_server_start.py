@@ -43,6 +43,6 @@ def one_run() -> tuple[float, float]:
 if __name__ == "__main__":
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     results = [one_run() for _ in range(runs)]
-    ready, stop = zip(*results)
+    ready, stop = zip(*results, strict=True)
     print(f"{runs} runs: ready median {statistics.median(ready):.2f} s (max {max(ready):.2f}), "
           f"stop median {statistics.median(stop):.2f} s")

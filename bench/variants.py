@@ -121,7 +121,8 @@ def measure_one(method: str, path: Path, repeats: int) -> dict:
     variants = {}
     for name, data in out.items():
         with Image.open(io.BytesIO(data)) as img:
-            variants[name] = {"bytes": len(data), "size": img.size, "meta": sorted(k for k in ("exif", "icc_profile", "xmp") if k in img.info)}
+            meta = sorted(k for k in ("exif", "icc_profile", "xmp") if k in img.info)
+            variants[name] = {"bytes": len(data), "size": img.size, "meta": meta}
     return {"median": statistics.median(times), "min": min(times), "peak_extra_mb": peak_extra, "variants": variants}
 
 
@@ -150,7 +151,8 @@ def main() -> None:
     except (ImportError, OSError) as exc:
         methods.remove("libvips")
         print(f"pyvips unavailable ({exc}); libvips half skipped. Install: .venv/bin/pip install pyvips pyvips-binary")
-    print(f"Pillow {Image.__version__}; {args.repeats} repeats per pair, {os.cpu_count()} CPUs; boxes {BOXES}, {FMT} Q{QUALITY}")
+    print(f"Pillow {Image.__version__}; {args.repeats} repeats per pair, {os.cpu_count()} CPUs; "
+          f"boxes {BOXES}, {FMT} Q{QUALITY}")
 
     with tempfile.TemporaryDirectory(prefix="bench_variants_") as tmp:
         inputs = make_inputs(Path(tmp))
@@ -158,7 +160,8 @@ def main() -> None:
             with Image.open(path) as img:
                 print(f"input {path.name}: {path.stat().st_size / 1e6:.2f} MB, {img.width}x{img.height} {img.format}")
         print()
-        header = f"{'input':<16} {'method':<18} {'median s':>9} {'min s':>8} {'peak+MB':>8}  variants (bytes, WxH, metadata)"
+        header = (f"{'input':<16} {'method':<18} {'median s':>9} {'min s':>8} {'peak+MB':>8}  "
+                  "variants (bytes, WxH, metadata)")
         print(header)
         print("-" * len(header))
         for path in inputs:
@@ -168,7 +171,8 @@ def main() -> None:
                     f"{n} {v['bytes']} B {v['size'][0]}x{v['size'][1]}{' ' + '+'.join(v['meta']) if v['meta'] else ''}"
                     for n, v in sorted(r["variants"].items())
                 )
-                print(f"{path.name:<16} {LABELS[m]:<18} {r['median']:>9.3f} {r['min']:>8.3f} {r['peak_extra_mb']:>8.1f}  {vs}")
+                print(f"{path.name:<16} {LABELS[m]:<18} {r['median']:>9.3f} {r['min']:>8.3f} "
+                      f"{r['peak_extra_mb']:>8.1f}  {vs}")
             if len(results) == 2:
                 p, v = results["pillow"], results["libvips"]
                 mem = f"{p['peak_extra_mb'] / v['peak_extra_mb']:.2f}x" if v["peak_extra_mb"] > 0 else "n/a"

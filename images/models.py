@@ -80,10 +80,6 @@ class Image(models.Model):
     def __str__(self) -> str:
         return self.title or self.image.name
 
-    def stored_names(self) -> list[str]:
-        """Every storage name this image owns: the original and its variants."""
-        return [name for name in [self.image.name, *self.variants.values()] if name]
-
     def save(self, *args, **kwargs) -> None:
         """Save the row; if writing it fails, remove the file this save just stored."""
         storing_new_file = bool(self.image) and not self.image._committed
@@ -98,3 +94,7 @@ class Image(models.Model):
             if self.image._committed:
                 self.image.storage.delete(self.image.name)
             raise
+
+    def stored_names(self) -> list[str]:
+        """Every storage name this image owns: the original and its variants."""
+        return [name for name in [self.image.name, *self.variants.values()] if name]

@@ -20,8 +20,6 @@ from .serializers import (
 )
 
 
-
-
 @extend_schema_view(post=extend_schema(
     summary="Sign up",
     responses={201: SignupResponseSerializer},

@@ -10,8 +10,8 @@ import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from conftest import TEST_BROKER_URL, image_bytes
 from config.celery import app
+from conftest import TEST_BROKER_URL, image_bytes
 from images.models import Image
 
 PROJECT = Path(__file__).resolve().parents[2]
