@@ -1,14 +1,22 @@
 """The API's errors are JSON in DRF's shape, including those Django and boto3 raise underneath."""
 import logging
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.views import exception_handler
 
-from images.exceptions import STORAGE_ERRORS, StorageUnavailable
-
 logger = logging.getLogger(__name__)
+
+# What boto3 raises when the store is down, refuses the credentials or lacks the bucket.
+STORAGE_ERRORS = (BotoCoreError, ClientError)
+
+
+class StorageUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The file storage is unavailable. Try again later."
+    default_code = "storage_unavailable"
 
 
 class PayloadTooLarge(APIException):

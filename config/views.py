@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from storages.backends.s3 import S3Storage
 
-from images.exceptions import STORAGE_ERRORS
+from .exceptions import STORAGE_ERRORS
 
 OK, DOWN = "ok", "unavailable"
 

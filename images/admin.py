@@ -2,12 +2,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from .models import Image
-from .validators import clean_image_upload
+from .services import image_create, variants_schedule_many
+from .validators import validate_image_file
 
 
 class ImageAdminForm(forms.ModelForm):
@@ -20,8 +20,7 @@ class ImageAdminForm(forms.ModelForm):
     def clean_image(self):
         file = self.cleaned_data["image"]
         if isinstance(file, UploadedFile):
-            for field, value in clean_image_upload(file).model_fields().items():
-                setattr(self.instance, field, value)
+            validate_image_file(file)  # shown on the form; image_create checks it again as it saves
         return file
 
 
@@ -53,6 +52,15 @@ class ImageAdmin(admin.ModelAdmin):
             ("Dates", {"fields": ["uploaded_at", "updated_at"]}),
         ]
 
+    def save_model(self, request, obj: Image, form: ImageAdminForm, change: bool) -> None:
+        if change:  # title and description only: the file and its owner are read-only
+            super().save_model(request, obj, form, change)
+            return
+        created = image_create(
+            user=obj.user, file=form.cleaned_data["image"], title=obj.title, description=obj.description
+        )
+        vars(obj).update(vars(created))  # the admin goes on with `obj` (its messages, its redirect)
+
     def get_readonly_fields(self, request, obj=None):
         # A stored file is never replaced in place: upload a new image instead.
         return self.readonly_fields + (("user", "image") if obj else ())
@@ -80,9 +88,7 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rebuild variants of the selected images")
     def rebuild_variants(self, request, queryset) -> None:
-        from .tasks import make_variants
-
         ids = list(queryset.values_list("pk", flat=True))
         queryset.update(processing=Image.Processing.PENDING)
-        transaction.on_commit(lambda: [make_variants.delay(pk) for pk in ids], robust=True)
+        variants_schedule_many(ids)
         self.message_user(request, f"Variants of {len(ids)} image(s) queued for rebuilding.", messages.SUCCESS)

@@ -7,6 +7,8 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.db import models, transaction
 
+from .validators import validate_description_length
+
 # The client's part of the stored name, in UTF-8 bytes: keeps every key far inside the 255-character
 # column and every local file name inside the usual 255-byte limit of filesystems.
 FILENAME_MAX_BYTES = 120
@@ -35,7 +37,7 @@ def safe_image_filename(filename: str, extension: str, keep_extensions: tuple[st
 
 def image_upload_to(instance: "Image", filename: str) -> str:
     """Store as images/{user_id}/{uuid}_{filename} (the spec's layout); the uuid makes keys unguessable."""
-    # Uploads arrive already named by clean_image_upload; this keeps any other caller safe as well.
+    # Uploads arrive already named by services.image_file_metadata; this keeps any other caller safe as well.
     suffix = re.sub(r"[^a-z0-9]", "", PurePosixPath(filename.replace("\\", "/")).suffix.lower())[:8]
     name = safe_image_filename(filename, suffix or "bin", (suffix,))
     return f"images/{instance.user_id}/{uuid.uuid4()}_{name}"
@@ -57,15 +59,15 @@ class Image(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     image = models.FileField(upload_to=image_upload_to, max_length=255)
     title = models.CharField(max_length=255, blank=True)
-    description = models.TextField(blank=True)
-    # What the accepted bytes are, written once where the file is accepted.
+    description = models.TextField(blank=True, validators=[validate_description_length])
+    # What the accepted bytes are, written once where the file is accepted (services.image_file_metadata).
     width = models.PositiveIntegerField(editable=False, null=True)
     height = models.PositiveIntegerField(editable=False, null=True)
     format = models.CharField(max_length=10, editable=False, blank=True, help_text='As Pillow names it, e.g. "JPEG".')
     mime_type = models.CharField(max_length=50, editable=False, blank=True)
     size = models.PositiveBigIntegerField(editable=False, default=0, help_text="Size of the file in bytes.")
     checksum = models.CharField(max_length=64, editable=False, blank=True, help_text="SHA-256 of the file, in hex.")
-    # Variant name -> storage name, filled by the background task (images.tasks.make_variants).
+    # Variant name -> storage name, filled in the background (services.build_variants).
     variants = models.JSONField(editable=False, default=dict, blank=True)
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
@@ -86,7 +88,6 @@ class Image(models.Model):
         if not storing_new_file:  # an edit of the row alone: nothing stored to clean up
             super().save(*args, **kwargs)
             return
-        self.size = self.image.size
         try:
             with transaction.atomic(using=kwargs.get("using")):
                 super().save(*args, **kwargs)

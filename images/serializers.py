@@ -1,11 +1,12 @@
 """The image as uploaded, and the image as listed and shown."""
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from users.serializers import UserSerializer
 
 from .models import Image
-from .validators import clean_image_upload
+from .services import image_create
 
 # Read-only fields derived from the file, shown beside the spec's fields.
 DERIVED_FIELDS = ["width", "height", "format", "mime_type", "size", "checksum", "variants", "processing"]
@@ -34,12 +35,6 @@ class BaseImageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
-    def validate_description(self, value: str) -> str:
-        limit = settings.IMAGE_DESCRIPTION_MAX_LENGTH
-        if len(value) > limit:
-            raise serializers.ValidationError(f"Ensure this field has no more than {limit} characters.")
-        return value
-
     def get_variants(self, obj: Image) -> dict[str, str | None]:
         """Each configured variant's absolute URL, or None while it is not made yet."""
         storage = obj.image.storage
@@ -52,12 +47,16 @@ class BaseImageSerializer(serializers.ModelSerializer):
 class ImageUploadSerializer(BaseImageSerializer):
     """POST /api/images/upload/: a multipart image with an optional title and description."""
 
-    def validate_image(self, file):
-        self.image_info = clean_image_upload(file)
-        return file
-
     def create(self, validated_data: dict) -> Image:
-        return super().create({**validated_data, **self.image_info.model_fields()})
+        try:
+            return image_create(
+                user=validated_data["user"],
+                file=validated_data["image"],
+                title=validated_data.get("title", ""),
+                description=validated_data.get("description", ""),
+            )
+        except DjangoValidationError as exc:  # the file's checks: messages under "image"
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
 
 
 class ImageSerializer(BaseImageSerializer):

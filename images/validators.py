@@ -1,20 +1,19 @@
 """What an upload must be: a real JPEG, PNG, GIF or WebP image within the size and pixel caps.
 
-One path for every way in (API, admin, commands): `clean_image_upload` checks the file and names it.
+One path for every way in (API, admin, commands): `validate_image_file` checks the file, through
+`images.services.image_file_metadata`; `validate_description_length` is the description field's own.
 The bytes decide the format; the client's filename and Content-Type are never believed.
 """
 import hashlib
 import struct
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.template.defaultfilters import filesizeformat
 from PIL import Image, UnidentifiedImageError
-
-from .models import safe_image_filename
 
 
 @dataclass(frozen=True)
@@ -50,17 +49,6 @@ class ImageInfo:
     width: int
     height: int
     frames: int
-    checksum: str = ""
-
-    def model_fields(self) -> dict:
-        """The Image model's metadata fields, as this file fills them."""
-        return {
-            "width": self.width,
-            "height": self.height,
-            "format": self.format.name,
-            "mime_type": self.format.mime_type,
-            "checksum": self.checksum,
-        }
 
 
 def validate_image_file(file: File) -> ImageInfo:
@@ -99,13 +87,11 @@ def validate_image_file(file: File) -> ImageInfo:
     return info
 
 
-def clean_image_upload(file: File) -> ImageInfo:
-    """Validate an uploaded image, give it a safe name and the detected format's Content-Type, and
-    return what it is, checksum included."""
-    info = validate_image_file(file)
-    file.name = safe_image_filename(file.name or "", info.format.extensions[0], info.format.extensions)
-    file.content_type = info.format.mime_type
-    return replace(info, checksum=sha256_of(file))
+def validate_description_length(value: str) -> None:
+    """Refuse a description over IMAGE_DESCRIPTION_MAX_LENGTH characters (read when called)."""
+    limit = settings.IMAGE_DESCRIPTION_MAX_LENGTH
+    if len(value) > limit:
+        raise ValidationError(f"Ensure this field has no more than {limit} characters.", code="max_length")
 
 
 def sha256_of(file: File) -> str:

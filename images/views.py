@@ -4,19 +4,20 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
-from config.schema import EXAMPLE_USER
+from users.schema import EXAMPLE_USER
 
 from .filters import ImageFilter
 from .models import Image
 from .pagination import KeysetLinkPagination
 from .serializers import ImageSerializer, ImageUploadSerializer
-from .tasks import make_variants
+from .services import image_delete
 
 
 class OwnedImageMixin:
     """Scope every query to the requesting user: another user's image is a 404 by construction."""
 
     serializer_class = ImageSerializer
+    uses_file_storage = True  # every image view reaches the store (URLs, files): a 503 when it is down
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular describing the view: no user
@@ -55,20 +56,14 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     throttle_scope = "upload"
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
-        image = serializer.save(user=self.request.user)
-        if make_variants.app.conf.task_always_eager:
-            # No broker: the variants were made inline as the row committed, so show them.
-            image.refresh_from_db(fields=["variants", "processing"])
+        serializer.save(user=self.request.user)  # images.services.image_create
 
 
 class StoreCheckedDestroyMixin:
     """Deletion that answers 503 and changes nothing while the store is unreachable."""
 
     def perform_destroy(self, instance: Image) -> None:
-        # Reach the store before touching the row: when it is down the client gets a 503 and keeps
-        # both row and file, instead of a deleted row whose file can no longer be removed.
-        instance.image.storage.exists(instance.image.name)
-        instance.delete()  # the files go once the deletion commits (see signals.py)
+        image_delete(instance)
 
 
 @extend_schema_view(get=extend_schema(

@@ -3,6 +3,10 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 
+# The one source of these messages: the database constraints and the API's checks both use them.
+EMAIL_TAKEN = "A user with this email already exists."
+USERNAME_TAKEN = "A user with that username already exists."
+
 
 class EmailUserManager(UserManager):
     """Create users from an email address and find them by it, whatever its letter case."""
@@ -38,12 +42,12 @@ class User(AbstractUser):
             models.UniqueConstraint(
                 Lower("email"),
                 name="users_user_email_ci_unique",
-                violation_error_message="A user with this email already exists.",
+                violation_error_message=EMAIL_TAKEN,
             ),
             models.UniqueConstraint(
                 Lower("username"),
                 name="users_user_username_ci_unique",
-                violation_error_message="A user with that username already exists.",
+                violation_error_message=USERNAME_TAKEN,
             ),
         ]
 

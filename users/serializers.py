@@ -1,18 +1,35 @@
 """Signup, the public view of a user, the user's own account and password, and token checks."""
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
+from rest_framework_simplejwt.tokens import UntypedToken
 
-from .models import User
+from .models import EMAIL_TAKEN, USERNAME_TAKEN, User
+from .services import password_change, token_pair_for
 
-PASSWORD_STYLE = {"input_type": "password"}
+PASSWORD_INCORRECT = "The password is incorrect."
+
+
+class PasswordField(serializers.CharField):
+    """A password going in: never echoed, never trimmed, typed into a password box (simplejwt's model)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("style", {})["input_type"] = "password"
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+def validate_new_password(password: str, user: User) -> None:
+    """Run Django's password validators, as DRF errors."""
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(list(exc.messages)) from exc
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -22,12 +39,6 @@ class UserSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "username", "date_joined"]
         read_only_fields = fields
-
-
-def tokens_for(user: User) -> dict[str, str]:
-    """Return a fresh refresh/access pair for the user."""
-    refresh = RefreshToken.for_user(user)
-    return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -57,22 +68,22 @@ class AccountFieldsMixin:
     def validate_email(self, value: str) -> str:
         value = User.objects.normalize_email(value)
         if self._other_users().filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with this email already exists.")
+            raise serializers.ValidationError(EMAIL_TAKEN)
         return value
 
     def validate_username(self, value: str) -> str:
         for validator in User._meta.get_field("username").validators:
             validator(value)
         if self._other_users().filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+            raise serializers.ValidationError(USERNAME_TAKEN)
         return value
 
 
 class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
     """Create an account from email, username and a password typed twice; answer with user and tokens."""
 
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style=PASSWORD_STYLE)
-    password2 = serializers.CharField(write_only=True, trim_whitespace=False, style=PASSWORD_STYLE)
+    password = PasswordField()
+    password2 = PasswordField()
 
     class Meta:
         model = User
@@ -83,11 +94,10 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         if attrs["password"] != attrs["password2"]:
             raise serializers.ValidationError({"password2": ["The two passwords do not match."]})
-        candidate = User(email=attrs["email"], username=attrs["username"])
         try:
-            password_validation.validate_password(attrs["password"], user=candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+            validate_new_password(attrs["password"], User(email=attrs["email"], username=attrs["username"]))
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"password": exc.detail}) from exc
         return attrs
 
     def create(self, validated_data: dict) -> User:
@@ -95,25 +105,14 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
         return User.objects.create_user(**validated_data)
 
     def to_representation(self, instance: User) -> dict:
-        return {"user": UserSerializer(instance, context=self.context).data, "tokens": tokens_for(instance)}
-
-
-def blacklist_refresh_tokens(user: User) -> None:
-    """Blacklist every refresh token issued to the user, in one insert; already blacklisted ones stay as they are."""
-    token_ids = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).values_list("pk", flat=True)
-    # The bulk form of BlacklistedToken.objects.get_or_create(token=...): the one-to-one column is unique,
-    # so a token blacklisted meanwhile (a concurrent logout) is skipped, not an error.
-    BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token_id=token_id) for token_id in token_ids], ignore_conflicts=True
-    )
+        return {"user": UserSerializer(instance, context=self.context).data, "tokens": token_pair_for(instance)}
 
 
 class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
     """The current user's own account: change username or email; a new email needs the current password."""
 
-    password = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, trim_whitespace=False, style=PASSWORD_STYLE,
-        help_text="The current password; required only to change the email.",
+    password = PasswordField(
+        required=False, allow_blank=True, help_text="The current password; required only to change the email."
     )
 
     class Meta:
@@ -131,34 +130,27 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
             if not password:
                 raise serializers.ValidationError({"password": ["Enter your current password to change the email."]})
             if not self.instance.check_password(password):
-                raise serializers.ValidationError({"password": ["The password is incorrect."]})
+                raise serializers.ValidationError({"password": [PASSWORD_INCORRECT]})
         return attrs
 
 
 class PasswordChangeSerializer(serializers.Serializer):
     """Change the current user's password: every token issued before stops working."""
 
-    old_password = serializers.CharField(write_only=True, trim_whitespace=False, style=PASSWORD_STYLE)
-    new_password = serializers.CharField(write_only=True, trim_whitespace=False, style=PASSWORD_STYLE)
+    old_password = PasswordField()
+    new_password = PasswordField()
 
     def validate_old_password(self, value: str) -> str:
         if not self.instance.check_password(value):
-            raise serializers.ValidationError("The password is incorrect.")
+            raise serializers.ValidationError(PASSWORD_INCORRECT)
         return value
 
     def validate_new_password(self, value: str) -> str:
-        try:
-            password_validation.validate_password(value, user=self.instance)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(list(exc.messages)) from exc
+        validate_new_password(value, self.instance)
         return value
 
     def update(self, instance: User, validated_data: dict) -> User:
-        with transaction.atomic():
-            instance.set_password(validated_data["new_password"])
-            instance.save(update_fields=["password"])
-            # Access tokens die with the old password hash (SIMPLE_JWT CHECK_REVOKE_TOKEN); refresh tokens here.
-            blacklist_refresh_tokens(instance)
+        password_change(instance, validated_data["new_password"])
         return instance
 
 

@@ -6,9 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
-from config.schema import EXAMPLE_TOKEN, EXAMPLE_USER
-
 from .models import User
+from .schema import EXAMPLE_TOKEN, EXAMPLE_USER
 from .serializers import (
     AccountSerializer,
     PasswordChangeSerializer,
@@ -16,8 +15,8 @@ from .serializers import (
     SignupSerializer,
     TokenPairSerializer,
     TokenVerifySerializer,
-    tokens_for,
 )
+from .services import token_pair_for
 
 
 @extend_schema_view(post=extend_schema(
@@ -119,4 +118,4 @@ class PasswordChangeView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         user = serializer.save()
         # Every earlier token is now refused; this pair keeps the client that changed the password logged in.
-        return Response(TokenPairSerializer(tokens_for(user)).data)
+        return Response(TokenPairSerializer(token_pair_for(user)).data)

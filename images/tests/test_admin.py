@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from conftest import image_bytes
 from images.models import Image
+from images.services import image_create
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -122,8 +123,8 @@ def test_image_changelist_shows_the_thumbnail_dimensions_format_and_status(
     admin_client, user, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        image = Image.objects.create(user=user, title="Wide", width=600, height=300, format="PNG",
-                                     image=SimpleUploadedFile("w.png", image_bytes(size=(600, 300))))
+        image = image_create(user=user, title="Wide",
+                             file=SimpleUploadedFile("w.png", image_bytes(size=(600, 300))))
     image.refresh_from_db()
 
     html = admin_client.get(reverse("admin:images_image_changelist")).content.decode()

@@ -7,6 +7,7 @@ from django.db import IntegrityError
 
 from conftest import image_bytes
 from images.models import FILENAME_MAX_BYTES, Image, image_upload_to, safe_image_filename
+from images.services import image_create
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -77,7 +78,7 @@ def test_a_failed_database_write_removes_the_file_it_stored(user, stored_files):
 @pytest.mark.django_db
 def test_size_is_recorded_when_the_file_is_stored(user):
     data = image_bytes(size=(50, 50))
-    image = Image.objects.create(user=user, image=SimpleUploadedFile("a.png", data))
+    image = image_create(user=user, file=SimpleUploadedFile("a.png", data))
 
     image.title = "renamed"
     image.save()

@@ -5,8 +5,7 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from images.models import Image
-from images.tasks import build_variants
-from images.validators import sha256_of, validate_image_file
+from images.services import build_variants, image_metadata_backfill
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
                           disable=None if verbosity else True):
             try:
                 if not image.width:  # rows older than the metadata fields: fill them from the file
-                    self._backfill_metadata(image)
+                    image_metadata_backfill(image)
                 build_variants(image)
                 built += 1
             except Exception as exc:  # one bad image must not stop the rest
@@ -42,10 +41,3 @@ class Command(BaseCommand):
         self.stdout.write(f"Rebuilt the variants of {built} image(s), {failed} failed.")
         if failed:
             raise CommandError(f"{failed} image(s) failed; see above.")
-
-    @staticmethod
-    def _backfill_metadata(image: Image) -> None:
-        with image.image.open("rb") as file:
-            info = validate_image_file(file)
-            fields = {**info.model_fields(), "checksum": sha256_of(file), "size": file.size}
-        Image.objects.filter(pk=image.pk).update(**fields)
