@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from conftest import PASSWORD, login
+from testutils import PASSWORD, bearer, login
 from users.models import User
 from users.serializers import tokens_for
 
@@ -16,12 +16,6 @@ ME_URL = "/api/auth/me/"
 PASSWORD_CHANGE_URL = "/api/auth/password/change/"
 VERIFY_URL = "/api/auth/token/verify/"
 NEW_PASSWORD = "Battery-Staple-77"
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 def account(user: User) -> dict:
@@ -374,7 +368,7 @@ def test_account_writes_are_throttled_like_login_but_reads_are_not(auth_client, 
                                                           "login": "2/min"}}
     wrong = {"email": "new@example.com", "password": "guess"}
 
-    statuses = [auth_client.patch("/api/auth/me/", wrong, format="json").status_code for _ in range(3)]
+    statuses = [auth_client.patch(ME_URL, wrong, format="json").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 429]
-    assert auth_client.get("/api/auth/me/").status_code == 200
+    assert auth_client.get(ME_URL).status_code == 200
