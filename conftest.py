@@ -1,33 +1,39 @@
-"""Shared fixtures: real accounts made through the real endpoints, real images made with Pillow."""
-import io
+"""Shared fixtures: real accounts made through the real endpoints, real images made with Pillow.
+
+Fixtures only (and the private functions they need); helpers that tests import live in testutils.py.
+"""
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
-from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
-PASSWORD = "Correct-Horse-42"
+from testutils import (
+    S3_ACCESS_KEY,
+    S3_BUCKET,
+    S3_SECRET_KEY,
+    TEST_BROKER_URL,
+    UPLOAD_URL,
+    S3Server,
+    bearer,
+    image_bytes,
+    login,
+    signup,
+    use_storage,
+)
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-# Tests publish Celery tasks only to this Redis database (test_worker.py runs a real worker on it).
-TEST_BROKER_URL = "redis://127.0.0.1:6379/14"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -80,19 +86,6 @@ def api_client() -> APIClient:
     return APIClient()
 
 
-def signup(client: APIClient, email: str, username: str, password: str = PASSWORD):
-    """Sign up through POST /api/auth/signup/ and return the response."""
-    body = {"email": email, "username": username, "password": password, "password2": password}
-    return client.post(reverse("users:signup"), body, format="json")
-
-
-def login(client: APIClient, email: str, password: str = PASSWORD) -> dict:
-    """Log in through POST /api/auth/login/ and return the token pair."""
-    response = client.post(reverse("users:login"), {"email": email, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
 def _account(email: str, username: str):
     from users.models import User
 
@@ -102,9 +95,7 @@ def _account(email: str, username: str):
 
 
 def _client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login(client, user.email)['access']}")
-    return client
+    return bearer(login(APIClient(), user.email)["access"])
 
 
 @pytest.fixture
@@ -126,18 +117,6 @@ def auth_client(user) -> APIClient:
 @pytest.fixture
 def other_client(other_user) -> APIClient:
     return _client_for(other_user)
-
-
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (32, 24), frames: int = 1, color: str = "red") -> bytes:
-    """Encode a real image with Pillow."""
-    buffer = io.BytesIO()
-    first = PILImage.new("RGB", size, color)
-    if frames > 1:
-        rest = [PILImage.new("RGB", size, (i * 40 % 256, 0, 0)) for i in range(1, frames)]
-        first.save(buffer, fmt, save_all=True, append_images=rest)
-    else:
-        first.save(buffer, fmt)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -163,66 +142,64 @@ def upload(auth_client, make_image) -> Callable[..., dict]:
 
     def do_upload(file: SimpleUploadedFile | None = None, **fields) -> dict:
         body = {"image": file or make_image(), **fields}
-        response = auth_client.post(reverse("images:upload"), body, format="multipart")
+        response = auth_client.post(UPLOAD_URL, body, format="multipart")
         assert response.status_code == 201, response.content
         return response.json()
 
     return do_upload
 
 
+@pytest.fixture
+def refused(auth_client, stored_files) -> Callable[..., list[str]]:
+    """Post an upload as `user` that must fail; return the errors, after checking that nothing was kept.
+
+    The answer must be a JSON 400 whose only key is `under`; the rows and the stored files must be as
+    they were before the request.
+    """
+    from images.models import Image
+
+    def post(file: SimpleUploadedFile, under: str = "image", **fields) -> list[str]:
+        rows_before, files_before = Image.objects.count(), stored_files()
+        response = auth_client.post(UPLOAD_URL, {"image": file, **fields}, format="multipart")
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"] == "application/json"
+        assert Image.objects.count() == rows_before
+        assert stored_files() == files_before
+        body = response.json()
+        assert list(body) == [under]
+        return body[under]
+
+    return post
+
+
+@pytest.fixture
+def low_rates(settings) -> None:
+    """Throttle every scope at two requests a minute."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "2/min", "signup": "2/min", "token": "2/min", "upload": "2/min"},
+    }
+
+
+@pytest.fixture
+def admin_client(client, db):
+    """Django's test client logged in as a superuser (replaces pytest-django's fixture of that name)."""
+    from users.models import User
+
+    admin = User.objects.create_superuser(email="root@example.com", username="root", password="pw-Secret-1")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    """The OpenAPI description the service serves, parsed."""
+    response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
 # --- A real S3 server (SeaweedFS) ---------------------------------------------------------------
-
-S3_ACCESS_KEY = "test-access-key"
-S3_SECRET_KEY = "test-secret-key"
-S3_BUCKET = "test-images"
-S3_BACKEND = "images.storage.PrivateS3Storage"
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """Where the test S3 server answers, and with which credentials."""
-
-    endpoint: str
-    access_key: str
-    secret_key: str
-    bucket: str
-
-    def client(self, secret_key: str | None = None):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=secret_key or self.secret_key,
-            region_name="us-east-1",
-            config=s3_client_config(),
-        )
-
-    def storage_options(self, **overrides) -> dict:
-        """S3Storage options as settings.py builds them, pointed at this server."""
-        from django.conf import settings
-
-        return {
-            **settings.S3_STORAGE_OPTIONS,
-            "access_key": self.access_key,
-            "secret_key": self.secret_key,
-            "bucket_name": self.bucket,
-            "endpoint_url": self.endpoint,
-            "client_config": s3_client_config(),
-            **overrides,
-        }
-
-    def keys(self) -> list[str]:
-        listing = self.client().list_objects_v2(Bucket=self.bucket)
-        return sorted(obj["Key"] for obj in listing.get("Contents", []))
-
-
-def s3_client_config() -> BotoConfig:
-    # One attempt and short timeouts: a failure test fails in milliseconds instead of retrying.
-    return BotoConfig(
-        s3={"addressing_style": "path"}, signature_version="s3v4", connect_timeout=2, read_timeout=10,
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
-
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -299,10 +276,7 @@ def s3_storage(s3_server: S3Server, settings) -> S3Server:
     client = s3_server.client()
     for key in s3_server.keys():
         client.delete_object(Bucket=s3_server.bucket, Key=key)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": S3_BACKEND, "OPTIONS": s3_server.storage_options()},
-    }
+    use_storage(settings, **s3_server.storage_options())
     return s3_server
 
 

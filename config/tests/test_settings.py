@@ -4,11 +4,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+from testutils import PROJECT
+
 # Every key the settings read, blanked so neither the caller's environment nor a developer's .env
 # (python-dotenv never overrides a variable that is set, even to "") changes what a test sees.
 KEYS = [

@@ -5,20 +5,9 @@ import pytest
 
 from images.models import Image
 from images.serializers import DERIVED_FIELDS
+from testutils import LIST_URL, UPLOAD_URL, UUID, delete_url, detail_url
 
 pytestmark = pytest.mark.django_db
-
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-LIST_URL = "/api/images/"
-UPLOAD_URL = "/api/images/upload/"
-
-
-def detail_url(pk: int) -> str:
-    return f"/api/images/{pk}/"
-
-
-def delete_url(pk: int) -> str:
-    return f"/api/images/{pk}/delete/"
 
 
 def test_upload_stores_the_file_and_answers_as_the_spec_shows(auth_client, user, make_image, media_root):
@@ -225,3 +214,11 @@ def test_deleting_a_user_removes_their_files(user, upload, stored_files, django_
 
     assert not Image.objects.exists()
     assert stored_files() == []
+
+
+# Was in config/tests/test_api_surface.py: uploads go to the upload path, never to the list.
+def test_a_wrong_method_is_a_json_405(auth_client):
+    response = auth_client.post(LIST_URL)
+
+    assert response.status_code == 405
+    assert response.json() == {"detail": 'Method "POST" not allowed.'}

@@ -2,14 +2,10 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from conftest import image_bytes
 from images.models import Image
+from testutils import detail_url, image_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def detail_url(pk: int) -> str:
-    return f"/api/images/{pk}/"
 
 
 def test_patch_changes_the_title_and_answers_with_the_whole_image(auth_client, upload):

@@ -8,12 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from conftest import image_bytes
 from images.models import Image
+from testutils import LIST_URL, image_bytes
 
 pytestmark = pytest.mark.django_db
-
-LIST_URL = "/api/images/"
 
 
 @pytest.fixture
@@ -172,3 +170,10 @@ def test_the_query_count_stays_constant_with_paging_search_and_ordering(auth_cli
     # With ?count=true, one more: the count.
     with django_assert_num_queries(3):
         auth_client.get(LIST_URL, {**params, "count": "true"})
+
+
+# In the API description (the `schema` fixture, conftest.py); was in config/tests/test_api_surface.py.
+def test_list_parameters_are_documented(schema):
+    names = {p["name"] for p in schema["paths"]["/api/images/"]["get"]["parameters"]}
+
+    assert {"limit", "cursor", "count", "search", "uploaded_after", "uploaded_before", "ordering"} <= names

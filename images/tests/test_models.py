@@ -5,11 +5,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 
-from conftest import image_bytes
 from images.models import FILENAME_MAX_BYTES, Image, image_upload_to, safe_image_filename
 from images.services import image_create
-
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+from testutils import UUID, image_bytes
 
 
 @pytest.mark.parametrize(

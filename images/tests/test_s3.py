@@ -12,13 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from conftest import S3_BACKEND, image_bytes
 from images.models import Image
+from testutils import LIST_URL, UPLOAD_URL, UUID, delete_url, detail_url, image_bytes, use_storage
 
 pytestmark = pytest.mark.django_db
-
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-UPLOAD_URL = "/api/images/upload/"
 
 
 def fetch(url: str) -> tuple[int, bytes]:
@@ -28,10 +25,6 @@ def fetch(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def use_storage(settings, **options) -> None:
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": S3_BACKEND, "OPTIONS": options}}
 
 
 def test_upload_stores_a_private_object_at_the_spec_key_with_the_detected_content_type(
@@ -77,8 +70,8 @@ def test_a_presigned_url_stops_working_when_it_expires(s3_storage, upload):
 def test_list_and_detail_give_presigned_urls(s3_storage, auth_client, upload):
     body = upload(title="one")
 
-    listed = auth_client.get("/api/images/").json()
-    detail = auth_client.get(f"/api/images/{body['id']}/").json()
+    listed = auth_client.get(LIST_URL).json()
+    detail = auth_client.get(detail_url(body["id"])).json()
 
     assert [item["id"] for item in listed] == [body["id"]]
     for item in (listed[0], detail):
@@ -93,7 +86,7 @@ def test_delete_removes_the_object_after_commit(s3_storage, auth_client, upload,
     kept = upload()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = auth_client.delete(f"/api/images/{gone['id']}/delete/")
+        response = auth_client.delete(delete_url(gone["id"]))
 
     assert response.status_code == 204
     assert s3_storage.keys() == [Image.objects.get(pk=kept["id"]).image.name]
@@ -103,9 +96,9 @@ def test_another_user_cannot_reach_the_object(s3_storage, other_client, upload):
     body = upload()
     name = Image.objects.get(pk=body["id"]).image.name
 
-    assert other_client.get(f"/api/images/{body['id']}/").status_code == 404
-    assert other_client.delete(f"/api/images/{body['id']}/delete/").status_code == 404
-    assert other_client.get("/api/images/").json() == []
+    assert other_client.get(detail_url(body["id"])).status_code == 404
+    assert other_client.delete(delete_url(body["id"])).status_code == 404
+    assert other_client.get(LIST_URL).json() == []
     assert s3_storage.keys() == [name]
 
 
@@ -135,7 +128,7 @@ def test_a_store_error_on_delete_is_a_503_and_keeps_row_and_object(s3_storage, a
     use_storage(settings, **s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = auth_client.delete(f"/api/images/{body['id']}/delete/")
+        response = auth_client.delete(delete_url(body["id"]))
 
     assert response.status_code == 503
     assert Image.objects.filter(pk=body["id"]).exists()
@@ -239,13 +232,13 @@ def test_variants_are_stored_beside_the_original_as_private_webp_objects(s3_stor
     for name, key in image.variants.items():
         assert key == image.image.name.rpartition(".")[0] + f".{name}.webp"
         assert client.head_object(Bucket=s3_storage.bucket, Key=key)["ContentType"] == "image/webp"
-    detail = auth_client.get(f"/api/images/{body['id']}/").json()
+    detail = auth_client.get(detail_url(body["id"])).json()
     status, data = fetch(detail["variants"]["thumbnail"])
     assert status == 200 and data[:4] == b"RIFF"
     assert fetch(detail["variants"]["thumbnail"].split("?", 1)[0])[0] == 403
 
     with django_capture_on_commit_callbacks(execute=True):
-        auth_client.delete(f"/api/images/{body['id']}/delete/")
+        auth_client.delete(delete_url(body["id"]))
     assert s3_storage.keys() == []
 
 
@@ -265,8 +258,8 @@ def test_variant_storage_errors_are_retried_then_marked_failed(s3_storage, uploa
 def test_presigned_urls_are_reused_from_the_cache_and_work(s3_storage, auth_client, upload):
     upload()
 
-    first = auth_client.get("/api/images/").json()[0]
-    second = auth_client.get("/api/images/").json()[0]
+    first = auth_client.get(LIST_URL).json()[0]
+    second = auth_client.get(LIST_URL).json()[0]
 
     assert first["image"] == first["image_url"] == second["image"]
     assert fetch(second["image"])[0] == 200

@@ -1,33 +1,17 @@
-"""Upload validation through the API: what a client sends, what it is told, and that nothing is left behind."""
+"""Upload validation through the API: what a client sends, what it is told, and that nothing is left behind.
+
+Each rule is checked once, here; test_hostile_uploads.py has the attacks (bombs, disguised files, names).
+The `refused` fixture (conftest.py) checks the JSON 400 and that no row and no file were left.
+"""
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from conftest import image_bytes
-from images.models import Image
+from testutils import image_bytes
 
 pytestmark = pytest.mark.django_db
-
-UPLOAD_URL = "/api/images/upload/"
-
-
-@pytest.fixture
-def refused(auth_client, stored_files):
-    """Upload `file` and return the error list under `image`, after checking nothing was kept."""
-
-    def post(file: SimpleUploadedFile, **fields) -> list[str]:
-        rows_before, files_before = Image.objects.count(), stored_files()
-        response = auth_client.post(UPLOAD_URL, {"image": file, **fields}, format="multipart")
-        assert response.status_code == 400, response.content
-        assert Image.objects.count() == rows_before
-        assert stored_files() == files_before
-        body = response.json()
-        assert list(body) == ["image"]
-        return body["image"]
-
-    return post
 
 
 @pytest.mark.parametrize(
@@ -93,8 +77,12 @@ def test_the_default_size_limit_is_10_mb(refused, settings):
     assert errors == ["The image is too large (10.0\xa0MB); the limit is 10.0\xa0MB."]
 
 
-def test_an_empty_file_is_refused(refused):
-    assert refused(SimpleUploadedFile("empty.png", b"", content_type="image/png")) == [
+# Was also config/tests/test_hostile.py::test_a_zero_byte_file_is_refused, with the same file.
+@pytest.mark.parametrize(
+    ("name", "mime"), [("empty.png", "image/png"), ("empty", "application/octet-stream")], ids=["png", "no-claim"]
+)
+def test_an_empty_file_is_refused(refused, name, mime):
+    assert refused(SimpleUploadedFile(name, b"", content_type=mime)) == [
         "The submitted file is empty."
     ]
 
@@ -121,13 +109,21 @@ def test_image_formats_outside_the_allow_list_are_refused(refused, fmt):
     ]
 
 
+# Two cuts: half of a 256 x 256 image claimed as PNG, and two thirds of a 200 x 200 one sent as text/plain
+# (the second was config/tests/test_hostile.py::test_a_truncated_image_is_refused).
+@pytest.mark.parametrize(
+    ("side", "sigma", "kept", "mime"),
+    [(256, 64, (1, 2), "image/png"), (200, 80, (2, 3), "text/plain")],
+    ids=["half", "two-thirds"],
+)
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
-def test_a_truncated_image_is_refused(refused, fmt):
+def test_a_truncated_image_is_refused(refused, fmt, side, sigma, kept, mime):
     buffer = io.BytesIO()
-    PILImage.effect_noise((256, 256), 64).convert("RGB").save(buffer, fmt)
+    PILImage.effect_noise((side, side), sigma).convert("RGB").save(buffer, fmt)
     data = buffer.getvalue()
+    cut = data[: len(data) * kept[0] // kept[1]]
 
-    errors = refused(SimpleUploadedFile(f"cut.{fmt.lower()}", data[: len(data) // 2], content_type="image/png"))
+    errors = refused(SimpleUploadedFile(f"cut.{fmt.lower()}", cut, content_type=mime))
 
     assert errors in (
         ["The image is corrupt or truncated."],
@@ -143,31 +139,40 @@ def test_an_image_over_the_pixel_cap_is_refused(refused, settings):
     assert errors == ["The image has too many pixels; the limit is 1,023 (width x height x frames)."]
 
 
-def test_every_frame_counts_toward_the_pixel_cap(refused, upload, settings):
-    settings.IMAGE_MAX_PIXELS = 32 * 32 * 3
-    upload(SimpleUploadedFile("three.gif", image_bytes("GIF", (32, 32), frames=3), content_type="image/gif"))
+# The 64 x 64 case was config/tests/test_hostile.py::test_every_frame_of_an_animation_counts_toward_the_pixel_cap.
+@pytest.mark.parametrize(
+    ("side", "frames", "mime"), [(32, 3, "image/gif"), (64, 5, "text/plain")], ids=["32px", "64px"]
+)
+def test_every_frame_counts_toward_the_pixel_cap(refused, upload, settings, side, frames, mime):
+    settings.IMAGE_MAX_PIXELS = side * side * frames
+    upload(SimpleUploadedFile("within.gif", image_bytes("GIF", (side, side), frames=frames), content_type=mime))
+    over = image_bytes("GIF", (side, side), frames=frames + 1)
 
-    errors = refused(SimpleUploadedFile("four.gif", image_bytes("GIF", (32, 32), frames=4), content_type="image/gif"))
+    errors = refused(SimpleUploadedFile("over.gif", over, content_type=mime))
 
     assert errors[0].startswith("The image has too many pixels")
 
 
-def test_a_title_over_255_characters_is_refused(refused, make_image, auth_client, stored_files):
-    response = auth_client.post(UPLOAD_URL, {"image": make_image(), "title": "t" * 256}, format="multipart")
-
-    assert response.status_code == 400
-    assert response.json() == {"title": ["Ensure this field has no more than 255 characters."]}
-    assert not Image.objects.exists()
-    assert stored_files() == []
+# Was also config/tests/test_hostile.py::test_an_oversized_title_is_refused_under_title (the "x" title).
+@pytest.mark.parametrize("title", ["t" * 256, "x" * 256], ids=["t", "x"])
+def test_a_title_over_255_characters_is_refused(refused, make_image, title):
+    assert refused(make_image(), under="title", title=title) == ["Ensure this field has no more than 255 characters."]
 
 
-def test_a_description_over_the_limit_is_refused(make_image, auth_client, settings, stored_files):
-    settings.IMAGE_DESCRIPTION_MAX_LENGTH = 10
-    response = auth_client.post(UPLOAD_URL, {"image": make_image(), "description": "d" * 11}, format="multipart")
+# The default limit was config/tests/test_hostile.py::test_an_oversized_description_is_refused_under_description.
+@pytest.mark.parametrize(
+    ("limit", "description", "message"),
+    [
+        (10, "d" * 11, "Ensure this field has no more than 10 characters."),
+        (None, "x" * 5001, "Ensure this field has no more than 5000 characters."),  # the default limit
+    ],
+    ids=["setting", "default"],
+)
+def test_a_description_over_the_limit_is_refused(refused, make_image, settings, limit, description, message):
+    if limit is not None:
+        settings.IMAGE_DESCRIPTION_MAX_LENGTH = limit
 
-    assert response.status_code == 400
-    assert response.json() == {"description": ["Ensure this field has no more than 10 characters."]}
-    assert stored_files() == []
+    assert refused(make_image(), under="description", description=description) == [message]
 
 
 def test_a_phone_jpeg_with_extra_pictures_mpo_is_accepted_as_a_jpeg(upload):

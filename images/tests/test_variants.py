@@ -9,13 +9,11 @@ from django.core.management import CommandError, call_command
 from PIL import ExifTags
 from PIL import Image as PILImage
 
-from conftest import image_bytes
 from images.models import Image
 from images.tasks import make_variants
+from testutils import LIST_URL, delete_url, detail_url, image_bytes
 
 pytestmark = pytest.mark.django_db
-
-UPLOAD_URL = "/api/images/upload/"
 
 
 @pytest.fixture
@@ -25,7 +23,7 @@ def upload_committed(upload, auth_client, django_capture_on_commit_callbacks):
     def do_upload(file=None, **fields) -> dict:
         with django_capture_on_commit_callbacks(execute=True):
             body = upload(file, **fields)
-        return auth_client.get(f"/api/images/{body['id']}/").json()
+        return auth_client.get(detail_url(body["id"])).json()
 
     return do_upload
 
@@ -66,9 +64,9 @@ def test_metadata_is_recorded_from_the_bytes_and_shown(upload, auth_client, fmt,
     expected = {"width": 120, "height": 80, "format": fmt, "mime_type": mime, "size": len(data),
                 "checksum": hashlib.sha256(data).hexdigest()}
     assert {key: body[key] for key in expected} == expected
-    shown = auth_client.get(f"/api/images/{body['id']}/").json()
+    shown = auth_client.get(detail_url(body["id"])).json()
     assert {key: shown[key] for key in expected} == expected
-    listed = auth_client.get("/api/images/").json()[0]
+    listed = auth_client.get(LIST_URL).json()[0]
     assert {key: listed[key] for key in expected} == expected
 
 
@@ -152,7 +150,7 @@ def test_deleting_an_image_removes_its_variants(upload_committed, auth_client, s
     assert len(stored_files()) == 3
 
     with django_capture_on_commit_callbacks(execute=True):
-        auth_client.delete(f"/api/images/{body['id']}/delete/")
+        auth_client.delete(delete_url(body["id"]))
 
     assert stored_files() == []
 

@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -11,10 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from config.celery import app
-from conftest import TEST_BROKER_URL, image_bytes
 from images.models import Image
-
-PROJECT = Path(__file__).resolve().parents[2]
+from testutils import PROJECT, TEST_BROKER_URL, image_bytes
 
 
 def database_url() -> str:

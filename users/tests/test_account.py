@@ -6,9 +6,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from conftest import PASSWORD, login
+from testutils import PASSWORD, bearer, login
 from users.models import User
-from users.serializers import tokens_for
+from users.services import token_pair_for
 
 pytestmark = pytest.mark.django_db
 
@@ -16,12 +16,6 @@ ME_URL = "/api/auth/me/"
 PASSWORD_CHANGE_URL = "/api/auth/password/change/"
 VERIFY_URL = "/api/auth/token/verify/"
 NEW_PASSWORD = "Battery-Staple-77"
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 def account(user: User) -> dict:
@@ -229,7 +223,7 @@ def test_password_change_ends_every_session_and_answers_with_working_tokens(api_
 
 
 def test_password_change_keeps_tokens_blacklisted_earlier(auth_client, user):
-    earlier = tokens_for(user)
+    earlier = token_pair_for(user)
     assert bearer(earlier["access"]).post(reverse("users:logout"), {"refresh": earlier["refresh"]},
                                           format="json").status_code == 200
     logged_out = BlacklistedToken.objects.get(token__token=earlier["refresh"])
@@ -245,8 +239,8 @@ def test_password_change_blacklists_with_a_constant_number_of_queries(user):
         user.set_password(PASSWORD)
         user.save()
         for _ in range(sessions):
-            tokens_for(user)
-        client = bearer(tokens_for(user)["access"])
+            token_pair_for(user)
+        client = bearer(token_pair_for(user)["access"])
         with CaptureQueriesContext(connection) as queries:
             assert change_password(client).status_code == 200
         return len(queries)
@@ -320,7 +314,7 @@ def test_password_change_is_throttled_like_login(auth_client, user, settings):
 
 
 def test_verify_accepts_valid_access_and_refresh_tokens(api_client, user):
-    tokens = tokens_for(user)
+    tokens = token_pair_for(user)
 
     for token in tokens.values():
         response = verify(api_client, token)
@@ -337,7 +331,7 @@ def test_verify_refuses_an_invalid_token(api_client, token):
 
 
 def test_verify_is_unaffected_by_logout_for_the_access_token(api_client, user):
-    tokens = tokens_for(user)
+    tokens = token_pair_for(user)
     logout = bearer(tokens["access"]).post(reverse("users:logout"), {"refresh": tokens["refresh"]}, format="json")
     assert logout.status_code == 200
 
@@ -348,7 +342,7 @@ def test_verify_is_unaffected_by_logout_for_the_access_token(api_client, user):
 
 
 def test_verify_refuses_tokens_issued_before_a_password_change(api_client, auth_client, user):
-    old = tokens_for(user)
+    old = token_pair_for(user)
     new = change_password(auth_client).json()
 
     response = verify(api_client, old["access"])
@@ -359,7 +353,7 @@ def test_verify_refuses_tokens_issued_before_a_password_change(api_client, auth_
 
 
 def test_verify_refuses_a_token_of_a_deleted_user(api_client, user):
-    access = tokens_for(user)["access"]
+    access = token_pair_for(user)["access"]
     user.delete()
 
     response = verify(api_client, access)
@@ -374,7 +368,7 @@ def test_account_writes_are_throttled_like_login_but_reads_are_not(auth_client, 
                                                           "login": "2/min"}}
     wrong = {"email": "new@example.com", "password": "guess"}
 
-    statuses = [auth_client.patch("/api/auth/me/", wrong, format="json").status_code for _ in range(3)]
+    statuses = [auth_client.patch(ME_URL, wrong, format="json").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 429]
-    assert auth_client.get("/api/auth/me/").status_code == 200
+    assert auth_client.get(ME_URL).status_code == 200

@@ -5,12 +5,10 @@ import jwt
 import pytest
 from django.urls import reverse
 
-from conftest import PASSWORD, login, signup
+from testutils import LIST_URL, PASSWORD, login, signup
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-IMAGES_URL = "/api/images/"
 
 
 def test_signup_creates_the_user_and_answers_with_user_and_working_tokens(api_client):
@@ -27,7 +25,7 @@ def test_signup_creates_the_user_and_answers_with_user_and_working_tokens(api_cl
     user = User.objects.get(pk=body["user"]["id"])
     assert user.check_password(PASSWORD)
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['tokens']['access']}")
-    assert api_client.get(IMAGES_URL).status_code == 200
+    assert api_client.get(LIST_URL).status_code == 200
 
 
 def test_signup_never_echoes_the_password(api_client):
@@ -110,7 +108,7 @@ def test_login_returns_a_token_pair_that_authenticates(api_client, user):
 
     assert set(tokens) == {"refresh", "access"}
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
-    assert api_client.get(IMAGES_URL).status_code == 200
+    assert api_client.get(LIST_URL).status_code == 200
 
 
 def test_login_accepts_any_letter_case_of_the_email(api_client, user):
@@ -149,7 +147,7 @@ def test_refresh_returns_a_new_access_token(api_client, user):
     assert response.status_code == 200
     access = response.json()["access"]
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    assert api_client.get(IMAGES_URL).status_code == 200
+    assert api_client.get(LIST_URL).status_code == 200
 
 
 @pytest.mark.parametrize("refresh", ["not-a-token", "a.b.c"])
@@ -170,10 +168,10 @@ def test_token_lifetimes_are_24_hours_and_7_days(api_client, user):
 
 
 def test_image_endpoints_refuse_requests_without_a_valid_token(api_client):
-    assert api_client.get(IMAGES_URL).json() == {"detail": "Authentication credentials were not provided."}
+    assert api_client.get(LIST_URL).json() == {"detail": "Authentication credentials were not provided."}
 
     api_client.credentials(HTTP_AUTHORIZATION="Bearer forged.token.value")
-    response = api_client.get(IMAGES_URL)
+    response = api_client.get(LIST_URL)
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"

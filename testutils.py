@@ -1,0 +1,128 @@
+"""Shared test helpers that are not fixtures: constants, real images, accounts through the real endpoints, S3.
+
+Test modules import from here, never from conftest.py (which holds only fixtures). conftest imports this
+module before Django is set up, so nothing here imports a model at import time.
+"""
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.config import Config as BotoConfig
+from django.urls import reverse
+from PIL import Image as PILImage
+from rest_framework.test import APIClient
+
+PROJECT = Path(__file__).resolve().parent
+PASSWORD = "Correct-Horse-42"
+# A UUID4 as image_upload_to writes it into a stored name.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Tests publish Celery tasks only to this Redis database (test_worker.py runs a real worker on it).
+TEST_BROKER_URL = "redis://127.0.0.1:6379/14"
+
+# --- The image endpoints, at the spec's paths ---------------------------------------------------------
+
+UPLOAD_URL = "/api/images/upload/"
+LIST_URL = "/api/images/"
+
+
+def detail_url(pk: int) -> str:
+    return f"/api/images/{pk}/"
+
+
+def delete_url(pk: int) -> str:
+    return f"/api/images/{pk}/delete/"
+
+
+# --- Real images and real accounts ----------------------------------------------------------------------
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (32, 24), frames: int = 1, color: str = "red") -> bytes:
+    """Encode a real image with Pillow."""
+    buffer = io.BytesIO()
+    first = PILImage.new("RGB", size, color)
+    if frames > 1:
+        rest = [PILImage.new("RGB", size, (i * 40 % 256, 0, 0)) for i in range(1, frames)]
+        first.save(buffer, fmt, save_all=True, append_images=rest)
+    else:
+        first.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def signup(client: APIClient, email: str, username: str, password: str = PASSWORD):
+    """Sign up through POST /api/auth/signup/ and return the response."""
+    body = {"email": email, "username": username, "password": password, "password2": password}
+    return client.post(reverse("users:signup"), body, format="json")
+
+
+def login(client: APIClient, email: str, password: str = PASSWORD) -> dict:
+    """Log in through POST /api/auth/login/ and return the token pair."""
+    response = client.post(reverse("users:login"), {"email": email, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def bearer(access: str) -> APIClient:
+    """Return a new client that sends `access` as its Bearer token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+# --- A real S3 server (SeaweedFS; the s3_server fixture starts it) ----------------------------------------
+
+S3_ACCESS_KEY = "test-access-key"
+S3_SECRET_KEY = "test-secret-key"
+S3_BUCKET = "test-images"
+S3_BACKEND = "images.storage.PrivateS3Storage"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where the test S3 server answers, and with which credentials."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+
+    def client(self, secret_key: str | None = None):
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+            region_name="us-east-1",
+            config=s3_client_config(),
+        )
+
+    def storage_options(self, **overrides) -> dict:
+        """S3Storage options as settings.py builds them, pointed at this server."""
+        from django.conf import settings
+
+        return {
+            **settings.S3_STORAGE_OPTIONS,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "bucket_name": self.bucket,
+            "endpoint_url": self.endpoint,
+            "client_config": s3_client_config(),
+            **overrides,
+        }
+
+    def keys(self) -> list[str]:
+        listing = self.client().list_objects_v2(Bucket=self.bucket)
+        return sorted(obj["Key"] for obj in listing.get("Contents", []))
+
+
+def s3_client_config() -> BotoConfig:
+    # One attempt and short timeouts: a failure test fails in milliseconds instead of retrying.
+    return BotoConfig(
+        s3={"addressing_style": "path"}, signature_version="s3v4", connect_timeout=2, read_timeout=10,
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+
+
+def use_storage(settings, **options) -> None:
+    """Make the default storage private S3 with these options (pytest-django's `settings` undoes it)."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": S3_BACKEND, "OPTIONS": options}}
