@@ -1,22 +1,59 @@
-"""The API's errors are JSON in DRF's shape, including those Django and boto3 raise underneath."""
+"""The API's errors are JSON in DRF's shape, including those Django, boto3, Redis and the broker raise underneath.
+
+A dependency that is down (the database, the cache, the broker, the file store) is a 503 with
+Retry-After, never a 500: the client is told to come back, and nothing was half-done.
+"""
 import logging
 
-from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.views import exception_handler
 
+from .unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
+
 logger = logging.getLogger(__name__)
 
-# What boto3 raises when the store is down, refuses the credentials or lacks the bucket.
-STORAGE_ERRORS = (BotoCoreError, ClientError)
 
+class ServiceUnavailable(APIException):
+    """A dependency is down: 503, and a Retry-After header (DRF's handler sends `wait` as Retry-After)."""
 
-class StorageUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is unavailable. Try again later."
+    default_code = "service_unavailable"
+
+    def __init__(self, detail=None, code=None) -> None:
+        super().__init__(detail, code)
+        self.wait = settings.RETRY_AFTER_SECONDS
+
+
+class StorageUnavailable(ServiceUnavailable):
     default_detail = "The file storage is unavailable. Try again later."
     default_code = "storage_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    default_detail = "The database is unavailable. Try again later."
+    default_code = "database_unavailable"
+
+
+class CacheUnavailable(ServiceUnavailable):
+    default_detail = "The cache is unavailable. Try again later."
+    default_code = "cache_unavailable"
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    default_detail = "The task queue is unavailable. Try again later."
+    default_code = "broker_unavailable"
+
+
+UNAVAILABLE = (
+    (STORAGE_ERRORS, StorageUnavailable),
+    (DATABASE_ERRORS, DatabaseUnavailable),
+    (CACHE_ERRORS, CacheUnavailable),
+    (BROKER_ERRORS, BrokerUnavailable),
+)
 
 
 class PayloadTooLarge(APIException):
@@ -25,11 +62,20 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
+def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 for an error that means a dependency is down, or None for any other error."""
+    for errors, unavailable in UNAVAILABLE:
+        if isinstance(exc, errors):
+            return unavailable()
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict):
-    """DRF's handler, after turning storage and request-parsing errors into API errors."""
-    if isinstance(exc, STORAGE_ERRORS):
-        logger.error("File storage error in %s", type(context.get("view")).__name__, exc_info=exc)
-        exc = StorageUnavailable()
+    """DRF's handler, after turning dependency outages and request-parsing errors into API errors."""
+    unavailable = unavailable_error(exc)
+    if unavailable is not None:
+        logger.error("%s in %s", unavailable.default_code, type(context.get("view")).__name__, exc_info=exc)
+        exc = unavailable
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):

@@ -143,8 +143,15 @@ TEMPLATES = [
 # --- Database: DATABASE_URL, else PostgreSQL from DB_* when DB_NAME is set, else SQLite -----------
 
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
+# A persistent connection is checked (SELECT 1) before a request reuses it: after a database restart the
+# first request reconnects instead of failing on the dead connection.
+CONN_HEALTH_CHECKS = True
 if env_str("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=CONN_MAX_AGE)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL"), conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
+        )
+    }
 elif env_str("DB_NAME"):
     DATABASES = {
         "default": {
@@ -155,6 +162,9 @@ elif env_str("DB_NAME"):
             "HOST": env_str("DB_HOST", "localhost"),
             "PORT": env_str("DB_PORT", "5432"),
             "CONN_MAX_AGE": CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": CONN_HEALTH_CHECKS,
+            # A database that does not answer is an error (a JSON 503) in seconds, not a hung worker.
+            "OPTIONS": {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5)},
         }
     }
 else:
@@ -247,10 +257,18 @@ FILE_UPLOAD_HANDLERS = [
 # --- Cache: shared by every worker (throttling counts) through Redis when REDIS_URL is set ----------
 
 REDIS_URL = env_str("REDIS_URL")
+# The cache is an optimisation, never a dependency: while Redis is unreachable, presigned URLs are signed
+# afresh and throttles count in each process's own memory ("local", below), so requests still succeed.
+CACHES = {"local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Short timeouts: a stopped or hung Redis costs a request about a second, never a worker.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 # --- Images -------------------------------------------------------------------------------------
 
@@ -276,9 +294,17 @@ def env_boxes(name: str, default: str) -> dict[str, tuple[int, int]]:
 IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024")
 IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
 IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
-# Attempts after the first when storing variants fails, waiting 2, 4, 8... times this many seconds.
+# Attempts after the first when the store or the database fails, waiting 1, 2, 4... times this many seconds.
 IMAGE_TASK_MAX_RETRIES = env_int("IMAGE_TASK_MAX_RETRIES", 3)
 IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)
+# The sweeper (`manage.py sweep_images`, and a Celery beat task every IMAGE_SWEEP_INTERVAL seconds):
+# an image pending for longer than IMAGE_PENDING_TIMEOUT seconds is queued again, at most
+# IMAGE_SWEEP_MAX_REQUEUES times, then marked failed; deletions the store refused are tried again.
+IMAGE_PENDING_TIMEOUT = env_int("IMAGE_PENDING_TIMEOUT", 900)
+IMAGE_SWEEP_MAX_REQUEUES = env_int("IMAGE_SWEEP_MAX_REQUEUES", 3)
+IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 300)
+# Seconds a client is told to wait (Retry-After) when a dependency is unavailable (JSON 503).
+RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 5)
 
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
@@ -288,9 +314,27 @@ CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # Inline, a task's failure is recorded on the image (processing "failed"), never raised into the upload.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is run again by another
+# A task is acknowledged when it ends, and one whose worker died is delivered again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # image work is long: don't hoard tasks
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers a task nobody acknowledged after this many seconds. It must exceed the longest a task
+# is held unacknowledged: its work (a second or two) plus its longest retry wait (IMAGE_TASK_RETRY_DELAY
+# x 2^(IMAGE_TASK_MAX_RETRIES-1) = 20 s by default), or a task still waiting would run twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# Queuing from a request: when the broker is down, give up within about a second (the image stays
+# pending and the sweeper queues it later) instead of holding the client.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-images": {"task": "images.tasks.sweep_images", "schedule": float(IMAGE_SWEEP_INTERVAL)},
+}
 
 # --- REST API and JWT ---------------------------------------------------------------------------
 
@@ -338,7 +382,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
-    "ENUM_NAME_OVERRIDES": {"HealthStateEnum": ["ok", "unavailable"]},
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStateEnum": ["ok", "unavailable"],
+        "HealthStatusEnum": ["ok", "degraded", "unavailable"],
+    },
 }
 
 SIMPLE_JWT = {

@@ -16,6 +16,9 @@ def serve_local_media(request: HttpRequest, path: str):
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
+# Outages of a dependency become a 503 with Retry-After, and errors under /api/ stay JSON.
+handler500 = "config.views.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("users.urls")),

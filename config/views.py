@@ -1,11 +1,14 @@
-"""Project-wide API views: health, and a JSON answer for paths the API does not have."""
+"""Project-wide views: health, a JSON answer for paths the API does not have, and the 500 handler."""
 import os
+import sys
 from pathlib import Path
 
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,9 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from storages.backends.s3 import S3Storage
 
-from .exceptions import STORAGE_ERRORS
+from .exceptions import unavailable_error
+from .unavailable import BROKER_ERRORS, CACHE_ERRORS, STORAGE_ERRORS
 
-OK, DOWN = "ok", "unavailable"
+OK, DEGRADED, DOWN = "ok", "degraded", "unavailable"
 
 
 def database_state() -> str:
@@ -44,27 +48,62 @@ def storage_state() -> str:
         return DOWN
 
 
+def cache_state() -> str:
+    """The shared cache (Redis) answers; local memory always does."""
+    try:
+        cache.get("health-probe")
+        return OK
+    except CACHE_ERRORS:
+        return DOWN
+
+
+def broker_state() -> str:
+    """The Celery broker accepts a connection; without one (tasks run inline) there is nothing to reach."""
+    from .celery import app
+
+    if app.conf.task_always_eager:
+        return OK
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0)  # one try: a refused connection answers at once
+        return OK
+    except (*BROKER_ERRORS, OSError):
+        return DOWN
+
+
 class HealthSerializer(serializers.Serializer):
     """The state of the service and of each thing it depends on."""
 
-    status = serializers.ChoiceField(choices=[OK, DOWN])
+    status = serializers.ChoiceField(
+        choices=[OK, DEGRADED, DOWN],
+        help_text="unavailable (503) when the database or the file storage is down; degraded (200) when only "
+                  "the cache or the broker is: requests still succeed, variants wait for the broker.",
+    )
     database = serializers.ChoiceField(choices=[OK, DOWN])
     storage = serializers.ChoiceField(choices=[OK, DOWN])
+    cache = serializers.ChoiceField(choices=[OK, DOWN])
+    broker = serializers.ChoiceField(choices=[OK, DOWN])
 
 
 class HealthView(APIView):
-    """GET /api/health/: whether the database and the file storage answer (503 naming what does not)."""
+    """GET /api/health/: whether each dependency answers (503 when the service cannot serve requests)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
     @extend_schema(summary="Service health", responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request) -> Response:
-        checks = {"database": database_state(), "storage": storage_state()}
-        healthy = all(state == OK for state in checks.values())
+        required = {"database": database_state(), "storage": storage_state()}
+        optional = {"cache": cache_state(), "broker": broker_state()}
+        if any(state != OK for state in required.values()):
+            overall = DOWN
+        elif any(state != OK for state in optional.values()):
+            overall = DEGRADED
+        else:
+            overall = OK
         return Response(
-            {"status": OK if healthy else DOWN, **checks},
-            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+            {"status": overall, **required, **optional},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE if overall == DOWN else status.HTTP_200_OK,
         )
 
 
@@ -83,3 +122,22 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
             response.status_code = 308
             return response
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: an outage of a dependency is a 503 with Retry-After; under /api/ always JSON.
+
+    It covers what DRF's handler cannot see: errors in middleware and in views that are not DRF's.
+    Django calls it while handling the exception, so sys.exc_info() holds it.
+    """
+    unavailable = unavailable_error(sys.exc_info()[1])
+    is_api = request.path_info.startswith("/api/")
+    if unavailable is not None:
+        headers = {"Retry-After": str(unavailable.wait)}
+        if is_api:
+            body = {"detail": str(unavailable.detail), "code": unavailable.default_code}
+            return JsonResponse(body, status=503, headers=headers)
+        return HttpResponse(str(unavailable.detail), status=503, content_type="text/plain", headers=headers)
+    if is_api:
+        return JsonResponse({"detail": "A server error occurred."}, status=500)
+    return defaults.server_error(request)

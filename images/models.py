@@ -6,8 +6,9 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
 
-from .validators import validate_description_length
+from .validators import ALLOWED_FORMATS, validate_description_length
 
 # The client's part of the stored name, in UTF-8 bytes: keeps every key far inside the 255-character
 # column and every local file name inside the usual 255-byte limit of filesystems.
@@ -72,6 +73,9 @@ class Image(models.Model):
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
     )
+    # When its variants were last queued, and how often the sweeper queued them again (sweep_images).
+    processing_queued_at = models.DateTimeField(default=timezone.now, editable=False)
+    processing_requeues = models.PositiveSmallIntegerField(default=0, editable=False)
     uploaded_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,5 +101,26 @@ class Image(models.Model):
             raise
 
     def stored_names(self) -> list[str]:
-        """Every storage name this image owns: the original and its variants."""
-        return [name for name in [self.image.name, *self.variants.values()] if name]
+        """Every storage name this image owns or will own: the original, its recorded variants, and where
+        each configured variant is written (a task running meanwhile may not have recorded it yet)."""
+        if not self.image.name:
+            return []
+        names = [self.image.name, *self.variants.values(), *self.variant_names().values()]
+        return list(dict.fromkeys(names))
+
+    def variant_names(self) -> dict[str, str]:
+        """Where each configured variant of this image is written: always the same name for the same image."""
+        extension = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT].extensions[0]
+        return {variant: variant_name(self.image.name, variant, extension) for variant in settings.IMAGE_VARIANTS}
+
+
+class StoredFileDeletion(models.Model):
+    """A stored file whose deletion the store refused (it was down): tried again by the sweeper."""
+
+    name = models.CharField(max_length=255, unique=True)
+    attempts = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name

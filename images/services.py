@@ -7,6 +7,7 @@ single `_set_image_file_metadata`).
 import io
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,17 +15,19 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from config.exceptions import STORAGE_ERRORS
+from config.unavailable import BROKER_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
-from .models import Image, safe_image_filename, variant_name
+from .models import Image, StoredFileDeletion, safe_image_filename
 from .processing import render_variants
 from .validators import ALLOWED_FORMATS, sha256_of, validate_image_file
 
 logger = logging.getLogger(__name__)
 
-# Errors worth another try: the store (S3 or disk) failing, not the image itself.
-RETRYABLE_ERRORS = (*STORAGE_ERRORS, OSError)
+# Errors worth another try: the store (S3 or disk) or the database failing, not the image itself.
+RETRYABLE_ERRORS = (*STORAGE_ERRORS, OSError, *DATABASE_ERRORS)
 
 
 class UnprocessableImageError(Exception):
@@ -65,8 +68,12 @@ def image_create(*, user, file: File, title: str = "", description: str = "") ->
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
     image.save()  # the file first, then the row; a failed INSERT removes the file again
     variants_schedule(image)
-    # Inline (no broker) the variants were made as the row committed: show the row as it now is.
-    image.refresh_from_db(fields=["variants", "processing"])
+    # Inline (no broker) the variants were made as the row committed: show the row as it now is. The
+    # row is committed, so a database failing now must not turn the answer into an error.
+    try:
+        image.refresh_from_db(fields=["variants", "processing"])
+    except DATABASE_ERRORS:
+        logger.warning("Image %s stored; its state could not be read back", image.pk, exc_info=True)
     return image
 
 
@@ -76,11 +83,22 @@ def variants_schedule(image: Image) -> None:
 
 
 def variants_schedule_many(image_ids: list[int]) -> None:
-    """Queue the making of these images' variants once the current transaction commits."""
+    """Queue the making of these images' variants once the current transaction commits.
+
+    A broker that cannot be reached is logged and the caller's work still stands: the images stay
+    pending, and the sweeper (sweep_images) queues them again later.
+    """
     from .tasks import make_variants  # the task module imports this one
 
-    # robust: a broker that cannot be reached is logged, and the caller's work still stands (pending).
-    transaction.on_commit(lambda: [make_variants.delay(pk) for pk in image_ids], robust=True)
+    def publish() -> None:
+        for pk in image_ids:
+            try:
+                make_variants.delay(pk)
+            except BROKER_ERRORS as exc:
+                logger.error("Could not queue the variants of image %s (the sweeper will): %s", pk, exc)
+                return  # the broker is down: the rest would fail the same way
+
+    transaction.on_commit(publish, robust=True)
 
 
 def image_delete(image: Image) -> None:
@@ -92,16 +110,41 @@ def image_delete(image: Image) -> None:
 
 
 def image_files_delete_on_commit(image: Image) -> None:
-    """Remove the original and its variants after the deleting transaction commits (never if it rolls back)."""
+    """Remove the original and its variants after the deleting transaction commits (never if it rolls back).
+
+    A file the store refuses to delete (it is down) is recorded and tried again by the sweeper.
+    """
     names = image.stored_names()
     if names:
         storage = image.image.storage
-        # robust: a storage failure here is logged (with the key) and never fails the committed deletion.
-        transaction.on_commit(lambda: _delete_all(storage, names), robust=True)
+        # robust: anything unforeseen here is logged and never fails the committed deletion.
+        transaction.on_commit(lambda: files_delete(storage, names), robust=True)
+
+
+def files_delete(storage: Storage, names: Iterable[str]) -> None:
+    """Delete stored files; record the ones the store could not delete, for the sweeper to try again."""
+    failed: dict[str, str] = {}
+    for name in names:
+        try:
+            storage.delete(name)
+        except RETRYABLE_ERRORS as exc:
+            failed[name] = str(exc)
+    if failed:
+        logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
+        StoredFileDeletion.objects.bulk_create(
+            [StoredFileDeletion(name=name, last_error=error) for name, error in failed.items()],
+            ignore_conflicts=True,
+        )
 
 
 def build_variants(image: Image) -> None:
-    """Render, store and record every configured variant of the image, replacing older ones."""
+    """Render, store and record every configured variant of the image, replacing older ones.
+
+    Idempotent: each variant has one name per image (Image.variant_names), written over whatever an
+    earlier run left there, so a task delivered twice, or after a crash, replaces and never duplicates.
+    A deletion racing this never leaves a variant behind: the deletion removes those names too (whether
+    recorded or not), and a run that finds its row gone after writing removes what it wrote.
+    """
     fmt = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT]
     storage = image.image.storage
     with image.image.open("rb") as original:
@@ -113,21 +156,75 @@ def build_variants(image: Image) -> None:
     except Exception as exc:
         raise UnprocessableImageError(f"{image.image.name}: {exc}") from exc
 
+    names = image.variant_names()
     stored: dict[str, str] = {}
     try:
-        for name, data in rendered.items():
+        for variant, data in rendered.items():
             content = ContentFile(data)
             content.content_type = fmt.mime_type
-            stored[name] = storage.save(variant_name(image.image.name, name, fmt.extensions[0]), content)
+            stored[variant] = _store_as(storage, names[variant], content)
         found = Image.objects.filter(pk=image.pk).update(variants=stored, processing=Image.Processing.READY)
     except BaseException:
         _delete_quietly(storage, stored.values())
         raise
     if not found:  # the image was deleted meanwhile: its variants must not outlive it
-        _delete_quietly(storage, stored.values())
+        files_delete(storage, stored.values())
         return
     _delete_quietly(storage, set(image.variants.values()) - set(stored.values()))
     image.variants, image.processing = stored, Image.Processing.READY
+
+
+def _store_as(storage: Storage, name: str, content: File) -> str:
+    """Store the content under exactly this name, replacing a file already there."""
+    storage.delete(name)  # what an earlier run of the same job left (the storages never overwrite)
+    stored = storage.save(name, content)
+    if stored != name:  # a run of the same job wrote the same bytes there meanwhile: keep that one
+        storage.delete(stored)
+    return name
+
+
+def images_sweep() -> dict[str, int]:
+    """Queue again images pending for too long, fail those queued too often, retry refused deletions.
+
+    Run by `manage.py sweep_images` and the periodic Celery task; safe to run at any time and anywhere.
+    """
+    stale = Image.objects.filter(
+        processing=Image.Processing.PENDING,
+        processing_queued_at__lt=timezone.now() - timedelta(seconds=settings.IMAGE_PENDING_TIMEOUT),
+    )
+    failed = stale.filter(processing_requeues__gte=settings.IMAGE_SWEEP_MAX_REQUEUES).update(
+        processing=Image.Processing.FAILED
+    )
+    if failed:
+        logger.error("%s image(s) pending after %s requeues marked failed", failed, settings.IMAGE_SWEEP_MAX_REQUEUES)
+    with transaction.atomic():
+        ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        Image.objects.filter(pk__in=ids).update(
+            processing_queued_at=timezone.now(), processing_requeues=F("processing_requeues") + 1
+        )
+        variants_schedule_many(ids)
+    return {"requeued": len(ids), "failed": failed, **deletions_retry()}
+
+
+def deletions_retry() -> dict[str, int]:
+    """Try again the deletions the store refused earlier; forget those that succeed.
+
+    Stops at the first refusal: the store is still down, and the rest would only wait for it too.
+    """
+    from django.core.files.storage import default_storage
+
+    deleted = 0
+    for deletion in StoredFileDeletion.objects.order_by("pk").iterator():
+        try:
+            default_storage.delete(deletion.name)
+        except RETRYABLE_ERRORS as exc:
+            StoredFileDeletion.objects.filter(pk=deletion.pk).update(
+                attempts=F("attempts") + 1, last_error=str(exc)
+            )
+            break
+        deleted += 1
+        deletion.delete()
+    return {"deleted": deleted, "deletions_left": StoredFileDeletion.objects.count()}
 
 
 def image_metadata_backfill(image: Image) -> None:
@@ -138,11 +235,6 @@ def image_metadata_backfill(image: Image) -> None:
     for field, value in fields.items():
         setattr(image, field, value)
     Image.objects.filter(pk=image.pk).update(**fields)
-
-
-def _delete_all(storage: Storage, names: Iterable[str]) -> None:
-    for name in names:
-        storage.delete(name)
 
 
 def _delete_quietly(storage: Storage, names: Iterable[str]) -> None:

@@ -61,11 +61,11 @@ def test_the_docs_pages_render_from_local_assets(client, url):
     assert "cdn" not in html.lower()
 
 
-def test_health_reports_database_and_storage(api_client):
+def test_health_reports_each_dependency(api_client):
     response = api_client.get("/api/health/")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok", "cache": "ok", "broker": "ok"}
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,9 @@ def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, setti
     response = api_client.get("/api/health/")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "unavailable"}
+    assert response.json() == {
+        "status": "unavailable", "database": "ok", "storage": "unavailable", "cache": "ok", "broker": "ok"
+    }
 
 
 def test_health_answers_503_when_media_root_cannot_hold_files(api_client, settings, tmp_path):
@@ -89,7 +91,9 @@ def test_health_answers_503_when_media_root_cannot_hold_files(api_client, settin
     response = api_client.get("/api/health/")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "unavailable"}
+    assert response.json() == {
+        "status": "unavailable", "database": "ok", "storage": "unavailable", "cache": "ok", "broker": "ok"
+    }
 
 
 def test_health_is_ok_on_a_reachable_s3(api_client, s3_storage):

@@ -194,14 +194,20 @@ def rebuild(*args: str) -> str:
     return out.getvalue()
 
 
-def test_rebuild_variants_replaces_the_files_and_keeps_nothing_stale(upload_committed, stored_files):
+def test_rebuild_variants_replaces_the_files_and_keeps_nothing_stale(upload_committed, stored_files, media_root):
     body = upload_committed()
     before = set(Image.objects.get(pk=body["id"]).variants.values())
+    for name in before:  # a rebuild must write new files, not keep these
+        (media_root / name).write_bytes(b"stale")
 
     assert "Rebuilt the variants of 1 image(s), 0 failed." in rebuild()
 
     after = set(Image.objects.get(pk=body["id"]).variants.values())
-    assert before.isdisjoint(after)
+    # One name per variant (issue 10: a job run again replaces its files in place, never duplicates).
+    assert after == before
+    for name in after:
+        with PILImage.open(media_root / name) as variant:  # a real WebP again, where "stale" was
+            assert variant.format == "WEBP"
     assert set(stored_files()) == after | {Image.objects.get(pk=body["id"]).image.name}
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from storages.backends.s3 import S3Storage
 from tqdm import tqdm
 
-from config.exceptions import STORAGE_ERRORS
+from config.unavailable import STORAGE_ERRORS
 
 
 class Command(BaseCommand):

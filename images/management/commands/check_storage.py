@@ -1,0 +1,94 @@
+"""Compare the rows with the store: orphaned objects, missing originals, missing variants; --fix mends."""
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from images.models import Image, StoredFileDeletion
+from images.services import files_delete, variants_schedule_many
+from images.storage import stored_objects
+
+SHOWN = 20  # problems listed of each kind; the counts cover them all
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare the images' rows with the objects in the store under images/: objects no row refers to "
+        "(orphans, with their age), rows whose original is missing, and ready images missing a variant. "
+        "--fix deletes orphans older than --grace and queues the missing variants again. Exits non-zero "
+        "while anything is wrong, so it can run from cron."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--fix", action="store_true", help="Delete old orphans; queue missing variants again.")
+        parser.add_argument(
+            "--grace", type=int, default=3600,
+            help="Seconds an orphan is left alone: it may be an upload still in progress (default 3600).",
+        )
+
+    def handle(self, *args, fix: bool, grace: int, verbosity: int, **options) -> None:
+        bar = {"disable": None if verbosity else True, "unit": "object"}
+        objects = dict(tqdm(stored_objects(default_storage, "images/"), desc="Listing the store", **bar))
+        owned: set[str] = set()
+        missing_originals: list[int] = []
+        missing_variants: list[int] = []
+        for image in tqdm(Image.objects.order_by("pk").iterator(), total=Image.objects.count(),
+                          desc="Checking rows", **{**bar, "unit": "image"}):
+            owned.update(image.stored_names())
+            if image.image.name not in objects:
+                missing_originals.append(image.pk)
+            elif image.processing == Image.Processing.READY and not self._variants_stored(image, objects):
+                missing_variants.append(image.pk)
+
+        now = datetime.now(tz=UTC)
+        orphans = {name: now - modified for name, modified in objects.items() if name not in owned}
+        old = sorted(name for name, age in orphans.items() if age > timedelta(seconds=grace))
+        self._report("orphaned object(s)", [f"{name} ({_age(orphans[name])} old)" for name in sorted(orphans)])
+        self._report("image(s) whose original is missing", missing_originals)
+        self._report("ready image(s) missing a variant", missing_variants)
+
+        wrong = bool(old or missing_originals or missing_variants)
+        if fix:
+            StoredFileDeletion.objects.filter(name__in=old).delete()  # done here, or recorded afresh if refused
+            files_delete(default_storage, old)
+            with transaction.atomic():
+                Image.objects.filter(pk__in=missing_variants).update(
+                    processing=Image.Processing.PENDING, processing_queued_at=timezone.now()
+                )
+                variants_schedule_many(missing_variants)
+            self.stdout.write(
+                f"Fixed: deleted {len(old)} orphan(s) older than {grace} s, queued the variants of "
+                f"{len(missing_variants)} image(s) again."
+            )
+            wrong = bool(missing_originals)  # nothing brings a lost original back
+        recent = len(orphans) - len(old)
+        self.stdout.write(
+            f"{len(objects)} object(s), {Image.objects.count()} image(s): {len(orphans)} orphan(s) "
+            f"({recent} younger than {grace} s, left alone), {len(missing_originals)} missing original(s), "
+            f"{len(missing_variants)} missing variant(s)."
+        )
+        if wrong:
+            raise CommandError("The store and the rows disagree; see above" + ("." if fix else " (--fix mends)."))
+
+    @staticmethod
+    def _variants_stored(image: Image, objects: dict) -> bool:
+        recorded = image.variants
+        return set(settings.IMAGE_VARIANTS) <= set(recorded) and all(name in objects for name in recorded.values())
+
+    def _report(self, what: str, items: list) -> None:
+        if not items:
+            return
+        self.stdout.write(f"{len(items)} {what}:")
+        for item in items[:SHOWN]:
+            self.stdout.write(f"  {item}")
+        if len(items) > SHOWN:
+            self.stdout.write(f"  ... and {len(items) - SHOWN} more")
+
+
+def _age(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds >= 3600 else f"{seconds} s"
