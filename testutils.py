@@ -4,10 +4,14 @@ Test modules import from here, never from conftest.py (which holds only fixtures
 module before Django is set up, so nothing here imports a model at import time.
 """
 import io
+import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import redis
 from botocore.config import Config as BotoConfig
 from django.urls import reverse
 from PIL import Image as PILImage
@@ -126,3 +130,38 @@ def s3_client_config() -> BotoConfig:
 def use_storage(settings, **options) -> None:
     """Make the default storage private S3 with these options (pytest-django's `settings` undoes it)."""
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": S3_BACKEND, "OPTIONS": options}}
+
+
+# --- Real processes to stop on purpose -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen:
+    """Start a private Redis on this port (never stop the machine's shared one), answering when returned."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {port} did not start") from None
+            time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Kill a process (SIGKILL: as a crash would) and wait for it."""
+    process.kill()
+    process.wait(timeout=10)

@@ -258,17 +258,18 @@ FILE_UPLOAD_HANDLERS = [
 
 REDIS_URL = env_str("REDIS_URL")
 # The cache is an optimisation, never a dependency: while Redis is unreachable, presigned URLs are signed
-# afresh and throttles count in each process's own memory ("local", below), so requests still succeed.
-CACHES = {"local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}}
+# afresh and throttles count in each process's own memory (config.cache, config.throttling).
 if REDIS_URL:
-    CACHES["default"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        # Short timeouts: a stopped or hung Redis costs a request about a second, never a worker.
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Short timeouts: a stopped or hung Redis costs about a second, then is left alone a few seconds.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
-    CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Images -------------------------------------------------------------------------------------
 
