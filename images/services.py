@@ -145,17 +145,24 @@ def build_variants(image: Image) -> None:
     A deletion racing this never leaves a variant behind: the deletion removes those names too (whether
     recorded or not), and a run that finds its row gone after writing removes what it wrote.
     """
+    variants_store(image, variants_render(image))
+
+
+def variants_render(image: Image) -> dict[str, bytes]:
+    """Read the image's original and encode each configured variant (the slow part, touching no row)."""
     fmt = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT]
-    storage = image.image.storage
     with image.image.open("rb") as original:
         data = original.read()  # storage errors surface here (at most IMAGE_MAX_UPLOAD_SIZE bytes)
     try:
-        rendered = render_variants(
-            io.BytesIO(data), settings.IMAGE_VARIANTS, fmt.name, settings.IMAGE_VARIANT_QUALITY
-        )
+        return render_variants(io.BytesIO(data), settings.IMAGE_VARIANTS, fmt.name, settings.IMAGE_VARIANT_QUALITY)
     except Exception as exc:
         raise UnprocessableImageError(f"{image.image.name}: {exc}") from exc
 
+
+def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
+    """Write rendered variants under their names and record them, unless the image was deleted meanwhile."""
+    fmt = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT]
+    storage = image.image.storage
     names = image.variant_names()
     stored: dict[str, str] = {}
     try:

@@ -27,6 +27,8 @@ def make_variants(self, image_id: int) -> None:
     except UnprocessableImageError as exc:
         _mark_failed(image_id, exc)
     except RETRYABLE_ERRORS as exc:
+        if _deleted(image_id):  # its original went with it: nothing to do, nothing to retry
+            return
         if self.request.retries < settings.IMAGE_TASK_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=settings.IMAGE_TASK_RETRY_DELAY * 2**self.request.retries) from exc
         _mark_failed(image_id, exc)
@@ -38,6 +40,13 @@ def make_variants(self, image_id: int) -> None:
 def sweep_images() -> None:
     """Periodic (CELERY_BEAT_SCHEDULE): queue stuck images again, retry refused deletions."""
     logger.info("Sweep: %s", images_sweep())
+
+
+def _deleted(image_id: int) -> bool:
+    try:
+        return not Image.objects.filter(pk=image_id).exists()
+    except RETRYABLE_ERRORS:  # the database is down: it cannot tell, so retry as usual
+        return False
 
 
 def _mark_failed(image_id: int, exc: Exception) -> None:
