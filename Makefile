@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint migrate superuser clean
+.PHONY: install install-dev run worker test lint faults migrate superuser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ worker: migrate
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Fault injection: the service (gunicorn, a worker, PostgreSQL, Redis, SeaweedFS of its own) under load
+# while each dependency fails for real; prints the figures of each phase. About four minutes.
+faults: install-dev
+	$(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
 
 # The lint gate (ruff, settings in pyproject.toml): CI's first step.
 lint: install-dev

@@ -326,6 +326,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Look for such tasks every tenth of that (kombu's default looks every 100 s, whatever the timeout).
+    "unacked_restore_interval": max(CELERY_VISIBILITY_TIMEOUT // 10, 1),
+    "unacked_restore_throttle": 1,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }

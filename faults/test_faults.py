@@ -1,0 +1,289 @@
+"""Fault injection: the service under concurrent uploads while its dependencies fail for real.
+
+Each phase drives uploads, lists, details and deletes from several threads while one fault happens:
+PostgreSQL restarted, Redis killed for 5 s, the Celery worker killed with SIGKILL, the S3 server killed
+and started again. After each, what a user could observe is checked: no 500 (only 2xx, 4xx or a JSON 503
+with Retry-After), every 201 has its row and its objects, no error answer left a row, no object without a
+row, and every image ready (or visibly failed) within a bounded time after recovery. The figures of each
+phase are printed. Run with `make faults` (CI does); about four minutes; loopback only.
+"""
+import io
+import itertools
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from PIL import Image as PILImage
+from stack import Stack  # faults/ is on sys.path (pytest's rootdir insertion)
+
+THREADS = 4
+LOAD_SECONDS = 14  # each phase: the fault starts 3 s in
+READY_WITHIN = 90  # seconds after recovery by which every image must be ready or failed
+PASSWORD = "Fault-Suite-Password-42"
+UPLOAD_NUMBERS = itertools.count()  # across phases: every upload's title is unique
+
+
+def photo(seed: int) -> bytes:
+    """A small real JPEG, different for every upload."""
+    rng = random.Random(seed)
+    img = PILImage.new("RGB", (320, 240), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    for _ in range(20):
+        x, y = rng.randrange(300), rng.randrange(220)
+        img.paste((rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + 20, y + 20))
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+@dataclass
+class Answer:
+    op: str
+    status: int
+    title: str = ""
+    image_id: int | None = None
+    problem: str = ""  # what was wrong with the answer itself
+
+
+@dataclass
+class Load:
+    """Threads of clients, each with its own account, recording every answer."""
+
+    stack: Stack
+    tokens: list[str]
+    answers: list[Answer] = field(default_factory=list)
+    deleted: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, seconds: float, fault: Callable[[], float]) -> float:
+        """Drive load for `seconds`, running `fault` 3 s in; return the time the fault ended (recovery)."""
+        stop = threading.Event()
+        threads = [threading.Thread(target=self._client, args=(token, stop), daemon=True) for token in self.tokens]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        time.sleep(3)
+        recovered = fault()
+        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        return recovered
+
+    def _client(self, token: str, stop: threading.Event) -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        mine: list[int] = []
+        rng = random.Random(token)
+        while not stop.is_set():
+            roll = rng.random()
+            if roll < 0.55 or not mine:
+                self._upload(session, mine)
+            elif roll < 0.75:
+                self._call(session, "list", "get", "/api/images/")
+            elif roll < 0.9:
+                self._call(session, "detail", "get", f"/api/images/{rng.choice(mine)}/")
+            else:
+                image_id = mine.pop(rng.randrange(len(mine)))
+                answer = self._call(session, "delete", "delete", f"/api/images/{image_id}/", image_id=image_id)
+                if answer.status == 204:
+                    with self.lock:
+                        self.deleted.add(image_id)
+                elif answer.status != 404:
+                    mine.append(image_id)
+
+    def _upload(self, session: requests.Session, mine: list[int]) -> None:
+        n = next(UPLOAD_NUMBERS)
+        title = f"fault-{n}"
+        files = {"image": (f"photo-{n}.jpg", photo(n), "image/jpeg")}
+        answer = self._call(session, "upload", "post", "/api/images/upload/", files=files, data={"title": title},
+                            title=title)
+        if answer.status == 201:
+            mine.append(answer.image_id)
+
+    def _call(self, session, op: str, method: str, path: str, title: str = "", image_id: int | None = None,
+              **kwargs) -> Answer:
+        try:
+            response = session.request(method, self.stack.url + path, timeout=60, **kwargs)
+        except requests.RequestException as exc:
+            answer = Answer(op, 0, title, image_id, f"no answer: {exc}")
+        else:
+            answer = Answer(op, response.status_code, title, image_id, _problem(response))
+            if op == "upload" and response.status_code == 201:
+                answer.image_id = response.json()["id"]
+        with self.lock:
+            self.answers.append(answer)
+        return answer
+
+
+def _problem(response: requests.Response) -> str:
+    """What is wrong with an answer a client could not rely on: a 5xx other than a JSON 503 with Retry-After."""
+    if response.status_code < 500:
+        return ""
+    if response.status_code != 503:
+        return f"{response.status_code}: {response.text[:200]}"
+    if not response.headers.get("Content-Type", "").startswith("application/json"):
+        return f"503 not JSON: {response.text[:200]}"
+    if not response.headers.get("Retry-After"):
+        return "503 without Retry-After"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def stack():
+    stack = Stack()
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def tokens(stack: Stack) -> list[str]:
+    tokens = []
+    for i in range(THREADS):
+        body = {"email": f"load{i}@example.com", "username": f"load{i}", "password": PASSWORD, "password2": PASSWORD}
+        response = requests.post(f"{stack.url}/api/auth/signup/", json=body, timeout=30)
+        assert response.status_code == 201, response.text
+        tokens.append(response.json()["tokens"]["access"])
+    return tokens
+
+
+FIGURES: list[dict] = []
+
+
+def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> dict:
+    """Wait until nothing is pending; check what a user could observe; return the phase's figures."""
+    deadline = recovered + READY_WITHIN
+    with stack.postgres.connect() as db:
+        while True:
+            pending = db.execute("SELECT count(*) FROM images_image WHERE processing = 'pending'").fetchone()[0]
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        settled = time.monotonic() - recovered
+        rows = {row[0]: row for row in db.execute("SELECT id, title, image, variants, processing FROM images_image")}
+        # Deletions the store refused are swept within IMAGE_SWEEP_INTERVAL: wait for them as well.
+        while db.execute("SELECT count(*) FROM images_storedfiledeletion").fetchone()[0]:
+            assert time.monotonic() < deadline + 30, "refused deletions were never swept"
+            time.sleep(0.5)
+    keys = stack.s3.keys()
+    titles = {row[1] for row in rows.values()}
+    uploads = [a for a in load.answers if a.op == "upload"]
+    created = [a for a in uploads if a.status == 201]
+
+    problems = [f"{a.op} {a.problem}" for a in load.answers if a.problem]
+    for answer in created:
+        row = rows.get(answer.image_id)
+        if answer.image_id in load.deleted:
+            continue
+        if row is None:
+            problems.append(f"201 for image {answer.image_id} without its row")
+        elif row[2] not in keys:
+            problems.append(f"201 for image {answer.image_id} without its object {row[2]}")
+        elif row[4] == "ready" and not set(row[3].values()) <= keys:
+            problems.append(f"image {answer.image_id} ready without its variants")
+    for answer in uploads:
+        if answer.status != 201 and answer.title in titles:
+            problems.append(f"an upload answered {answer.status} left a row ({answer.title})")
+    for image_id in load.deleted:
+        if image_id in rows:
+            problems.append(f"deleted image {image_id} still has its row")
+    owned = set()
+    for row in rows.values():
+        owned.add(row[2])
+        owned.update(row[3].values())
+    orphans = sorted(key for key in keys if key not in owned)
+    check = stack.manage("check_storage", "--grace", "0")
+
+    statuses = Counter(a.status for a in load.answers)
+    figures = {
+        "phase": name, "requests": len(load.answers), "201": statuses[201],
+        "503": statuses[503], "500": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+        "other": sum(n for s, n in statuses.items() if s not in (200, 201, 204, 503) and s < 500),
+        "orphans": len(orphans), "pending": sum(1 for row in rows.values() if row[4] == "pending"),
+        "failed": sum(1 for row in rows.values() if row[4] == "failed"),
+        "ready_after_s": round(settled, 1), "problems": problems[:10], "check_storage": check.returncode,
+    }
+    FIGURES.append(figures)
+    print(f"\n{name}: {figures}")
+    load.answers.clear()
+    load.deleted.clear()
+    assert not problems, problems
+    assert figures["orphans"] == 0, orphans[:10]
+    assert figures["pending"] == 0
+    assert figures["failed"] == 0
+    assert check.returncode == 0, check.stdout + check.stderr
+    return figures
+
+
+def test_baseline_no_fault(stack, tokens):
+    load = Load(stack, tokens)
+    recovered = load.run(6, lambda: time.monotonic())
+    settle_and_check(stack, load, recovered, "baseline")
+
+
+def test_postgresql_restarted(stack, tokens):
+    def restart() -> float:
+        stack.postgres.restart()
+        return time.monotonic()
+
+    load = Load(stack, tokens)
+    recovered = load.run(LOAD_SECONDS, restart)
+    figures = settle_and_check(stack, load, recovered, "postgresql restart")
+    assert figures["requests"] > figures["503"]  # service resumed after the restart
+
+
+def test_redis_down_for_5_seconds(stack, tokens):
+    def outage() -> float:
+        stack.redis.kill()
+        time.sleep(5)
+        stack.redis.start()  # empty: the broker's queue is gone, the sweeper queues those images again
+        return time.monotonic()
+
+    load = Load(stack, tokens)
+    recovered = load.run(LOAD_SECONDS, outage)
+    settle_and_check(stack, load, recovered, "redis down 5 s")
+
+
+def test_worker_killed_with_sigkill(stack, tokens):
+    held = []
+
+    def crash() -> float:
+        held.append(stack.redis.unacked())  # tasks the worker had taken and not acknowledged
+        stack.kill_worker()
+        time.sleep(2)
+        stack.start_worker()
+        return time.monotonic()
+
+    load = Load(stack, tokens)
+    recovered = load.run(LOAD_SECONDS, crash)
+    settle_and_check(stack, load, recovered, "worker SIGKILL")
+    print(f"tasks the killed worker held unacknowledged: {held[0]}")
+    assert held[0] > 0  # it was killed while holding work, and that work was done after all
+
+
+def test_s3_server_killed_and_started_again(stack, tokens):
+    def outage() -> float:
+        stack.s3.kill()
+        time.sleep(5)
+        stack.s3.start()
+        return time.monotonic()
+
+    load = Load(stack, tokens)
+    recovered = load.run(LOAD_SECONDS, outage)
+    figures = settle_and_check(stack, load, recovered, "s3 down 5 s")
+    assert figures["503"] > 0  # the outage was seen, and answered as one
+
+
+def test_zz_summary():
+    """Print the figures of every phase as one table (for the notes)."""
+    columns = ["phase", "requests", "201", "503", "500", "other", "orphans", "pending", "failed", "ready_after_s"]
+    print("\n" + " | ".join(columns))
+    for figures in FIGURES:
+        print(" | ".join(str(figures[c]) for c in columns))
