@@ -157,6 +157,7 @@ def tokens(stack: Stack) -> list[str]:
 
 
 FIGURES: list[dict] = []
+SWEPT: set[int] = set()  # images the sweeper queued again in an earlier phase
 
 
 def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> dict:
@@ -212,11 +213,12 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
         "orphans": len(orphans), "pending": sum(1 for row in rows.values() if row[4] == "pending"),
         "failed": sum(1 for row in rows.values() if row[4] == "failed"),
         # Images the sweeper queued again (their job was lost with the broker), rather than redelivered.
-        "swept": sum(1 for row in rows.values() if row[5]) - sum(f["swept"] for f in FIGURES),
+        "swept": len({row[0] for row in rows.values() if row[5]} - SWEPT),
         "ready_after_s": round(settled_at - recovered, 1), "drained_after_s": round(settled_at - load.ended, 1),
         "problems": problems[:10], "check_storage": check.returncode,
     }
     FIGURES.append(figures)
+    SWEPT.update(row[0] for row in rows.values() if row[5])
     print(f"\n{name}: {figures}")
     load.answers.clear()
     load.deleted.clear()
