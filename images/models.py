@@ -97,7 +97,9 @@ class Image(models.Model):
                 super().save(*args, **kwargs)
         except BaseException:
             if self.image._committed:
-                self.image.storage.delete(self.image.name)
+                from .services import files_delete  # services imports this module
+
+                files_delete(self.image.storage, [self.image.name])  # or recorded, to try again later
             raise
 
     def stored_names(self) -> list[str]:

@@ -129,12 +129,17 @@ def files_delete(storage: Storage, names: Iterable[str]) -> None:
             storage.delete(name)
         except RETRYABLE_ERRORS as exc:
             failed[name] = str(exc)
-    if failed:
-        logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
+    if not failed:
+        return
+    try:
         StoredFileDeletion.objects.bulk_create(
             [StoredFileDeletion(name=name, last_error=error) for name, error in failed.items()],
             ignore_conflicts=True,
         )
+    except DATABASE_ERRORS:  # down as well: `check_storage --fix` finds them as orphans
+        logger.error("Could not delete %s, nor record them to try again", ", ".join(failed), exc_info=True)
+        return
+    logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
 
 
 def build_variants(image: Image) -> None:
