@@ -302,8 +302,9 @@ def env_boxes(name: str, default: str) -> dict[str, tuple[int, int]]:
 IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024")
 IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
 IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
-# libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. The default here is chosen by bench/variants.py.
-IMAGE_VARIANT_WEBP_METHOD = env_int("IMAGE_VARIANT_WEBP_METHOD", 4)
+# libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. 1 measured 0.7-0.8x the time of 4 for 0.6-4% more
+# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; README, "Image processing").
+IMAGE_VARIANT_WEBP_METHOD = env_int("IMAGE_VARIANT_WEBP_METHOD", 1)
 if IMAGE_VARIANT_WEBP_METHOD not in range(7):
     raise ImproperlyConfigured(f"IMAGE_VARIANT_WEBP_METHOD must be 0 to 6, not {IMAGE_VARIANT_WEBP_METHOD}.")
 # Originals lose GPS, camera and editing metadata, keeping their pixels, orientation and colour profile.
