@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ErrorDetail
 
 from users.serializers import UserSerializer
 
@@ -25,7 +25,10 @@ class DuplicateImageConflict(APIException):
     default_code = "duplicate_image"
 
     def __init__(self, existing_id: int) -> None:
-        super().__init__({"image": [f"You already have this image (id {existing_id})."], "existing_id": existing_id})
+        super().__init__()
+        # Set as is: APIException would turn the id into a string.
+        message = ErrorDetail(f"You already have this image (id {existing_id}).", code=self.default_code)
+        self.detail = {"image": [message], "existing_id": existing_id}
 
 
 class StoredFileField(serializers.FileField):
