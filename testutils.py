@@ -9,11 +9,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import redis
 from botocore.config import Config as BotoConfig
 from django.urls import reverse
+from PIL import ExifTags
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
@@ -28,6 +30,11 @@ TEST_BROKER_URL = "redis://127.0.0.1:6379/14"
 
 UPLOAD_URL = "/api/images/upload/"
 LIST_URL = "/api/images/"
+
+
+def url_path(url: str) -> str:
+    """The path of a file URL, without its query (the signature of a local URL, or S3's)."""
+    return urlsplit(url).path
 
 
 def detail_url(pk: int) -> str:
@@ -71,6 +78,64 @@ def bearer(access: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     return client
+
+
+# --- Photos as phones take them (issue 13) ---------------------------------------------------------------
+
+# Where the photos below were "taken": 48°51'24" N, 2°21'3" E.
+GPS_LATITUDE = (48.0, 51.0, 24.0)
+XMP_WITH_LOCATION = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.4N"/></rdf:RDF></x:xmpmeta>'
+)
+MAKER_NOTE = b"SERIAL-0042-maker-note"
+
+
+def phone_exif(orientation: int = 6) -> PILImage.Exif:
+    """EXIF as a phone writes it: orientation, make and model, a maker note, a body serial number, GPS."""
+    exif = PILImage.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.Base.Make] = "PhoneMaker"
+    exif[ExifTags.Base.Model] = "Phone 15"
+    private = exif.get_ifd(ExifTags.IFD.Exif)
+    private[ExifTags.Base.MakerNote] = MAKER_NOTE
+    private[ExifTags.Base.BodySerialNumber] = "SN-123456"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = GPS_LATITUDE
+    return exif
+
+
+def two_colour_picture(size: tuple[int, int]) -> PILImage.Image:
+    """Left half red, right half blue (shows which way a picture was turned), with some noise."""
+    img = PILImage.new("RGB", size, "red")
+    img.paste(PILImage.new("RGB", (size[0] // 2, size[1]), "blue"), (size[0] // 2, 0))
+    return PILImage.blend(img, PILImage.effect_noise(size, 30).convert("RGB"), 0.1)
+
+
+def phone_photo(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), orientation: int = 6) -> bytes:
+    """A photo with GPS, a maker note, XMP, an ICC profile and an orientation, in JPEG, WEBP, HEIF or AVIF.
+
+    PNG gets the same EXIF (eXIf) and its text chunks: a comment and the XMP (iTXt).
+    """
+    from PIL import ImageCms, PngImagePlugin
+
+    options: dict = {
+        "exif": phone_exif(orientation),
+        "icc_profile": ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+    }
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", "taken at home")
+        info.add_itxt("XML:com.adobe.xmp", XMP_WITH_LOCATION.decode())
+        options["pnginfo"] = info
+    else:
+        options["xmp"] = XMP_WITH_LOCATION
+    if fmt == "JPEG":
+        options |= {"comment": b"taken at home", "quality": 95}
+    buffer = io.BytesIO()
+    two_colour_picture(size).save(buffer, fmt, **options)
+    return buffer.getvalue()
 
 
 # --- A real S3 server (SeaweedFS; the s3_server fixture starts it) ----------------------------------------

@@ -1,6 +1,9 @@
 """Time and peak memory of making the image variants: the service's Pillow code against a libvips anchor.
 
-Run by hand: .venv/bin/python bench/variants.py [--repeats N]
+Run by hand: .venv/bin/python bench/variants.py [--repeats N] [--webp-methods 0,1,2,3,4,5,6]
+
+The service runs at IMAGE_VARIANT_WEBP_METHOD (settings); --webp-methods also runs it at each listed
+WebP method (libwebp effort, 0-6), printing time and bytes side by side (issue 13 chose the default so).
 
 Inputs, made once in a temp dir: a 24 MP JPEG (6000x4000, gradient plus noise, quality 90, EXIF
 Orientation 6 so both methods must autorotate) and a PNG of about 10 MB (just under the 10 MiB upload
@@ -69,7 +72,7 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def pillow_job() -> Callable[[Path], dict[str, bytes]]:
+def pillow_job(webp_method: int | None = None) -> Callable[[Path], dict[str, bytes]]:
     os.environ["DB_NAME"] = ""
     os.environ["DATABASE_URL"] = ""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -77,15 +80,17 @@ def pillow_job() -> Callable[[Path], dict[str, bytes]]:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.files import File
 
     from images.processing import render_variants
 
     Image.init()  # load every format plugin now, so it counts as import, not as work
+    method = settings.IMAGE_VARIANT_WEBP_METHOD if webp_method is None else webp_method
 
     def run(path: Path) -> dict[str, bytes]:
         with open(path, "rb") as fh:  # uploads over 2.5 MB reach the service as temp files on disk
-            return render_variants(File(fh), BOXES, FMT, QUALITY)
+            return render_variants(File(fh), BOXES, FMT, QUALITY, webp_method=method)
 
     return run
 
@@ -110,7 +115,10 @@ def libvips_job() -> Callable[[Path], dict[str, bytes]]:
 
 def measure_one(method: str, path: Path, repeats: int) -> dict:
     """Child process: time `repeats` runs, then report peak RSS above the post-import baseline."""
-    run = pillow_job() if method == "pillow" else libvips_job()
+    if method.startswith("pillow"):
+        run = pillow_job(int(method.split(":")[1]) if ":" in method else None)
+    else:
+        run = libvips_job()
     baseline = maxrss_mb()
     times, out = [], {}
     for _ in range(repeats):
@@ -137,6 +145,7 @@ def run_child(method: str, path: Path, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--webp-methods", default="", help="also run the service at these WebP methods, e.g. 0,4,6")
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "INPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -144,6 +153,7 @@ def main() -> None:
         return
 
     methods = list(METHODS)
+    sweep = [int(m) for m in args.webp_methods.split(",") if m.strip()]
     try:
         import pyvips
 
@@ -177,6 +187,19 @@ def main() -> None:
                 p, v = results["pillow"], results["libvips"]
                 mem = f"{p['peak_extra_mb'] / v['peak_extra_mb']:.2f}x" if v["peak_extra_mb"] > 0 else "n/a"
                 print(f"{path.name:<16} {'pillow/libvips':<18} {p['median'] / v['median']:>8.2f}x {'':>8} {mem:>8}")
+        if sweep:
+            print("\nWebP method sweep (the service's code at each method; libvips at its default effort 4)")
+            head = f"{'input':<16} {'method':>6} {'median s':>9} {'bytes':>9} {'vs m4 time':>11} {'vs m4 bytes':>12}"
+            print(head)
+            print("-" * len(head))
+            for path in inputs:
+                runs = {m: run_child(f"pillow:{m}", path, args.repeats) for m in sweep}
+                base = runs.get(4)
+                for m, r in runs.items():
+                    total = sum(v["bytes"] for v in r["variants"].values())
+                    rel_t = f"{r['median'] / base['median']:.2f}x" if base else ""
+                    rel_b = f"{total / sum(v['bytes'] for v in base['variants'].values()):.3f}x" if base else ""
+                    print(f"{path.name:<16} {m:>6} {r['median']:>9.3f} {total:>9} {rel_t:>11} {rel_b:>12}")
 
 
 if __name__ == "__main__":

@@ -199,11 +199,18 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 USE_S3 = env_bool("USE_S3", False)
+# Seconds a signed local file URL stays valid: at least half of this, at most all of it (URLs are stable
+# within a window, so browsers can reuse what they fetched).
+MEDIA_URL_EXPIRE = env_int("MEDIA_URL_EXPIRE", 3600)
+# Behind nginx: the internal location that serves MEDIA_ROOT, e.g. /protected-media/. Django then checks
+# the signature and answers with X-Accel-Redirect for nginx to send the file. Empty: Django sends it.
+MEDIA_X_ACCEL_REDIRECT = env_str("MEDIA_X_ACCEL_REDIRECT")
 
 # Django 5.1+ reads only STORAGES (DEFAULT_FILE_STORAGE is gone): setting the old name would
 # silently keep files on local disk.
+# Local files are served only through signed URLs that expire, as S3's presigned ones (issue 13).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "images.storage.SignedFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -295,6 +302,19 @@ def env_boxes(name: str, default: str) -> dict[str, tuple[int, int]]:
 IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024")
 IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
 IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
+# libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. 1 measured 0.7-0.8x the time of 4 for 0.6-4% more
+# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; README, "Image processing").
+IMAGE_VARIANT_WEBP_METHOD = env_int("IMAGE_VARIANT_WEBP_METHOD", 1)
+if IMAGE_VARIANT_WEBP_METHOD not in range(7):
+    raise ImproperlyConfigured(f"IMAGE_VARIANT_WEBP_METHOD must be 0 to 6, not {IMAGE_VARIANT_WEBP_METHOD}.")
+# Originals lose GPS, camera and editing metadata, keeping their pixels, orientation and colour profile.
+# False stores them byte for byte as uploaded.
+IMAGE_STRIP_METADATA = env_bool("IMAGE_STRIP_METADATA", True)
+# An upload of bytes the user already has: "allow" (a new image), "reuse" (200 with the existing one)
+# or "refuse" (409 naming it).
+IMAGE_DUPLICATES = env_str("IMAGE_DUPLICATES", "allow").lower()
+if IMAGE_DUPLICATES not in ("allow", "reuse", "refuse"):
+    raise ImproperlyConfigured(f"IMAGE_DUPLICATES must be allow, reuse or refuse, not {IMAGE_DUPLICATES!r}.")
 # Attempts after the first when the store or the database fails, waiting 1, 2, 4... times this many seconds.
 IMAGE_TASK_MAX_RETRIES = env_int("IMAGE_TASK_MAX_RETRIES", 3)
 IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)

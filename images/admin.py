@@ -38,7 +38,8 @@ class ImageAdmin(admin.ModelAdmin):
     date_hierarchy = "uploaded_at"
     autocomplete_fields = ("user",)
     actions = ["rebuild_variants"]
-    readonly_fields = ("preview_large", "dimensions", "format", "mime_type", "file_size", "checksum",
+    readonly_fields = ("preview_large", "original_filename", "dimensions", "format", "mime_type", "file_size",
+                       "checksum", "upload_checksum",
                        "processing", "variants", "uploaded_at", "updated_at")
 
     def get_fieldsets(self, request, obj=None):
@@ -47,7 +48,8 @@ class ImageAdmin(admin.ModelAdmin):
             return [given]
         return [
             given,
-            ("File", {"fields": ["preview_large", "dimensions", "format", "mime_type", "file_size", "checksum"]}),
+            ("File", {"fields": ["preview_large", "original_filename", "dimensions", "format", "mime_type",
+                                 "file_size", "checksum", "upload_checksum"]}),
             ("Processing", {"fields": ["processing", "variants"]}),
             ("Dates", {"fields": ["uploaded_at", "updated_at"]}),
         ]
@@ -56,8 +58,10 @@ class ImageAdmin(admin.ModelAdmin):
         if change:  # title and description only: the file and its owner are read-only
             super().save_model(request, obj, form, change)
             return
+        # Staff uploading on a user's behalf mean to: IMAGE_DUPLICATES governs the API's uploads only.
         created = image_create(
-            user=obj.user, file=form.cleaned_data["image"], title=obj.title, description=obj.description
+            user=obj.user, file=form.cleaned_data["image"], title=obj.title, description=obj.description,
+            duplicates="allow",
         )
         vars(obj).update(vars(created))  # the admin goes on with `obj` (its messages, its redirect)
 

@@ -6,4 +6,10 @@ class ImagesConfig(AppConfig):
     name = "images"
 
     def ready(self) -> None:
+        from pillow_heif import register_heif_opener
+
         from . import checks, schema, signals  # noqa: F401  (registers checks and schema extension, connects receivers)
+
+        # HEIC/HEIF (issue 13): Pillow opens it through pillow-heif's plugin. AVIF is Pillow 12's own
+        # (features.check("avif") is True in its wheels), so pillow-heif's AVIF stays unused.
+        register_heif_opener()

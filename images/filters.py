@@ -1,5 +1,6 @@
 """Query parameters of the image list: search, upload-date range and ordering, each validated."""
 import django_filters
+from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
 from .models import Image
@@ -17,10 +18,16 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 
 
 class ImageFilter(django_filters.FilterSet):
-    """?search=, ?uploaded_after=, ?uploaded_before=, ?ordering= on the requesting user's images."""
+    """?search=, ?checksum=, ?uploaded_after=, ?uploaded_before=, ?ordering= on the requesting user's images."""
 
     search = django_filters.CharFilter(
         method="filter_search", help_text="Words in the title or description, ignoring case."
+    )
+    checksum = django_filters.CharFilter(
+        method="filter_checksum",
+        validators=[RegexValidator(r"^[0-9a-fA-F]{64}$", "Enter a SHA-256 checksum: 64 hexadecimal digits.")],
+        help_text="SHA-256 (hex) of a file: the image whose stored bytes or uploaded bytes have it (issue 13: "
+                  "a script skips files it has uploaded before).",
     )
     uploaded_after = django_filters.IsoDateTimeFilter(
         field_name="uploaded_at", lookup_expr="gte", help_text="ISO 8601 date-time: uploaded at or after it."
@@ -36,6 +43,10 @@ class ImageFilter(django_filters.FilterSet):
     class Meta:
         model = Image
         fields: list[str] = []
+
+    def filter_checksum(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.lower()
+        return queryset.filter(Q(checksum=value) | Q(upload_checksum=value))  # both indexed with the user
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))

@@ -67,9 +67,21 @@ class Image(models.Model):
     format = models.CharField(max_length=10, editable=False, blank=True, help_text='As Pillow names it, e.g. "JPEG".')
     mime_type = models.CharField(max_length=50, editable=False, blank=True)
     size = models.PositiveBigIntegerField(editable=False, default=0, help_text="Size of the file in bytes.")
-    checksum = models.CharField(max_length=64, editable=False, blank=True, help_text="SHA-256 of the file, in hex.")
+    checksum = models.CharField(
+        max_length=64, editable=False, blank=True, help_text="SHA-256 of the stored file, in hex."
+    )
+    # The stored file is the upload without its metadata (issue 13): a client looks its own copy up by this.
+    upload_checksum = models.CharField(
+        max_length=64, editable=False, blank=True, help_text="SHA-256 of the bytes as uploaded, in hex."
+    )
+    original_filename = models.CharField(
+        max_length=255, editable=False, blank=True,
+        help_text="The client's filename, made safe: downloads are saved under it.",
+    )
     # Variant name -> storage name, filled in the background (services.build_variants).
     variants = models.JSONField(editable=False, default=dict, blank=True)
+    # Variant name -> [width, height] of what was made, for srcset (issue 13).
+    variant_sizes = models.JSONField(editable=False, default=dict, blank=True)
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
     )
@@ -81,7 +93,12 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
-        indexes = [models.Index(fields=["user", "-uploaded_at", "-id"], name="images_user_newest_idx")]
+        indexes = [
+            models.Index(fields=["user", "-uploaded_at", "-id"], name="images_user_newest_idx"),
+            # ?checksum= and IMAGE_DUPLICATES look a user's image up by either checksum.
+            models.Index(fields=["user", "checksum"], name="images_user_checksum_idx"),
+            models.Index(fields=["user", "upload_checksum"], name="images_user_upload_sum_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.image.name

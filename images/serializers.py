@@ -1,22 +1,55 @@
 """The image as uploaded, and the image as listed and shown."""
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ErrorDetail
 
 from users.serializers import UserSerializer
 
 from .models import Image
-from .services import image_create
+from .services import DuplicateImageError, image_create
+from .storage import download_url
 
 # Read-only fields derived from the file, shown beside the spec's fields.
-DERIVED_FIELDS = ["width", "height", "format", "mime_type", "size", "checksum", "variants", "processing"]
+DERIVED_FIELDS = [
+    "width", "height", "format", "mime_type", "size", "checksum", "upload_checksum", "original_filename",
+    "variants", "processing",
+]
+
+
+class DuplicateImageConflict(APIException):
+    """409: IMAGE_DUPLICATES=refuse and the user already has these bytes."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "duplicate_image"
+
+    def __init__(self, existing_id: int) -> None:
+        super().__init__()
+        # Set as is: APIException would turn the id into a string.
+        message = ErrorDetail(f"You already have this image (id {existing_id}).", code=self.default_code)
+        self.detail = {"image": [message], "existing_id": existing_id}
 
 
 class StoredFileField(serializers.FileField):
-    """Take an upload; show the storage's URL as it is (relative for local media, signed for S3)."""
+    """Take an upload; show the file's URL: signed, expiring, saving under the client's filename.
+
+    Relative (/media/...?expires=...&signature=...) for local files, an absolute presigned URL for S3.
+    """
 
     def to_representation(self, value) -> str | None:
-        return value.url if value else None
+        if not value:
+            return None
+        return download_url(value.storage, value.name, getattr(value.instance, "original_filename", ""))
+
+
+class VariantSerializer(serializers.Serializer):
+    """One variant, ready for srcset: its URL and the size it was made at (width and height as shown)."""
+
+    url = serializers.URLField()
+    width = serializers.IntegerField(allow_null=True, help_text="null only for variants made before sizes "
+                                     "were recorded, until rebuild_variants")
+    height = serializers.IntegerField(allow_null=True)
 
 
 class BaseImageSerializer(serializers.ModelSerializer):
@@ -35,17 +68,29 @@ class BaseImageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
-    def get_variants(self, obj: Image) -> dict[str, str | None]:
-        """Each configured variant's absolute URL, or None while it is not made yet."""
+    @extend_schema_field(serializers.DictField(
+        child=VariantSerializer(allow_null=True),
+        help_text="Each configured variant (IMAGE_VARIANTS: thumbnail, medium...) by name: its URL, width and "
+                  "height, or null while it is not made yet.",
+    ))
+    def get_variants(self, obj: Image) -> dict[str, dict | None]:
+        """Each configured variant as {url, width, height} (issue 13: srcset), or None while it is not made yet."""
         storage = obj.image.storage
-        return {
-            name: self.absolute_url(storage.url(obj.variants[name])) if name in obj.variants else None
-            for name in settings.IMAGE_VARIANTS
-        }
+        variants = {}
+        for name in settings.IMAGE_VARIANTS:
+            if name not in obj.variants:
+                variants[name] = None
+                continue
+            width, height = obj.variant_sizes.get(name) or (None, None)
+            url = self.absolute_url(storage.url(obj.variants[name]))
+            variants[name] = {"url": url, "width": width, "height": height}
+        return variants
 
 
 class ImageUploadSerializer(BaseImageSerializer):
     """POST /api/images/upload/: a multipart image with an optional title and description."""
+
+    reused = False  # True when IMAGE_DUPLICATES=reuse answered with an image the user already had
 
     def create(self, validated_data: dict) -> Image:
         try:
@@ -57,6 +102,11 @@ class ImageUploadSerializer(BaseImageSerializer):
             )
         except DjangoValidationError as exc:  # the file's checks: messages under "image"
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        except DuplicateImageError as exc:
+            if exc.policy != "reuse":
+                raise DuplicateImageConflict(exc.existing.pk) from None
+            self.reused = True
+            return exc.existing
 
 
 class ImageSerializer(BaseImageSerializer):
@@ -80,4 +130,4 @@ class ImageSerializer(BaseImageSerializer):
 
     def get_image_url(self, obj: Image) -> str | None:
         """The file's absolute URL."""
-        return self.absolute_url(obj.image.url) if obj.image else None
+        return self.absolute_url(self.fields["image"].to_representation(obj.image)) if obj.image else None

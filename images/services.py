@@ -4,6 +4,7 @@ The API's upload, the admin and the management commands call these; `tasks.py` o
 `build_variants` for Celery (the pattern of the HackSoft Django styleguide's services, and of Wagtail's
 single `_set_image_file_metadata`).
 """
+import hashlib
 import io
 import logging
 from collections.abc import Iterable
@@ -15,14 +16,16 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
+from PIL import Image as PILImage
 
 from config.unavailable import BROKER_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
 from .models import Image, StoredFileDeletion, safe_image_filename
-from .processing import render_variants
-from .validators import ALLOWED_FORMATS, sha256_of, validate_image_file
+from .processing import render_variants, variant_size
+from .scrub import ScrubError, strip_metadata
+from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, sha256_of, validate_image_file
 
 logger = logging.getLogger(__name__)
 
@@ -34,47 +37,110 @@ class UnprocessableImageError(Exception):
     """The stored file cannot be turned into variants: trying again would not help."""
 
 
-def image_file_metadata(file: File) -> dict:
-    """Validate an image file and return the Image fields derived from it.
+class DuplicateImageError(Exception):
+    """The user already has an image with these bytes, and IMAGE_DUPLICATES does not allow another."""
 
-    The file is also given a safe name with the detected format's extension, and that format's
-    Content-Type (which S3 stores): the bytes decide, never the client's name or header.
-    Raises ValidationError (under no field) when the file is not an acceptable image.
+    def __init__(self, existing: Image, policy: str) -> None:
+        super().__init__(f"Duplicate of image {existing.pk}")
+        self.existing, self.policy = existing, policy
+
+
+def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File, dict]:
+    """Validate an image file; return the file to store and the Image fields derived from it.
+
+    The file to store is named safely with the detected format's extension and given that format's
+    Content-Type (which S3 stores): the bytes decide, never the client's name or header. With
+    IMAGE_STRIP_METADATA (or `strip`) it is the file without its metadata (images/scrub.py: same
+    pixels, no GPS or camera data), else the file itself. `checksum` is the SHA-256 of what is stored,
+    `upload_checksum` that of the bytes as sent; `width` and `height` are as displayed (EXIF orientation
+    applied). Raises ValidationError (under no field) when the file is not an acceptable image.
     """
     info = validate_image_file(file)
     fmt = info.format
-    file.name = safe_image_filename(file.name or "", fmt.extensions[0], fmt.extensions)
-    file.content_type = fmt.mime_type
-    return {
-        "width": info.width,
-        "height": info.height,
+    name = safe_image_filename(file.name or "", fmt.extensions[0], fmt.extensions)
+    upload_checksum = sha256_of(file)
+    stored, checksum = file, upload_checksum
+    if settings.IMAGE_STRIP_METADATA if strip is None else strip:
+        file.seek(0)
+        data = file.read()  # at most IMAGE_MAX_UPLOAD_SIZE bytes
+        file.seek(0)
+        scrubbed = _scrubbed(data, info)
+        if scrubbed != data:
+            stored, checksum = ContentFile(scrubbed), hashlib.sha256(scrubbed).hexdigest()
+    stored.name = name
+    stored.content_type = fmt.mime_type
+    width, height = info.upright_size
+    return stored, {
+        "width": width,
+        "height": height,
         "format": fmt.name,
         "mime_type": fmt.mime_type,
-        "size": file.size,
-        "checksum": sha256_of(file),
+        "size": stored.size,
+        "checksum": checksum,
+        "upload_checksum": upload_checksum,
+        "original_filename": name,
     }
 
 
-def image_create(*, user, file: File, title: str = "", description: str = "") -> Image:
+def _scrubbed(data: bytes, info: ImageInfo) -> bytes:
+    """The bytes without their metadata, checked to open as the same image (the pixel data is not touched)."""
+    unscrubbable = ValidationError(
+        "The image's metadata could not be removed, so it was not stored.", code="unscrubbable"
+    )
+    try:
+        scrubbed = strip_metadata(data, info.format.name)
+        with PILImage.open(io.BytesIO(scrubbed)) as img:
+            found = (FORMAT_ALIASES.get(img.format, img.format), img.size)
+    except (ScrubError, OSError, SyntaxError, ValueError):
+        logger.warning("Could not strip the metadata of a %s upload", info.format.name, exc_info=True)
+        raise unscrubbable from None
+    if found != (info.format.name, (info.width, info.height)):
+        logger.error("Stripping the metadata of a %s upload changed the image: %s", info.format.name, found)
+        raise unscrubbable
+    return scrubbed
+
+
+def image_create(
+    *, user, file: File, title: str = "", description: str = "", duplicates: str | None = None
+) -> Image:
     """Validate the file, store it with its row and every derived field, and schedule its variants.
 
+    `duplicates` (default IMAGE_DUPLICATES): "allow" stores bytes the user already has as a new image;
+    "reuse" and "refuse" raise DuplicateImageError naming the image that has them.
     Raises ValidationError with messages under "image", "title" or "description".
     """
     try:
-        metadata = image_file_metadata(file)
+        stored, metadata = image_file_metadata(file)
     except ValidationError as exc:
         raise ValidationError({"image": exc.error_list}) from None
-    image = Image(user=user, image=file, title=title, description=description, **metadata)
+    policy = settings.IMAGE_DUPLICATES if duplicates is None else duplicates
+    if policy != "allow":
+        existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
+        if existing is not None:
+            raise DuplicateImageError(existing, policy)
+    image = Image(user=user, image=stored, title=title, description=description, **metadata)
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
     image.save()  # the file first, then the row; a failed INSERT removes the file again
     variants_schedule(image)
     # Inline (no broker) the variants were made as the row committed: show the row as it now is. The
     # row is committed, so a database failing now must not turn the answer into an error.
     try:
-        image.refresh_from_db(fields=["variants", "processing"])
+        image.refresh_from_db(fields=["variants", "variant_sizes", "processing"])
     except DATABASE_ERRORS:
         logger.warning("Image %s stored; its state could not be read back", image.pk, exc_info=True)
     return image
+
+
+def image_find_duplicate(user, *checksums: str) -> Image | None:
+    """The user's oldest image whose stored or uploaded bytes have one of these SHA-256 checksums."""
+    wanted = [value for value in checksums if value]
+    if not wanted:
+        return None
+    return (
+        Image.objects.filter(Q(checksum__in=wanted) | Q(upload_checksum__in=wanted), user=user)
+        .order_by("pk")
+        .first()
+    )
 
 
 def variants_schedule(image: Image) -> None:
@@ -159,7 +225,10 @@ def variants_render(image: Image) -> dict[str, bytes]:
     with image.image.open("rb") as original:
         data = original.read()  # storage errors surface here (at most IMAGE_MAX_UPLOAD_SIZE bytes)
     try:
-        return render_variants(io.BytesIO(data), settings.IMAGE_VARIANTS, fmt.name, settings.IMAGE_VARIANT_QUALITY)
+        return render_variants(
+            io.BytesIO(data), settings.IMAGE_VARIANTS, fmt.name, settings.IMAGE_VARIANT_QUALITY,
+            webp_method=settings.IMAGE_VARIANT_WEBP_METHOD,
+        )
     except Exception as exc:
         raise UnprocessableImageError(f"{image.image.name}: {exc}") from exc
 
@@ -169,13 +238,16 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     fmt = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT]
     storage = image.image.storage
     names = image.variant_names()
+    sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset (issue 13)
     stored: dict[str, str] = {}
     try:
         for variant, data in rendered.items():
             content = ContentFile(data)
             content.content_type = fmt.mime_type
             stored[variant] = _store_as(storage, names[variant], content)
-        found = Image.objects.filter(pk=image.pk).update(variants=stored, processing=Image.Processing.READY)
+        found = Image.objects.filter(pk=image.pk).update(
+            variants=stored, variant_sizes=sizes, processing=Image.Processing.READY
+        )
     except BaseException:
         _delete_quietly(storage, stored.values())
         raise
@@ -183,7 +255,7 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
         files_delete(storage, stored.values())
         return
     _delete_quietly(storage, set(image.variants.values()) - set(stored.values()))
-    image.variants, image.processing = stored, Image.Processing.READY
+    image.variants, image.variant_sizes, image.processing = stored, sizes, Image.Processing.READY
 
 
 def _store_as(storage: Storage, name: str, content: File) -> str:
@@ -240,10 +312,17 @@ def deletions_retry() -> dict[str, int]:
 
 
 def image_metadata_backfill(image: Image) -> None:
-    """Record the derived fields of a row older than them, from its stored file."""
+    """Record the derived fields of a row again from its stored file, which is left as it is.
+
+    For rows older than a field: metadata, upright width and height (issue 13). The client's filename
+    and the checksum of the bytes as sent are kept where recorded: the stored file cannot tell them.
+    """
     with image.image.open("rb") as stored:
         # A File of its own: the metadata names the file it reads, and the row's name must not change.
-        fields = image_file_metadata(File(stored, name=stored.name))
+        _, fields = image_file_metadata(File(stored, name=stored.name), strip=False)
+    del fields["original_filename"]
+    if image.upload_checksum:
+        del fields["upload_checksum"]
     for field, value in fields.items():
         setattr(image, field, value)
     Image.objects.filter(pk=image.pk).update(**fields)

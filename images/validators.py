@@ -1,4 +1,4 @@
-"""What an upload must be: a real JPEG, PNG, GIF or WebP image within the size and pixel caps.
+"""What an upload must be: a real JPEG, PNG, GIF, WebP, HEIC/HEIF or AVIF image within the size and pixel caps.
 
 One path for every way in (API, admin, commands): `validate_image_file` checks the file, through
 `images.services.image_file_metadata`; `validate_description_length` is the description field's own.
@@ -7,13 +7,13 @@ The bytes decide the format; the client's filename and Content-Type are never be
 import hashlib
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.template.defaultfilters import filesizeformat
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ ALLOWED_FORMATS = {
         ImageFormat("PNG", "image/png", ("png",)),
         ImageFormat("GIF", "image/gif", ("gif",)),
         ImageFormat("WEBP", "image/webp", ("webp",)),
+        # Phones' own formats (issue 13): HEIC through pillow-heif (registered in ImagesConfig.ready),
+        # AVIF through Pillow itself. Both are checked exactly as the others: header, pixel cap, decode.
+        ImageFormat("HEIF", "image/heic", ("heic", "heif", "hif")),
+        ImageFormat("AVIF", "image/avif", ("avif",)),
     )
 }
 
@@ -49,6 +53,14 @@ class ImageInfo:
     width: int
     height: int
     frames: int
+    orientation: int = 1  # EXIF Orientation still to apply on screen (1: none)
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """Width and height as displayed: EXIF orientations 5 to 8 turn the image a quarter."""
+        if self.orientation in (5, 6, 7, 8):
+            return self.height, self.width
+        return self.width, self.height
 
 
 def validate_image_file(file: File) -> ImageInfo:
@@ -74,9 +86,13 @@ def validate_image_file(file: File) -> ImageInfo:
                 info = ImageInfo(fmt, img.width, img.height, getattr(img, "n_frames", 1))
                 _check_pixels(info)
                 _decode_every_frame(img)
+                # After the decode: the header alone is all a bomb ever gets read of. (pillow-heif has
+                # applied a HEIC's rotation already and reports 1; Pillow's AVIF reports its irot here.)
+                info = replace(info, orientation=_orientation(img))
     except UnidentifiedImageError:
         raise ValidationError(
-            "Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image.", code="invalid_image"
+            "Upload a valid image: the file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image.",
+            code="invalid_image",
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels() from None
@@ -115,6 +131,16 @@ def _too_many_pixels() -> ValidationError:
     return ValidationError(
         f"The image has too many pixels; the limit is {limit:,} (width x height x frames).", code="too_many_pixels"
     )
+
+
+def _orientation(img: Image.Image) -> int:
+    # An unreadable EXIF block is no reason to refuse pixels that decode: it counts as no rotation.
+    try:
+        img.seek(0)
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error):
+        return 1
+    return orientation if orientation in range(1, 9) else 1
 
 
 def _decode_every_frame(img: Image.Image) -> None:

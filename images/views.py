@@ -1,7 +1,23 @@
-"""Image endpoints: DRF generic views over the requesting user's own images only."""
+"""Image endpoints: DRF generic views over the requesting user's own images only; local files at signed URLs."""
+import mimetypes
+from pathlib import PurePosixPath
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.http import require_safe
+from django.views.static import serve
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 from users.schema import EXAMPLE_USER
@@ -11,6 +27,8 @@ from .models import Image
 from .pagination import KeysetLinkPagination
 from .serializers import ImageSerializer, ImageUploadSerializer
 from .services import image_delete
+from .storage import SignedFileSystemStorage, media_url_is_valid
+from .validators import ALLOWED_FORMATS
 
 
 class OwnedImageMixin:
@@ -26,28 +44,59 @@ class OwnedImageMixin:
 
 
 # Examples from the spec (seed-readme.md, "Image Endpoints"), with the fields the service adds.
+# A portrait phone photo: stored 4032 x 3024 with EXIF orientation 6, shown (and recorded) 3024 x 4032.
 DERIVED_EXAMPLE = {
-    "width": 4000, "height": 3000, "format": "JPEG", "mime_type": "image/jpeg", "size": 3145728,
+    "width": 3024, "height": 4032, "format": "JPEG", "mime_type": "image/jpeg", "size": 3145728,
     "checksum": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "upload_checksum": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+    "original_filename": "IMG_0001.jpg",
 }
+SIGNED = "?expires=1705318200&signature=3q2-7wAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+FILE_QUERY = "?response-content-disposition=inline%3B+filename%3D%22IMG_0001.jpg%22&" + SIGNED[1:]
 SPEC_IMAGE = {
-    "id": 1, "user": EXAMPLE_USER, "image": "/media/images/1/uuid-filename.jpg",
-    "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg", "title": "My Image",
+    "id": 1, "user": EXAMPLE_USER, "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY,
+    "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg" + FILE_QUERY, "title": "My Image",
     "description": "A beautiful landscape", "uploaded_at": "2024-01-15T10:35:00Z",
     "updated_at": "2024-01-15T10:35:00Z", **DERIVED_EXAMPLE,
-    "variants": {"thumbnail": "http://localhost:8000/media/images/1/uuid-filename.thumbnail.webp",
-                 "medium": "http://localhost:8000/media/images/1/uuid-filename.medium.webp"},
+    "variants": {
+        "thumbnail": {"url": "http://localhost:8000/media/images/1/uuid-filename.thumbnail.webp" + SIGNED,
+                      "width": 192, "height": 256},
+        "medium": {"url": "http://localhost:8000/media/images/1/uuid-filename.medium.webp" + SIGNED,
+                   "width": 768, "height": 1024},
+    },
     "processing": "ready",
 }
+UPLOADED_IMAGE = {
+    "id": 1, "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY, "title": "My Image",
+    "description": "A beautiful landscape", "uploaded_at": "2024-01-15T10:35:00Z", **DERIVED_EXAMPLE,
+    "variants": {"thumbnail": None, "medium": None}, "processing": "pending",
+}
+DUPLICATE_ERROR = inline_serializer("DuplicateImageError", fields={
+    "image": serializers.ListField(child=serializers.CharField()),
+    "existing_id": serializers.IntegerField(help_text="The id of the image that has these bytes."),
+})
 
 
-@extend_schema_view(post=extend_schema(summary="Upload an image", examples=[
-    OpenApiExample("Uploaded", response_only=True, status_codes=["201"], value={
-        "id": 1, "image": "/media/images/1/uuid-filename.jpg", "title": "My Image",
-        "description": "A beautiful landscape", "uploaded_at": "2024-01-15T10:35:00Z", **DERIVED_EXAMPLE,
-        "variants": {"thumbnail": None, "medium": None}, "processing": "pending",
-    }),
-]))
+@extend_schema_view(post=extend_schema(
+    summary="Upload an image",
+    description="IMAGE_DUPLICATES decides what bytes the user already has give: `allow` (the default) a new "
+                "image (201), `reuse` the existing image (200), `refuse` a 409 naming it.",
+    responses={
+        201: ImageUploadSerializer,
+        200: OpenApiResponse(ImageUploadSerializer, description="IMAGE_DUPLICATES=reuse: the image that "
+                             "already has these bytes; nothing new was stored."),
+        409: OpenApiResponse(DUPLICATE_ERROR, description="IMAGE_DUPLICATES=refuse: the user already has "
+                             "these bytes; nothing was stored."),
+    },
+    examples=[
+        OpenApiExample("Uploaded", response_only=True, status_codes=["201"], value=UPLOADED_IMAGE),
+        OpenApiExample("Already there", response_only=True, status_codes=["200"],
+                       value={**UPLOADED_IMAGE, "variants": SPEC_IMAGE["variants"], "processing": "ready"}),
+        OpenApiExample("Refused duplicate", response_only=True, status_codes=["409"], value={
+            "image": ["You already have this image (id 1)."], "existing_id": 1,
+        }),
+    ],
+))
 class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     """POST /api/images/upload/"""
 
@@ -57,6 +106,15 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
         serializer.save(user=self.request.user)  # images.services.image_create
+        self.reused = serializer.reused
+
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        # IMAGE_DUPLICATES=reuse: nothing was created, so not a 201 (the status is all that differs).
+        if self.reused:
+            response.status_code = status.HTTP_200_OK
+            response.headers.pop("Location", None)
+        return response
 
 
 class StoreCheckedDestroyMixin:
@@ -100,3 +158,36 @@ class ImageDetailView(OwnedImageMixin, StoreCheckedDestroyMixin, generics.Retrie
 @extend_schema_view(delete=extend_schema(summary="Delete an image (the spec's path)"))
 class ImageDeleteView(OwnedImageMixin, StoreCheckedDestroyMixin, generics.DestroyAPIView):
     """DELETE /api/images/<id>/delete/ (the spec's path)."""
+
+
+@require_safe
+def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+    """GET /media/<path>?expires=...&signature=...: a local file, to the holder of its signed URL only.
+
+    Issue 13: local files are as private as S3 objects, DEBUG on or off. The bare path, an expired URL
+    or an altered one is a 403, as S3 answers. With MEDIA_X_ACCEL_REDIRECT nginx sends the file.
+    """
+    storage = default_storage
+    if not isinstance(storage, SignedFileSystemStorage):
+        raise Http404  # files live elsewhere (S3): nothing is served from here
+    if not media_url_is_valid(path, request.GET):
+        return HttpResponseForbidden("This file URL is unsigned, expired or altered.", content_type="text/plain")
+    if settings.MEDIA_X_ACCEL_REDIRECT:
+        response = HttpResponse()
+        response["X-Accel-Redirect"] = settings.MEDIA_X_ACCEL_REDIRECT.rstrip("/") + "/" + quote(path)
+    else:
+        response = serve(request, path, document_root=storage.location)
+    response["Content-Type"] = media_content_type(path)
+    if disposition := request.GET.get("response-content-disposition"):  # signed with the rest
+        response["Content-Disposition"] = disposition
+    response["Cache-Control"] = "private"
+    return response
+
+
+def media_content_type(path: str) -> str:
+    """The Content-Type of a stored file: its format's, as its extension was given from its bytes."""
+    extension = PurePosixPath(path).suffix.lower().lstrip(".")
+    for fmt in ALLOWED_FORMATS.values():
+        if extension in fmt.extensions:
+            return fmt.mime_type
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"

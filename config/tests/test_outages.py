@@ -153,11 +153,13 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
         "CONN_MAX_AGE": "60", "MEDIA_ROOT": str(tmp_path), "USE_S3": "False", "REDIS_URL": "",
         "CELERY_BROKER_URL": "",
     }
-    server = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/api/auth/login/"
     try:
         deadline = time.monotonic() + 30
@@ -167,7 +169,7 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
                                       timeout=5)
                 break
             except requests.ConnectionError:
-                assert time.monotonic() < deadline, server.stderr.read().decode()
+                assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
         with connection.cursor() as cursor:
             cursor.execute(

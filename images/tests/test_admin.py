@@ -1,4 +1,6 @@
 """The image admin pages a staff member uses, rendered for real with a logged-in superuser (`admin_client`)."""
+from html import escape
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -22,7 +24,7 @@ def test_image_changelist_shows_owner_title_size_and_preview(admin_client, store
     html = response.content.decode()
     assert "Sunset" in html
     assert "alice@example.com" in html
-    assert f'<img src="{stored_image.image.url}"' in html
+    assert f'<img src="{escape(stored_image.image.url)}"' in html  # a signed URL: & is &amp; in HTML
     assert f"{stored_image.size}\xa0bytes" in html
 
 
@@ -53,7 +55,7 @@ def test_admin_upload_is_validated_like_the_api(admin_client, user, stored_files
     response = admin_client.post(url, {"user": user.pk, "image": bad, "title": "x", "description": ""})
 
     assert response.status_code == 200
-    assert "the file is not a JPEG, PNG, GIF or WebP image" in response.content.decode()
+    assert "the file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image" in response.content.decode()
     assert not Image.objects.exists()
     assert stored_files() == []
 
@@ -88,7 +90,7 @@ def test_image_changelist_shows_the_thumbnail_dimensions_format_and_status(
 
     html = admin_client.get(reverse("admin:images_image_changelist")).content.decode()
 
-    assert f'<img src="{image.image.storage.url(image.variants["thumbnail"])}"' in html
+    assert f'<img src="{escape(image.image.storage.url(image.variants["thumbnail"]))}"' in html
     assert "600 × 300" in html
     assert ">PNG<" in html
     assert ">Ready<" in html

@@ -5,7 +5,7 @@ import pytest
 
 from images.models import Image
 from images.serializers import DERIVED_FIELDS
-from testutils import LIST_URL, UPLOAD_URL, UUID, delete_url, detail_url
+from testutils import LIST_URL, UPLOAD_URL, UUID, delete_url, detail_url, url_path
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,12 @@ def test_upload_stores_the_file_and_answers_as_the_spec_shows(auth_client, user,
     body = response.json()
     # The spec's fields, and beside them what the service derives from the file.
     assert set(body) == {"id", "image", "title", "description", "uploaded_at", *DERIVED_FIELDS}
-    assert re.fullmatch(rf"/media/images/{user.pk}/{UUID}_holiday\.png", body["image"])
+    # The spec's path; the query signs it with an expiry, and names the download (issue 13).
+    assert re.fullmatch(
+        rf"/media/images/{user.pk}/{UUID}_holiday\.png\?response-content-disposition=inline%3B\+filename%3D%22"
+        r"holiday\.png%22&expires=\d+&signature=[\w-]+",
+        body["image"],
+    )
     assert (body["title"], body["description"]) == ("My Image", "A beautiful landscape")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["uploaded_at"])
     image = Image.objects.get(pk=body["id"])
@@ -123,10 +128,11 @@ def test_image_url_serves_the_uploaded_bytes_while_debug_is_on(auth_client, uplo
     response.close()
 
 
-def test_media_is_not_served_by_django_when_debug_is_off(upload, client):
+def test_media_is_served_only_at_its_signed_url_when_debug_is_off(upload, client):
+    # Issue 13: local files are served at signed URLs whatever DEBUG says; the bare path is refused.
     body = upload()
 
-    assert client.get(body["image"]).status_code == 404
+    assert client.get(url_path(body["image"])).status_code == 403
 
 
 def test_detail_shows_one_image(auth_client, upload, user):

@@ -15,7 +15,7 @@ from testutils import UPLOAD_URL, image_bytes
 pytestmark = pytest.mark.django_db
 
 TOO_MANY_PIXELS = "The image has too many pixels; the limit is 50,000,000 (width x height x frames)."
-NOT_AN_IMAGE = "Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image."
+NOT_AN_IMAGE = "Upload a valid image: the file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image."
 CORRUPT = "The image is corrupt or truncated."
 
 

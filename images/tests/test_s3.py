@@ -233,9 +233,9 @@ def test_variants_are_stored_beside_the_original_as_private_webp_objects(s3_stor
         assert key == image.image.name.rpartition(".")[0] + f".{name}.webp"
         assert client.head_object(Bucket=s3_storage.bucket, Key=key)["ContentType"] == "image/webp"
     detail = auth_client.get(detail_url(body["id"])).json()
-    status, data = fetch(detail["variants"]["thumbnail"])
+    status, data = fetch(detail["variants"]["thumbnail"]["url"])
     assert status == 200 and data[:4] == b"RIFF"
-    assert fetch(detail["variants"]["thumbnail"].split("?", 1)[0])[0] == 403
+    assert fetch(detail["variants"]["thumbnail"]["url"].split("?", 1)[0])[0] == 403
 
     with django_capture_on_commit_callbacks(execute=True):
         auth_client.delete(delete_url(body["id"]))

@@ -1,4 +1,8 @@
-"""Make the variants of stored images again (after a change of IMAGE_VARIANTS, or to mend failures)."""
+"""Make the variants of stored images again (after a change of IMAGE_VARIANTS, or to mend failures).
+
+Each image's derived fields are read again from its stored file on the way: rows recorded before
+issue 13 get their upright width and height (EXIF orientation applied) and their variants' sizes.
+"""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
@@ -14,7 +18,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--user", type=int, help="Only the images of this user id.")
         parser.add_argument("--missing", action="store_true",
-                            help="Only images not ready (pending, failed, or made before a variant was added).")
+                            help="Only images not ready (pending, failed, or made before a variant was added or "
+                                 "before variant sizes were recorded).")
 
     def handle(self, *args, user: int | None, missing: bool, verbosity: int, **options) -> None:
         images = Image.objects.order_by("pk")
@@ -23,15 +28,15 @@ class Command(BaseCommand):
         if missing:
             lacking = Q()
             for name in settings.IMAGE_VARIANTS:
-                lacking |= ~Q(variants__has_key=name)
+                lacking |= ~Q(variants__has_key=name) | ~Q(variant_sizes__has_key=name)
             images = images.filter(~Q(processing=Image.Processing.READY) | lacking)
 
         built = failed = 0
         for image in tqdm(images.iterator(), total=images.count(), unit="image", desc="Rebuilding",
                           disable=None if verbosity else True):
             try:
-                if not image.width:  # rows older than the metadata fields: fill them from the file
-                    image_metadata_backfill(image)
+                # Older rows: the metadata fields, upright sizes (issue 13) filled from the file.
+                image_metadata_backfill(image)
                 build_variants(image)
                 built += 1
             except Exception as exc:  # one bad image must not stop the rest

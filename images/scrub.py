@@ -1,0 +1,323 @@
+"""Take location, device and editing metadata out of an original, leaving its pixels' bytes untouched.
+
+Issue 13: a phone photo carries GPS, maker notes, serial numbers, XMP, comments and thumbnails (which may
+show what an edit cropped away). Each format is rewritten at the container level, never re-encoded, so
+the decoded pixels are bit for bit those sent:
+
+- JPEG: segments. Kept: JFIF APP0 (without its thumbnail), ICC profile (APP2), Adobe APP14 (it says
+  how to turn the samples into colours), every table and scan, and an Exif APP1 reduced to the
+  Orientation tag alone when it turns the picture. Dropped: the rest of Exif, XMP, MPF and FlashPix
+  (APP2), Photoshop/IPTC (APP13), other APPn, comments, and whatever follows the end of image (the
+  extra pictures of an MPO, vendor trailers, motion-photo videos).
+- PNG: chunks. Ancillary chunks not needed to show the image go (tEXt, iTXt, zTXt, tIME, eXIf, private
+  ones); colour (iCCP, sRGB, gAMA, cHRM, cICP...), transparency and animation (APNG) chunks stay.
+  An eXIf with a turning Orientation is replaced by one with that tag alone.
+- WebP: RIFF chunks. EXIF and XMP go (a turning Orientation stays as a minimal EXIF), ICC, animation and
+  alpha stay; the VP8X flags and the RIFF size are made to match.
+- HEIC/HEIF and AVIF (ISOBMFF): the Exif item is overwritten in place by one holding only the
+  Orientation, and an XMP item by an empty packet, both padded to the same length, so that no offset
+  in the file moves. Their orientation is in the irot/imir properties, which are untouched.
+
+A file with nothing to remove comes back byte for byte. Anything the walk cannot make sense of raises
+ScrubError: such a file is refused, never stored with its metadata.
+"""
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+
+from PIL import ExifTags, Image
+
+EXIF_PREFIX = b"Exif\x00\x00"
+EMPTY_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'
+XMP_CONTENT_TYPES = {b"application/rdf+xml", b"application/xmp+xml", b"text/xml", b"application/xml"}
+
+
+class ScrubError(ValueError):
+    """The file's structure could not be walked, so its metadata cannot be said to be gone."""
+
+
+def strip_metadata(data: bytes, fmt: str) -> bytes:
+    """Return the file's bytes without its metadata; `fmt` is Pillow's name for the format (the bytes')."""
+    strip = {"JPEG": _jpeg, "MPO": _jpeg, "PNG": _png, "WEBP": _webp, "HEIF": _isobmff, "AVIF": _isobmff}.get(fmt)
+    if strip is None:  # GIF: no place for camera data that phones or cameras fill
+        return data
+    try:
+        return strip(data)
+    except (struct.error, IndexError, ValueError) as exc:
+        raise ScrubError(f"{fmt}: {exc}") from exc
+
+
+def exif_orientation(payload: bytes) -> int:
+    """The Orientation tag of an Exif block ("Exif\\0\\0" + TIFF, or TIFF alone); 1 when absent or unreadable."""
+    try:
+        exif = Image.Exif()
+        exif.load(payload)
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+    except Exception:  # any malformed block: Pillow raises a variety of errors
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+def minimal_exif(orientation: int) -> bytes:
+    """ "Exif\\0\\0" and a TIFF header whose only IFD holds the Orientation tag (32 bytes)."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return exif.tobytes()
+
+
+# --- JPEG -----------------------------------------------------------------------------------------
+
+SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
+APP0, APP1, APP2, APP14 = 0xE0, 0xE1, 0xE2, 0xEE
+# The end of a scan's entropy-coded data: an 0xFF that is not stuffing (00), a restart (D0-D7) or fill (FF).
+SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def _jpeg(data: bytes) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("no start of image")
+    out, pos, seen_exif = [data[:2]], 2, False
+    while pos < len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"no marker at {pos}")
+        while data[pos + 1] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        marker = data[pos + 1]
+        if marker == EOI:
+            out.append(b"\xff\xd9")
+            break  # what follows the end of image is not this picture
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
+            out.append(data[pos:pos + 2])
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        end = pos + 2 + length
+        if length < 2 or end > len(data):
+            raise ValueError(f"segment {marker:02X} at {pos} runs past the end")
+        if marker == SOS:  # the header, then the scan data up to the next real marker, verbatim
+            found = SCAN_END.search(data, end)
+            stop = found.start() if found else len(data)  # no EOI: decoders cope, so do we
+            out.append(data[pos:stop])
+            pos = stop
+            continue
+        payload = data[pos + 4:end]
+        if marker == APP1 and payload.startswith(EXIF_PREFIX) and not seen_exif:
+            seen_exif = True
+            orientation = exif_orientation(payload)
+            if orientation != 1:
+                out.append(_jpeg_segment(APP1, minimal_exif(orientation)))
+        elif marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
+            # Version, units and density stay; the thumbnail's width and height become 0, its pixels go.
+            out.append(_jpeg_segment(APP0, payload[:12] + b"\x00\x00") if len(payload) > 14 else data[pos:end])
+        elif (marker == APP2 and payload.startswith(b"ICC_PROFILE\x00")) or (
+            marker == APP14 and payload.startswith(b"Adobe")
+        ):
+            out.append(data[pos:end])
+        elif APP0 <= marker <= 0xEF or marker == COM:
+            pass  # any other application segment or comment: metadata, never needed to decode
+        else:  # tables, frame and restart headers...: all the decoder needs, verbatim
+            out.append(data[pos:end])
+        pos = end
+    return b"".join(out)
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+
+# --- PNG ------------------------------------------------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Ancillary chunks that change what is shown: colour, transparency, pixel aspect, animation (APNG).
+PNG_DISPLAY_CHUNKS = {
+    b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"cICP", b"mDCV", b"cLLI", b"bKGD", b"hIST",
+    b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
+}
+
+
+def _png(data: bytes) -> bytes:
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("no PNG signature")
+    out, pos = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError(f"chunk {kind!r} at {pos} runs past the end")
+        critical = not kind[0] & 0x20  # an upper-case first letter: the decoder needs it
+        if critical or kind in PNG_DISPLAY_CHUNKS:
+            out.append(data[pos:end])
+        elif kind == b"eXIf":
+            orientation = exif_orientation(data[pos + 8:end - 4])
+            if orientation != 1:
+                out.append(_png_chunk(b"eXIf", minimal_exif(orientation)[len(EXIF_PREFIX):]))
+        pos = end
+        if kind == b"IEND":
+            break  # bytes after the end are no part of the image
+    return b"".join(out)
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+# --- WebP -----------------------------------------------------------------------------------------
+
+WEBP_IMAGE_CHUNKS = {b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF", b"ICCP"}
+VP8X_XMP, VP8X_EXIF = 0x04, 0x08
+
+
+def _webp(data: bytes) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError("no RIFF WEBP header")
+    riff_end = min(8 + struct.unpack("<I", data[4:8])[0], len(data))
+    chunks, pos = [], 12
+    while pos + 8 <= riff_end:
+        kind, size = struct.unpack("<4sI", data[pos:pos + 8])
+        end = pos + 8 + size + (size & 1)  # chunks are padded to an even length
+        if pos + 8 + size > len(data):
+            raise ValueError(f"chunk {kind!r} at {pos} runs past the end")
+        chunks.append((kind, data[pos:min(end, len(data))]))
+        pos = end
+    out, has_exif = [], False
+    for kind, chunk in chunks:
+        if kind in WEBP_IMAGE_CHUNKS:
+            out.append(chunk)
+        elif kind == b"EXIF" and chunks[0][0] == b"VP8X" and not has_exif:
+            orientation = exif_orientation(chunk[8:])
+            if orientation != 1:
+                out.append(_riff_chunk(b"EXIF", minimal_exif(orientation)[len(EXIF_PREFIX):]))
+                has_exif = True
+    if out and out[0][:4] == b"VP8X":  # the extended header's flags must match the chunks present
+        flags = out[0][8] & ~(VP8X_XMP | VP8X_EXIF) | (VP8X_EXIF if has_exif else 0)
+        out[0] = out[0][:8] + bytes([flags]) + out[0][9:]
+    body = b"WEBP" + b"".join(out)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _riff_chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+
+
+# --- HEIC/HEIF and AVIF (ISOBMFF) -----------------------------------------------------------------
+
+
+def _isobmff(data: bytes) -> bytes:
+    meta = next((box for box in _boxes(data, 0, len(data)) if box[0] == b"meta"), None)
+    if meta is None:
+        raise ValueError("no meta box")
+    items: dict[int, tuple[bytes, bytes]] = {}  # item id -> (type, MIME content type)
+    locations: dict[int, list[tuple[int, int]]] = {}  # item id -> [(file offset, length)]
+    idat_start = None
+    children = list(_boxes(data, meta[1] + 4, meta[2]))  # meta is a FullBox: 4 bytes of version/flags
+    for kind, start, _end in children:
+        if kind == b"idat":
+            idat_start = start
+    for kind, start, end in children:
+        if kind == b"iinf":
+            items = _iinf(data, start, end)
+        elif kind == b"iloc":
+            locations = _iloc(data, start, end, idat_start)
+    out = bytearray(data)
+    for item_id, (item_type, content_type) in items.items():
+        if item_type == b"Exif":
+            replacement = None
+        elif item_type == b"mime" and content_type in XMP_CONTENT_TYPES:
+            replacement = EMPTY_XMP
+        else:
+            continue
+        extents = locations.get(item_id, [])
+        payload = b"".join(data[offset:offset + length] for offset, length in extents)
+        if replacement is None:
+            # exif_tiff_header_offset (4 bytes), then usually "Exif\0\0", then the TIFF data.
+            if len(payload) < 4:
+                continue
+            (tiff_offset,) = struct.unpack(">I", payload[:4])
+            orientation = exif_orientation(payload[4 + tiff_offset:])
+            replacement = struct.pack(">I", len(EXIF_PREFIX)) + minimal_exif(orientation)
+            if len(replacement) > len(payload):
+                # Too short for even one IFD entry beside the header: it cannot hold a GPS IFD.
+                continue
+        _overwrite(out, extents, replacement.ljust(len(payload), b"\x00" if item_type == b"Exif" else b" "))
+    return bytes(out)
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, box end) of each box between start and end."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack(">Q", data[pos + 8:pos + 16])
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            raise ValueError(f"box {kind!r} at {pos} runs past its parent")
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _iinf(data: bytes, start: int, end: int) -> dict[int, tuple[bytes, bytes]]:
+    version = data[start]
+    first = start + (6 if version == 0 else 8)  # version/flags, then a 16- or 32-bit entry count
+    items = {}
+    for kind, pos, box_end in _boxes(data, first, end):
+        if kind != b"infe" or data[pos] < 2:  # versions 0 and 1 carry no item type
+            continue
+        id_size = 2 if data[pos] == 2 else 4
+        pos += 4
+        item_id = int.from_bytes(data[pos:pos + id_size], "big")
+        pos += id_size + 2  # item_protection_index
+        item_type = data[pos:pos + 4]
+        names = data[pos + 4:box_end].split(b"\x00")
+        content_type = names[1] if item_type == b"mime" and len(names) > 1 else b""
+        items[item_id] = (item_type, content_type)
+    return items
+
+
+def _iloc(data: bytes, start: int, end: int, idat_start: int | None) -> dict[int, list[tuple[int, int]]]:
+    version = data[start]
+    pos = start + 4
+    offset_size, length_size = data[pos] >> 4, data[pos] & 0x0F
+    base_offset_size, index_size = data[pos + 1] >> 4, (data[pos + 1] & 0x0F if version in (1, 2) else 0)
+    pos += 2
+
+    def read(size: int) -> int:
+        nonlocal pos
+        if pos + size > end:
+            raise ValueError("iloc runs past its box")
+        value = int.from_bytes(data[pos:pos + size], "big")
+        pos += size
+        return value
+
+    locations = {}
+    for _ in range(read(2 if version < 2 else 4)):
+        item_id = read(2 if version < 2 else 4)
+        method = read(2) & 0x0F if version in (1, 2) else 0
+        read(2)  # data_reference_index
+        base = read(base_offset_size)
+        extents = []
+        for _ in range(read(2)):
+            read(index_size)
+            offset, length = base + read(offset_size), read(length_size)
+            if method == 1:  # in the idat box
+                if idat_start is None:
+                    raise ValueError("an item in idat, but no idat box")
+                offset += idat_start
+            elif method != 0:
+                continue  # stored inside another item: not where Exif or XMP live
+            if length == 0 or offset + length > len(data):
+                raise ValueError(f"item {item_id} lies outside the file")
+            extents.append((offset, length))
+        locations[item_id] = extents
+    return locations
+
+
+def _overwrite(out: bytearray, extents: list[tuple[int, int]], replacement: bytes) -> None:
+    done = 0
+    for offset, length in extents:
+        out[offset:offset + length] = replacement[done:done + length]
+        done += length
