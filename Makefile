@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint faults migrate superuser clean
+.PHONY: install install-dev run worker test lint faults migrate superuser manage s3 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,45 @@ faults: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
+# Interactive in a terminal; without one, from DJANGO_SUPERUSER_EMAIL, DJANGO_SUPERUSER_USERNAME and
+# DJANGO_SUPERUSER_PASSWORD (Django's createsuperuser --noinput reads them).
 superuser: migrate
-	$(BIN)/python manage.py createsuperuser
+	@if [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+		$(BIN)/python manage.py createsuperuser --noinput; \
+	elif [ -t 0 ]; then \
+		$(BIN)/python manage.py createsuperuser; \
+	else \
+		echo "No terminal: set DJANGO_SUPERUSER_EMAIL, DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD." >&2; \
+		exit 1; \
+	fi
+
+# Any manage.py command, e.g. make manage ARGS="sweep_images" (the same as .venv/bin/python manage.py ...).
+manage: install
+	$(BIN)/python manage.py $(ARGS)
+
+# A local S3 server for development: SeaweedFS from .venv on fixed ports of its own (none of them 8000 or
+# 8080), data in .s3data/, dev credentials. Prints the .env lines that point the service at it.
+S3_PORT ?= 18333
+s3: install-dev
+	@mkdir -p .s3data
+	@echo "S3 on http://127.0.0.1:$(S3_PORT) (Ctrl-C stops it). Put these lines in .env, then make run:"
+	@echo
+	@echo "USE_S3=True"
+	@echo "AWS_ACCESS_KEY_ID=dev-access-key"
+	@echo "AWS_SECRET_ACCESS_KEY=dev-secret-key"
+	@echo "AWS_STORAGE_BUCKET_NAME=images"
+	@echo "AWS_S3_ENDPOINT_URL=http://127.0.0.1:$(S3_PORT)"
+	@echo "AWS_S3_ADDRESSING_STYLE=path"
+	@echo
+	@echo "Images uploaded before the switch stay on disk: copy them with make manage ARGS=migrate_media_to_s3"
+	@echo
+	AWS_ACCESS_KEY_ID=dev-access-key AWS_SECRET_ACCESS_KEY=dev-secret-key $(BIN)/weed mini -dir=.s3data \
+		-ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
+		-s3.port.iceberg=0 -s3.port.lance=0 -bucket=images \
+		-s3.port=$(S3_PORT) -s3.port.grpc=$$(($(S3_PORT) + 10000)) \
+		-master.port=19333 -master.port.grpc=29333 -volume.port=18080 -volume.port.grpc=28080 \
+		-filer.port=18888 -filer.port.grpc=28888 -admin.port=23646 -admin.port.grpc=33646 \
+		-filer.localSocket=.s3data/filer.sock -s3.localSocket=.s3data/s3.sock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

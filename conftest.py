@@ -32,6 +32,10 @@ from testutils import (
     use_storage,
 )
 
+# The processes the tests start (a settings reader, gunicorn, manage.py) never read a developer's .env
+# either; this process skips it already (config/settings.py).
+os.environ["DOTENV_FILE"] = ""
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings) -> None:

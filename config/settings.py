@@ -4,6 +4,7 @@ Every knob is an environment variable documented in `.env.example`. With no envi
 project runs as the embedded default: DEBUG on, SQLite in the project folder, files under `media/`.
 """
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,8 +15,12 @@ from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Real environment variables win over `.env` (override=False), so CI and tests can set their own.
-load_dotenv(BASE_DIR / ".env", override=False)
+# Real environment variables win over `.env` (override=False), so CI can set its own. The tests never read
+# a developer's `.env` (its USE_S3=True would turn the suite against a store it does not run): not while
+# pytest runs, nor in the processes they start, which get DOTENV_FILE="" from conftest.py.
+DOTENV_FILE = os.environ.get("DOTENV_FILE", str(BASE_DIR / ".env"))
+if DOTENV_FILE and "pytest" not in sys.modules:
+    load_dotenv(DOTENV_FILE, override=False)
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -435,4 +440,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own "django" logger prints to the console too (while DEBUG is on) and passes each line up to
+    # the root: every line came out twice. It keeps only the root's handler.
+    "loggers": {"django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO"), "propagate": True}},
 }

@@ -115,3 +115,42 @@ def test_env_example_documents_every_key_the_settings_read():
     documented = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
 
     assert read - documented == set()
+
+
+def test_the_tests_never_read_a_developers_env_file(tmp_path):
+    """A developer's .env (here USE_S3=True, as the README's S3 section writes) must not reach the tests."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("USE_S3=True\nAWS_STORAGE_BUCKET_NAME=from-dotenv\n")
+    show = "from django.conf import settings; print(settings.STORAGES['default']['BACKEND'])"
+    environ = {**os.environ, **dict.fromkeys(KEYS, ""), "DOTENV_FILE": str(env_file),
+               "DJANGO_SETTINGS_MODULE": "config.settings"}
+    del environ["USE_S3"], environ["AWS_STORAGE_BUCKET_NAME"]
+
+    def backend(prelude: str) -> str:
+        done = subprocess.run([sys.executable, "-c", prelude + show], cwd=PROJECT, env=environ,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert backend("") == "images.storage.PrivateS3Storage"  # outside the tests the file is read
+    assert backend("import pytest; ") != "images.storage.PrivateS3Storage"  # under pytest it is not
+    assert os.environ["DOTENV_FILE"] == ""  # and the processes the tests start skip it too
+
+
+def test_a_missing_postgresql_database_is_one_line_naming_the_createdb_command():
+    if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode != 0:
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432 (CI starts one)")
+    environ = {**os.environ, **dict.fromkeys(KEYS, ""), "DB_NAME": "no_such_database_here", "DB_HOST": "127.0.0.1",
+               "DB_USER": "postgres", "DJANGO_SETTINGS_MODULE": "config.settings"}
+
+    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=PROJECT, env=environ,
+                          capture_output=True, text=True)
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Cannot use the postgresql database no_such_database_here: connection failed: connection to server at "
+        '"127.0.0.1", port 5432 failed: FATAL:  database "no_such_database_here" does not exist. Create it with: '
+        "createdb -h 127.0.0.1 -p 5432 -U postgres no_such_database_here (or unset DB_NAME and DATABASE_URL to "
+        "use SQLite)."
+    ]
