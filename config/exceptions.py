@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
 from rest_framework.views import exception_handler
 
 from .unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
@@ -80,4 +80,7 @@ def api_exception_handler(exc: Exception, context: dict):
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = ParseError(str(exc))
+    elif isinstance(exc, UnsupportedMediaType) and getattr(context.get("view"), "media_type_hint", ""):
+        # A view that takes one kind of body says which (the upload: multipart with an "image" field).
+        exc = UnsupportedMediaType(context["request"].content_type, f"{exc.detail} {context['view'].media_type_hint}")
     return exception_handler(exc, context)

@@ -1,6 +1,7 @@
 """Refuse request bodies larger than the service ever accepts, from their Content-Length, unread."""
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.template.defaultfilters import filesizeformat
 
 
 class RequestBodyLimitMiddleware:
@@ -18,12 +19,14 @@ class RequestBodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if request.content_type == "multipart/form-data":
-            limit += settings.IMAGE_MAX_UPLOAD_SIZE
-        if length > limit:
-            return JsonResponse(
-                {"detail": f"The request body is too large ({length} bytes); the limit is {limit} bytes."},
-                status=413,
-            )
+        fields = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        image = settings.IMAGE_MAX_UPLOAD_SIZE if request.content_type == "multipart/form-data" else 0
+        if length > fields + image:
+            # In MB, as the image's own limit is said: one style for both messages.
+            detail = f"The request body is too large ({filesizeformat(length)}); the limit is "
+            if image:
+                detail += f"{filesizeformat(image)} for the image and {filesizeformat(fields)} for the other fields."
+            else:
+                detail += f"{filesizeformat(fields)}."
+            return JsonResponse({"detail": detail}, status=413)
         return self.get_response(request)

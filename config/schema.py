@@ -3,6 +3,7 @@
 Errors keep DRF's shapes (the spec's "API Response Formats"): `{"detail": "..."}`, or messages under each
 field's name for a 400.
 """
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
@@ -61,3 +62,9 @@ class ServiceAutoSchema(AutoSchema):
         if getattr(view, "uses_file_storage", False):  # declared by the views that reach the store
             codes.append("503")
         return codes
+
+
+class BearerJWTScheme(SimpleJWTScheme):
+    """Our SimpleJWT authentication is documented as SimpleJWT's: a Bearer JWT (component "jwtAuth")."""
+
+    target_class = "config.authentication.BearerJWTAuthentication"

@@ -368,7 +368,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST API and JWT ---------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # SimpleJWT's, naming the expected "Bearer <token>" when a client sends another kind of header.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["config.authentication.BearerJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ServiceAutoSchema",

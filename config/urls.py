@@ -3,12 +3,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from .views import HealthView, api_not_found
+from .views import HealthView, api_not_found, site_root
 
 # Outages of a dependency become a 503 with Retry-After, and errors under /api/ stay JSON.
 handler500 = "config.views.server_error"
 
 urlpatterns = [
+    path("", site_root, name="root"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("users.urls")),
     path("api/images/", include("images.urls")),

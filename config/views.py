@@ -6,8 +6,8 @@ from pathlib import Path
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.urls import Resolver404, resolve
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
+from django.urls import Resolver404, resolve, reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
@@ -105,6 +105,22 @@ class HealthView(APIView):
             {"status": overall, **required, **optional},
             status=status.HTTP_503_SERVICE_UNAVAILABLE if overall == DOWN else status.HTTP_200_OK,
         )
+
+
+def site_root(request: HttpRequest) -> HttpResponse:
+    """/ (where `make run` points, and the admin's "View site"): a browser goes to the API's docs; any other
+    client gets a JSON index of where things are."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return HttpResponseRedirect(reverse("swagger-ui"))
+    links = {
+        "docs": "swagger-ui", "redoc": "redoc", "schema": "schema", "health": "health", "admin": "admin:index",
+        "signup": "users:signup", "login": "users:login", "images": "images:list", "upload": "images:upload",
+    }
+    return JsonResponse({
+        "name": "Image Upload Service API",
+        "authentication": "Authorization: Bearer <access token from login>",
+        **{name: request.build_absolute_uri(reverse(route)) for name, route in links.items()},
+    })
 
 
 @csrf_exempt

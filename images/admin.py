@@ -3,7 +3,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from .models import Image
 from .services import image_create, variants_schedule_many
@@ -40,7 +41,7 @@ class ImageAdmin(admin.ModelAdmin):
     actions = ["rebuild_variants"]
     readonly_fields = ("preview_large", "original_filename", "dimensions", "format", "mime_type", "file_size",
                        "checksum", "upload_checksum",
-                       "processing", "variants", "uploaded_at", "updated_at")
+                       "processing", "variant_links", "uploaded_at", "updated_at")
 
     def get_fieldsets(self, request, obj=None):
         given = (None, {"fields": ["user", "image", "title", "description"]})
@@ -50,7 +51,7 @@ class ImageAdmin(admin.ModelAdmin):
             given,
             ("File", {"fields": ["preview_large", "original_filename", "dimensions", "format", "mime_type",
                                  "file_size", "checksum", "upload_checksum"]}),
-            ("Processing", {"fields": ["processing", "variants"]}),
+            ("Processing", {"fields": ["processing", "variant_links"]}),
             ("Dates", {"fields": ["uploaded_at", "updated_at"]}),
         ]
 
@@ -82,6 +83,22 @@ class ImageAdmin(admin.ModelAdmin):
     def preview_large(self, obj: Image) -> str:
         return format_html('<img src="{}" alt="" style="max-height:320px;max-width:480px">', self._url(obj, "medium"))
 
+    @admin.display(description="Variants")
+    def variant_links(self, obj: Image) -> str:
+        """Each variant as a linked thumbnail with its name and size (not the raw JSON of storage names)."""
+        if not obj.variants:
+            return "—"
+        links = []
+        for name, stored in obj.variants.items():
+            url = obj.image.storage.url(stored)
+            size = obj.variant_sizes.get(name)
+            label = f"{name} {size[0]} × {size[1]}" if size else name
+            links.append((url, url, name, label))
+        return format_html_join(
+            "", '<a href="{}" style="display:inline-block;margin-right:12px;text-align:center">'
+                '<img src="{}" alt="{}" style="display:block;max-height:96px;max-width:128px">{}</a>', links,
+        )
+
     @admin.display(description="Size", ordering="size")
     def file_size(self, obj: Image) -> str:
         return filesizeformat(obj.size)
@@ -93,6 +110,6 @@ class ImageAdmin(admin.ModelAdmin):
     @admin.action(description="Rebuild variants of the selected images")
     def rebuild_variants(self, request, queryset) -> None:
         ids = list(queryset.values_list("pk", flat=True))
-        queryset.update(processing=Image.Processing.PENDING)
+        queryset.update(processing=Image.Processing.PENDING, processing_queued_at=timezone.now())
         variants_schedule_many(ids)
         self.message_user(request, f"Variants of {len(ids)} image(s) queued for rebuilding.", messages.SUCCESS)

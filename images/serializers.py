@@ -126,6 +126,8 @@ class ImageSerializer(BaseImageSerializer):
     def validate(self, attrs: dict) -> dict:
         if "image" in self.initial_data:
             raise serializers.ValidationError({"image": ["The file cannot be replaced; upload a new image instead."]})
+        if not self.partial:  # PUT replaces both: a field left out is emptied, as PATCH would keep it
+            attrs = {"title": "", "description": "", **attrs}
         return attrs
 
     def get_image_url(self, obj: Image) -> str | None:

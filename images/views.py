@@ -102,6 +102,7 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
 
     serializer_class = ImageUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
+    media_type_hint = 'Send multipart/form-data with the file in an "image" field (curl -F "image=@photo.jpg").'
     throttle_scope = "upload"
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:

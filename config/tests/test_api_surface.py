@@ -3,8 +3,9 @@
 What the description says of one endpoint is tested with it (the list's parameters: images/tests).
 """
 import pytest
+from rest_framework.test import APIClient
 
-from testutils import use_storage
+from testutils import LIST_URL, UPLOAD_URL, login, use_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,43 @@ def test_a_known_path_without_its_slash_is_redirected_keeping_the_method(auth_cl
 
     assert response.status_code == 308
     assert response["Location"] == "/api/images/upload/?x=1"
+
+
+# --- Messages a newcomer meets (issue 11) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["{token}", "JWT {token}", "Token {token}", "bearer {token}", "Basic dXNlcjpwdw=="])
+def test_an_authorization_header_that_is_not_bearer_says_what_it_must_be(user, header):
+    token = login(APIClient(), user.email)["access"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header.format(token=token))
+
+    response = client.get(LIST_URL)
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": 'The Authorization header must be "Bearer <access token>" (the "access" of /api/auth/login/).'
+    }
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_json_body_to_the_upload_says_to_send_multipart_with_an_image_field(auth_client):
+    response = auth_client.post(UPLOAD_URL, {"image": "photo.jpg"}, format="json")
+
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": 'Unsupported media type "application/json" in request. Send multipart/form-data with the file '
+                  'in an "image" field (curl -F "image=@photo.jpg").',
+    }
+
+
+def test_the_site_root_sends_a_browser_to_the_docs_and_answers_a_client_with_an_index(client):
+    browser = client.get("/", HTTP_ACCEPT="text/html,application/xhtml+xml")
+    script = client.get("/")
+
+    assert (browser.status_code, browser["Location"]) == (302, "/api/docs/")
+    assert script.status_code == 200
+    index = script.json()
+    assert index["docs"] == "http://testserver/api/docs/"
+    assert index["upload"] == "http://testserver/api/images/upload/"
+    assert index["login"] == "http://testserver/api/auth/login/"

@@ -26,7 +26,8 @@ def test_a_body_claiming_to_be_huge_is_refused_before_it_is_read(auth_client, st
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     assert response.json() == {
-        "detail": "The request body is too large (1000000000000 bytes); the limit is 11534336 bytes."
+        "detail": "The request body is too large (931.3\xa0GB); the limit is 10.0\xa0MB for the image and "
+                  "1.0\xa0MB for the other fields."
     }
     assert stored_files() == []
 

@@ -121,3 +121,20 @@ def test_rebuild_variants_action_remakes_the_selected_images(admin_client, store
     stored_image.refresh_from_db()
     assert stored_image.processing == "ready"
     assert set(stored_image.variants) == {"thumbnail", "medium"}
+
+
+def test_the_change_form_shows_each_variant_as_a_linked_thumbnail_with_its_size(
+    admin_client, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        image = image_create(user=user, title="Wide", file=SimpleUploadedFile("w.png", image_bytes(size=(600, 300))))
+    image.refresh_from_db()
+
+    html = admin_client.get(reverse("admin:images_image_change", args=[image.pk])).content.decode()
+
+    for name, label in (("thumbnail", "thumbnail 256 × 128"), ("medium", "medium 600 × 300")):
+        url = escape(image.image.storage.url(image.variants[name]))
+        assert f'<a href="{url}" style="display:inline-block;margin-right:12px;text-align:center">' in html
+        assert f'<img src="{url}" alt="{name}" style="display:block;max-height:96px;max-width:128px">{label}</a>' \
+            in html
+    assert "{&quot;thumbnail&quot;" not in html and '{"thumbnail"' not in html  # not the raw JSON any more

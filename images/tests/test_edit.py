@@ -30,6 +30,16 @@ def test_put_sets_title_and_description(auth_client, upload):
     assert Image.objects.filter(pk=body["id"], title="t", description="d").exists()
 
 
+def test_put_replaces_both_and_empties_the_one_left_out(auth_client, upload):
+    body = upload(title="old", description="old text")
+
+    response = auth_client.put(detail_url(body["id"]), {"title": "only the title"}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["title"], response.json()["description"]) == ("only the title", "")
+    assert Image.objects.filter(pk=body["id"], title="only the title", description="").exists()
+
+
 def test_patch_works_with_a_form_body_too(auth_client, upload):
     body = upload()
 
