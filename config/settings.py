@@ -497,8 +497,8 @@ SIMPLE_JWT = {
 # (users.tokens: the "auth_time" claim travels through rotation and caps every expiry).
 JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
 
-# /api/health/ checks the file store at most once per this many seconds (a HEAD per hit otherwise).
-HEALTH_STORAGE_CACHE_SECONDS = env_int("HEALTH_STORAGE_CACHE_SECONDS", 5)
+# /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
+HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)
 
 # --- Logging ------------------------------------------------------------------------------------
 
