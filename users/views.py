@@ -5,6 +5,7 @@ from rest_framework import generics, status
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from .models import User
@@ -95,7 +96,7 @@ class LogoutView(jwt_views.TokenBlacklistView):
     throttle_scope = "token"
 
 
-class LogoutAllView(generics.GenericAPIView):
+class LogoutAllView(APIView):
     """POST /api/auth/logout/all/: end every session of the user, this one too: refresh and access tokens."""
 
     throttle_scope = "token"
@@ -217,7 +218,7 @@ class EmailVerifyView(MailedLinkView):
     done_detail = "Your email address is verified."
 
 
-class EmailVerifyResendView(generics.GenericAPIView):
+class EmailVerifyResendView(APIView):
     """POST /api/auth/email/verify/resend/: mail a new verification link to the current address."""
 
     throttle_scope = "login"

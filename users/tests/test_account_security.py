@@ -86,3 +86,14 @@ def test_reset_confirm_refuses_an_over_long_password(user):
 
     assert response.status_code == 400
     assert response.json()["new_password"] == ["Ensure this field has no more than 4096 characters."]
+
+
+@pytest.mark.parametrize("path", [
+    "/api/auth/logout/all/", "/api/auth/email/verify/resend/", "/api/auth/email/verify/",
+    "/api/auth/password/reset/", "/api/auth/password/reset/confirm/", "/api/auth/me/",
+])
+def test_options_describes_the_account_endpoints(auth_client, path):
+    response = auth_client.options(path)
+
+    assert response.status_code == 200
+    assert response.json()["name"]
