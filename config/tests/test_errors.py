@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import S3_BACKEND
+from testutils import use_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -70,9 +70,7 @@ def test_health_checks_the_store_at_most_once_per_cache_period(s3_storage, setti
     with time_machine.travel(start, tick=False):
         assert APIClient().get("/api/health/").json()["storage"] == "ok"
     # The store goes away (nothing listens on port 9)...
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": S3_BACKEND, "OPTIONS": s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"),
-    }}
+    use_storage(settings, **s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"))
 
     # ...health keeps its last answer for the period, then checks again and says so.
     with time_machine.travel(start + timedelta(seconds=4), tick=False):

@@ -2,13 +2,14 @@
 import email
 import email.policy
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from testutils import free_port
 
 
 @dataclass
@@ -32,17 +33,11 @@ class Inbox:
         return links[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
     """An SMTP server on a free loopback port for the whole run."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield controller, inbox

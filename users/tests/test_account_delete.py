@@ -2,8 +2,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD, S3_BACKEND, login
 from images.models import Image
+from testutils import PASSWORD, bearer, login, use_storage
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +16,6 @@ def delete_account(client: APIClient, capture, password: str | None = PASSWORD):
     with capture(execute=True):  # files go once the deletion commits
         return client.delete(ME_URL, body, format="json")
 
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 def test_delete_removes_the_account_its_images_and_every_local_file(
@@ -103,10 +98,7 @@ def test_delete_while_the_store_is_down_is_a_503_and_keeps_everything(
 ):
     upload()
     keys = s3_storage.keys()
-    # Nothing listens on port 9: the store is down.
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": S3_BACKEND, "OPTIONS": s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"),
-    }}
+    use_storage(settings, **s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"))  # the store is down
 
     response = delete_account(auth_client, django_capture_on_commit_callbacks)
 

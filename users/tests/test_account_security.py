@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD, signup
+from testutils import PASSWORD, signup
 from users.models import User
 
 pytestmark = pytest.mark.django_db

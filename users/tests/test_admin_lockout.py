@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD, login
+from testutils import PASSWORD, login
 from users.models import User
 
 pytestmark = pytest.mark.django_db

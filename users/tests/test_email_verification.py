@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD, signup
 from images.models import Image
+from testutils import PASSWORD, signup
 from users.models import User
 
 pytestmark = pytest.mark.django_db

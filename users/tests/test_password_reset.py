@@ -1,6 +1,5 @@
 """Password reset through the real endpoints, the mail received by a real SMTP server on loopback."""
 import re
-import socket
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD, login
+from testutils import PASSWORD, bearer, free_port, login
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -45,11 +44,6 @@ def link_parts(mailbox, address: str) -> dict:
 def confirm(client: APIClient, parts: dict, new_password: str = NEW_PASSWORD):
     return client.post(CONFIRM_URL, {**parts, "new_password": new_password}, format="json")
 
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 def test_reset_mail_reaches_the_smtp_server_and_its_link_works_once(
@@ -175,7 +169,7 @@ def test_reset_is_throttled_like_login(api_client, user, settings):
 def test_reset_still_answers_202_when_the_mail_server_is_down(
     api_client, user, mailbox, django_capture_on_commit_callbacks, settings, caplog
 ):
-    settings.EMAIL_PORT = _closed_port()
+    settings.EMAIL_PORT = free_port()  # nothing listens there: the mail server is down
 
     response = ask_reset(api_client, user.email, django_capture_on_commit_callbacks)
 
@@ -185,9 +179,3 @@ def test_reset_still_answers_202_when_the_mail_server_is_down(
     [failure] = [record for record in caplog.records if record.levelname == "ERROR"]
     assert "send_password_reset_mail" in failure.getMessage()
     assert "Connection refused" in failure.getMessage()
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens on it once the probe closes

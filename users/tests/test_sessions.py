@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from conftest import PASSWORD, login
+from testutils import PASSWORD, bearer, login
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +22,6 @@ REFRESH_URL = "/api/auth/token/refresh/"
 LOGOUT_ALL_URL = "/api/auth/logout/all/"
 DAY = 24 * 3600
 
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 def refresh(token: str):
