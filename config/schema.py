@@ -3,7 +3,6 @@
 Errors keep DRF's shapes (the spec's "API Response Formats"): `{"detail": "..."}`, or messages under each
 field's name for a 400.
 """
-from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
@@ -23,6 +22,7 @@ SCHEMAS = {"Error": DETAIL_ERROR, "FieldErrors": FIELD_ERRORS}
 ERRORS = {
     "400": ("Invalid input: messages under each field's name.", "FieldErrors"),
     "401": ("Missing, invalid or expired credentials.", "Error"),
+    "403": ("Not allowed: see the detail (e.g. the email address must be verified first).", "Error"),
     "404": ("Not found, or another user's.", "Error"),
     "413": ("The request body is too large.", "Error"),
     "415": ("Unsupported Content-Type.", "Error"),
@@ -45,26 +45,40 @@ class ServiceAutoSchema(AutoSchema):
             )
         return responses
 
+    def _get_request_body(self, direction: str = "request"):
+        # drf-spectacular describes a body for PUT, PATCH and POST only; a view whose DELETE reads one
+        # (a password confirming it) declares `delete_reads_body`.
+        if not self.deletes_with_body():
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+    def deletes_with_body(self) -> bool:
+        return self.method == "DELETE" and getattr(self.view, "delete_reads_body", False)
+
     def error_codes(self) -> list[str]:
-        view, has_body = self.view, self.method in ("POST", "PUT", "PATCH")
+        view = self.view
+        has_body = self.method in ("POST", "PUT", "PATCH") or self.deletes_with_body()
         needs_auth = not all(issubclass(p, AllowAny) for p in view.permission_classes)
         codes = []
         if has_body or getattr(view, "filterset_class", None) or getattr(view, "pagination_class", None):
             codes.append("400")
         if needs_auth or isinstance(view, TokenViewBase):
             codes.append("401")
+        if any(getattr(permission, "status_code", None) == 403 for permission in view.permission_classes):
+            codes.append("403")  # a permission that refuses an authenticated user declares it
         if "{" in self.path:
             codes.append("404")
         if has_body:
             codes += ["413", "415"]
         if getattr(view, "throttle_scope", None):
             codes.append("429")
-        if getattr(view, "uses_file_storage", False):  # declared by the views that reach the store
+        # Declared by the views that reach the store: True, or the methods that do.
+        uses_file_storage = getattr(view, "uses_file_storage", False)
+        if uses_file_storage is True or self.method in (uses_file_storage or ()):
             codes.append("503")
         return codes
 
-
-class BearerJWTScheme(SimpleJWTScheme):
-    """Our SimpleJWT authentication is documented as SimpleJWT's: a Bearer JWT (component "jwtAuth")."""
-
-    target_class = "config.authentication.BearerJWTAuthentication"

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "storages",
+    "axes",
     "users",
     "images",
 ]
@@ -125,6 +126,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out admin login into the lockout page (users.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -186,7 +189,68 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "users.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 4096}},
 ]
+
+# The lockout backend first: it refuses a locked-out admin login before any password is hashed.
+AUTHENTICATION_BACKENDS = ["users.lockout.AdminLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# How long a password reset link works (Django's setting, in seconds); it also stops working once used.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
+# How long an email verification link works, in seconds.
+EMAIL_VERIFY_TIMEOUT = env_int("EMAIL_VERIFY_TIMEOUT_HOURS", 72) * 3600
+
+
+def url_template(name: str, value: str, fields: tuple[str, ...]) -> str:
+    """Return the URL template `value` of setting `name`, which must name every one of `fields`, e.g. {token}."""
+    missing = ", ".join("{" + field + "}" for field in fields if "{" + field + "}" not in value)
+    if missing:
+        raise ImproperlyConfigured(f"{name} must contain {missing}: {value!r}.")
+    return value
+
+
+# Links in account mails point at the client app, which shows the form and calls the API.
+PASSWORD_RESET_URL = url_template(
+    "PASSWORD_RESET_URL",
+    env_str("PASSWORD_RESET_URL", "http://localhost:3000/reset-password?uid={uid}&token={token}"),
+    ("uid", "token"),
+)
+EMAIL_VERIFY_URL = url_template(
+    "EMAIL_VERIFY_URL", env_str("EMAIL_VERIFY_URL", "http://localhost:3000/verify-email?token={token}"), ("token",)
+)
+# When True, uploads are refused (403) until the account's email address is verified.
+REQUIRE_VERIFIED_EMAIL = env_bool("REQUIRE_VERIFIED_EMAIL", False)
+
+# --- Admin login lockout (django-axes; the API login has its own throttle) ------------------------
+
+# Failures are counted per email typed and per client IP; the failure that reaches the limit locks
+# that email (from anywhere) and that IP (for any email) for the cool-off.
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 6)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "users.lockout.AdminLoginHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_USERNAME_FORM_FIELD = "username"  # the admin form's field (it holds the email)
+AXES_USERNAME_CALLABLE = "users.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "users.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "users.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no "AXES: BEGIN" banner on every manage.py command; lockouts are still logged
+
+# --- Mail: printed to the console while DEBUG is on, sent by SMTP otherwise ----------------------
+
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Image Upload Service <noreply@localhost>")
 
 # --- Time and language --------------------------------------------------------------------------
 
@@ -368,8 +432,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST API and JWT ---------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    # SimpleJWT's, naming the expected "Bearer <token>" when a client sends another kind of header.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.authentication.BearerJWTAuthentication"],
+    # SimpleJWT's, naming the expected "Bearer <token>" when a client sends another kind of header
+    # (config.authentication), and refusing tokens of sessions that ended (users.authentication).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ServiceAutoSchema",
@@ -388,6 +453,7 @@ REST_FRAMEWORK = {
         "signup": env_str("THROTTLE_SIGNUP_RATE", "20/hour"),
         "token": env_str("THROTTLE_TOKEN_RATE", "30/min"),
         "upload": env_str("THROTTLE_UPLOAD_RATE", "30/min"),
+        "health": env_str("THROTTLE_HEALTH_RATE", "120/min"),
     },
     # Proxies in front that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR (a client cannot
     # dodge the limits by forging the header).
@@ -428,11 +494,18 @@ SIMPLE_JWT = {
     # works at most once); logout blacklists it too.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    "TOKEN_OBTAIN_SERIALIZER": "users.serializers.LoginSerializer",
     "TOKEN_REFRESH_SERIALIZER": "users.serializers.TokenRefreshSerializer",
     # Tokens carry a hash of the password: changing it ends every session at once, access tokens too.
     "CHECK_REVOKE_TOKEN": True,
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
+# A login session ends this many days after the login, however often its refresh token is rotated
+# (users.tokens: the "auth_time" claim travels through rotation and caps every expiry).
+JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
+
+# /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
+HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)
 
 # --- Logging ------------------------------------------------------------------------------------
 

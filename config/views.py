@@ -1,8 +1,10 @@
 """Project-wide views: health, a JSON answer for paths the API does not have, and the 500 handler."""
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
@@ -17,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from storages.backends.s3 import S3Storage
 
+from .cache import cache_get, cache_set
 from .exceptions import unavailable_error
 from .unavailable import BROKER_ERRORS, CACHE_ERRORS, STORAGE_ERRORS
 
@@ -71,6 +74,15 @@ def broker_state() -> str:
         return DOWN
 
 
+def state_cached(name: str, probe: Callable[[], str]) -> str:
+    """probe(), remembered for HEALTH_PROBE_CACHE_SECONDS: a network probe every few seconds, not per hit."""
+    state = cache_get(f"health:{name}")
+    if state is None:
+        state = probe()
+        cache_set(f"health:{name}", state, settings.HEALTH_PROBE_CACHE_SECONDS)
+    return state
+
+
 class HealthSerializer(serializers.Serializer):
     """The state of the service and of each thing it depends on."""
 
@@ -90,11 +102,12 @@ class HealthView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_scope = "health"  # unauthenticated and reaching the database: limited per client (issue 14)
 
     @extend_schema(summary="Service health", responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request) -> Response:
-        required = {"database": database_state(), "storage": storage_state()}
-        optional = {"cache": cache_state(), "broker": broker_state()}
+        required = {"database": database_state(), "storage": state_cached("storage", storage_state)}
+        optional = {"cache": cache_state(), "broker": state_cached("broker", broker_state)}
         if any(state != OK for state in required.values()):
             overall = DOWN
         elif any(state != OK for state in optional.values()):

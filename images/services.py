@@ -175,6 +175,13 @@ def image_delete(image: Image) -> None:
     image.delete()  # post_delete calls image_files_delete_on_commit (cascades from a user's deletion too)
 
 
+def user_images_store_check(user) -> None:
+    """Reach the store that holds the user's images (raising its error when it is down); nothing without images."""
+    image = Image.objects.filter(user=user).only("image").first()
+    if image is not None:
+        image.image.storage.exists(image.image.name)
+
+
 def image_files_delete_on_commit(image: Image) -> None:
     """Remove the original and its variants after the deleting transaction commits (never if it rolls back).
 

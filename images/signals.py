@@ -2,11 +2,19 @@
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from users.signals import account_deleting
+
 from .models import Image
-from .services import image_files_delete_on_commit
+from .services import image_files_delete_on_commit, user_images_store_check
 
 
 @receiver(post_delete, sender=Image)
 def delete_files_after_commit(sender, instance: Image, using: str, **kwargs) -> None:
     """A receiver rather than a service call: cascades (a user's deletion, the admin) delete rows too."""
     image_files_delete_on_commit(instance)
+
+
+@receiver(account_deleting)
+def check_store_before_account_deletion(sender, user, **kwargs) -> None:
+    """Stop an account's deletion (the store's error: a 503) while its images' files cannot be removed."""
+    user_images_store_check(user)

@@ -19,7 +19,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 
+from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
 
 from .filters import ImageFilter
@@ -103,6 +105,8 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     serializer_class = ImageUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
     media_type_hint = 'Send multipart/form-data with the file in an "image" field (curl -F "image=@photo.jpg").'
+    # REQUIRE_VERIFIED_EMAIL (issue 14): a clear 403 until the owner has verified the email address.
+    permission_classes = [IsAuthenticated, VerifiedEmailRequired]
     throttle_scope = "upload"
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:

@@ -30,6 +30,11 @@ class User(AbstractUser):
     """The account that owns images; email is the login, unique ignoring case."""
 
     email = models.EmailField("email address", unique=True)
+    email_verified = models.BooleanField(
+        default=False, help_text="Whether the owner has opened the verification link mailed to this address."
+    )
+    # Moved on by "log out everywhere": tokens of an older generation are refused (users.tokens).
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

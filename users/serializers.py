@@ -1,17 +1,29 @@
-"""Signup, the public view of a user, the user's own account and password, and token checks."""
+"""Signup and login, the public view of a user, the user's own account and password, and token checks."""
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import UntypedToken
 
+from .authentication import JWTAuthentication
 from .models import EMAIL_TAKEN, USERNAME_TAKEN, User
-from .services import password_change, token_pair_for
+from .services import (
+    email_verification_request,
+    email_verification_user,
+    email_verified_set,
+    password_change,
+    password_reset_confirm,
+    password_reset_user,
+    session_refresh,
+    token_pair_for,
+)
+from .tokens import SessionRefreshToken
 
 PASSWORD_INCORRECT = "The password is incorrect."
+# Longer input is refused before it is hashed (and users.validators.MaximumLengthValidator refuses it as a
+# new password everywhere else, the admin included).
+PASSWORD_MAX_LENGTH = 4096
 
 
 class PasswordField(serializers.CharField):
@@ -21,6 +33,7 @@ class PasswordField(serializers.CharField):
         kwargs.setdefault("style", {})["input_type"] = "password"
         kwargs.setdefault("write_only", True)
         kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", PASSWORD_MAX_LENGTH)
         super().__init__(**kwargs)
 
 
@@ -67,9 +80,12 @@ class AccountFieldsMixin:
 
     def validate_email(self, value: str) -> str:
         value = User.objects.normalize_email(value)
+        self.check_email_free(value)
+        return value
+
+    def check_email_free(self, value: str) -> None:
         if self._other_users().filter(email__iexact=value).exists():
             raise serializers.ValidationError(EMAIL_TAKEN)
-        return value
 
     def validate_username(self, value: str) -> str:
         for validator in User._meta.get_field("username").validators:
@@ -102,14 +118,19 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 
     def create(self, validated_data: dict) -> User:
         validated_data.pop("password2")
-        return User.objects.create_user(**validated_data)
+        user = User.objects.create_user(**validated_data)
+        email_verification_request(user)
+        return user
 
     def to_representation(self, instance: User) -> dict:
         return {"user": UserSerializer(instance, context=self.context).data, "tokens": token_pair_for(instance)}
 
 
 class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
-    """The current user's own account: change username or email; a new email needs the current password."""
+    """The current user's own account: change username or email; a new email needs the current password.
+
+    A new email must be verified again: a link goes to the new address.
+    """
 
     password = PasswordField(
         required=False, allow_blank=True, help_text="The current password; required only to change the email."
@@ -117,21 +138,53 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "username", "date_joined", "password"]
-        read_only_fields = ["id", "date_joined"]
+        fields = ["id", "email", "username", "date_joined", "email_verified", "password"]
+        read_only_fields = ["id", "date_joined", "email_verified"]
         # AccountFieldsMixin's case-insensitive checks replace the model's exact-match unique validators.
         extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
 
+    def validate_email(self, value: str) -> str:
+        # Whether another account has the address is said only after the password is checked (validate):
+        # otherwise anyone holding a token could probe which addresses have accounts.
+        return User.objects.normalize_email(value)
+
     def validate(self, attrs: dict) -> dict:
         password = attrs.pop("password", "")
-        email = attrs.get("email")
-        # Only a different address is a change: the same one in another letter case is the same login.
-        if email is not None and email.lower() != self.instance.email.lower():
+        if self.email_changes(attrs):
             if not password:
                 raise serializers.ValidationError({"password": ["Enter your current password to change the email."]})
             if not self.instance.check_password(password):
                 raise serializers.ValidationError({"password": [PASSWORD_INCORRECT]})
+            try:
+                self.check_email_free(attrs["email"])
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"email": exc.detail}) from exc
         return attrs
+
+    def email_changes(self, attrs: dict) -> bool:
+        # Only a different address is a change: the same one in another letter case is the same login.
+        email = attrs.get("email")
+        return email is not None and email.lower() != self.instance.email.lower()
+
+    def update(self, instance: User, validated_data: dict) -> User:
+        email_changed = self.email_changes(validated_data)
+        if email_changed:
+            validated_data["email_verified"] = False
+        user = super().update(instance, validated_data)
+        if email_changed:
+            email_verification_request(user)
+        return user
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    """Delete the current user's account: the current password confirms it."""
+
+    password = PasswordField()
+
+    def validate_password(self, value: str) -> str:
+        if not self.instance.check_password(value):
+            raise serializers.ValidationError(PASSWORD_INCORRECT)
+        return value
 
 
 class PasswordChangeSerializer(serializers.Serializer):
@@ -154,8 +207,72 @@ class PasswordChangeSerializer(serializers.Serializer):
         return instance
 
 
+class PasswordResetRequestSerializer(serializers.Serializer):
+    """Ask for a password reset link by email."""
+
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    """Set a new password with the uid and token of a reset link."""
+
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = PasswordField()
+
+    default_error_messages = {"invalid_link": "This password reset link is invalid, expired or already used."}
+
+    def validate(self, attrs: dict) -> dict:
+        user = password_reset_user(attrs["uid"], attrs["token"])
+        if user is None:
+            raise serializers.ValidationError({"token": [self.error_messages["invalid_link"]]}, "invalid_link")
+        try:
+            validate_new_password(attrs["new_password"], user)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"new_password": exc.detail}) from exc
+        attrs["user"] = user
+        return attrs
+
+    def create(self, validated_data: dict) -> User:
+        password_reset_confirm(validated_data["user"], validated_data["new_password"])
+        return validated_data["user"]
+
+
+class EmailVerifySerializer(serializers.Serializer):
+    """Verify an email address with the token of a verification link."""
+
+    token = serializers.CharField(max_length=512)
+
+    def validate(self, attrs: dict) -> dict:
+        user = email_verification_user(attrs["token"])
+        if user is None:
+            message = "This verification link is invalid, expired or for an older address."
+            raise serializers.ValidationError({"token": [message]}, "invalid_link")
+        return {"user": user}
+
+    def create(self, validated_data: dict) -> User:
+        email_verified_set(validated_data["user"])
+        return validated_data["user"]
+
+
+class DetailSerializer(serializers.Serializer):
+    """A message for the user."""
+
+    detail = serializers.CharField(read_only=True)
+
+
+class LoginSerializer(jwt_serializers.TokenObtainPairSerializer):
+    """SimpleJWT's login, starting a session (users.tokens) and refusing over-long passwords unhashed."""
+
+    token_class = SessionRefreshToken
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"] = PasswordField()
+
+
 class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
-    """Check a token as authentication would: also refused once its user is gone or has changed the password."""
+    """Check a token as authentication would: also refused once its user is gone or its session has ended."""
 
     def validate(self, attrs: dict) -> dict:
         data = super().validate(attrs)
@@ -165,10 +282,7 @@ class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
-    """SimpleJWT's refresh, answering 401 (not 500) for a token whose user has been deleted."""
+    """Rotate a refresh token within its session; a replayed one ends the session (users.services.session_refresh)."""
 
     def validate(self, attrs: dict) -> dict:
-        try:
-            return super().validate(attrs)
-        except User.DoesNotExist:
-            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account") from None
+        return session_refresh(attrs["refresh"])

@@ -22,7 +22,7 @@ def account(user: User) -> dict:
     """The user as GET /api/auth/me/ should show it, read from the database."""
     user.refresh_from_db()
     return {"id": user.pk, "email": user.email, "username": user.username,
-            "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ"), "email_verified": user.email_verified}
 
 
 def refresh(client: APIClient, token: str):
