@@ -2,9 +2,14 @@
 
 Errors keep DRF's shapes (the spec's "API Response Formats"): `{"detail": "..."}`, or messages under each
 field's name for a 400.
+
+It describes what a client should send, which is narrower than what the service accepts (issue 11, "The schema
+makes working SDKs"): one request content type per operation, bodies required, and no security requirement
+on what needs no token. Generators (openapi-python-client, openapi-typescript) build working clients from it.
 """
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework_simplejwt.views import TokenViewBase
 
@@ -34,6 +39,38 @@ ERRORS = {
 class ServiceAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, documenting the errors an operation can answer."""
 
+    def map_parsers(self) -> list[str]:
+        """The one content type a client should send: JSON, or multipart for a view that takes no JSON (the upload).
+
+        The service still accepts form and multipart bodies on its JSON endpoints (curl -d, HTML forms), but
+        three content types for one model make generators emit three branches that overwrite each other.
+        """
+        media_types = super().map_parsers()
+        for preferred in ("application/json", MultiPartParser.media_type):
+            if preferred in media_types:
+                return [preferred]
+        return media_types[:1]
+
+    def get_auth(self) -> list[dict]:
+        # An operation anyone may call (signup, health) declares no security at all, rather than
+        # drf-spectacular's optional `[{}]`: generators then give it a plain client, with no token.
+        if self.is_public():
+            return []
+        return super().get_auth()
+
+    def is_public(self) -> bool:
+        """Whether the operation needs no token: every permission is AllowAny."""
+        return all(issubclass(p, AllowAny) for p in self.view.permission_classes)
+
+    def _map_basic_serializer(self, serializer, direction: str) -> dict:
+        # A serializer writes every readable field into each answer, so an answer's properties are all
+        # required (drf-spectacular requires only the read-only and required ones): generated models then
+        # type `title` as a str, not an optional. Nullable fields stay nullable.
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and schema.get("properties"):
+            schema["required"] = sorted(schema["properties"])
+        return schema
+
     def _get_response_bodies(self, direction="response") -> dict:
         responses = super()._get_response_bodies(direction)
         for code in self.error_codes():
@@ -45,16 +82,22 @@ class ServiceAutoSchema(AutoSchema):
             )
         return responses
 
-    def _get_request_body(self, direction: str = "request"):
+    def _get_request_body(self, direction: str = "request") -> dict | None:
         # drf-spectacular describes a body for PUT, PATCH and POST only; a view whose DELETE reads one
         # (a password confirming it) declares `delete_reads_body`.
         if not self.deletes_with_body():
-            return super()._get_request_body(direction)
-        self.method = "POST"
-        try:
-            return super()._get_request_body(direction)
-        finally:
-            self.method = "DELETE"
+            request_body = super()._get_request_body(direction)
+        else:
+            self.method = "POST"
+            try:
+                request_body = super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        # Every operation that reads a body needs one: a client always sends it, `{}` at the least
+        # (drf-spectacular marks it optional when no field is required, and generators then mistype it).
+        if request_body is not None:
+            request_body["required"] = True
+        return request_body
 
     def deletes_with_body(self) -> bool:
         return self.method == "DELETE" and getattr(self.view, "delete_reads_body", False)
@@ -62,7 +105,7 @@ class ServiceAutoSchema(AutoSchema):
     def error_codes(self) -> list[str]:
         view = self.view
         has_body = self.method in ("POST", "PUT", "PATCH") or self.deletes_with_body()
-        needs_auth = not all(issubclass(p, AllowAny) for p in view.permission_classes)
+        needs_auth = not self.is_public()
         codes = []
         if has_body or getattr(view, "filterset_class", None) or getattr(view, "pagination_class", None):
             codes.append("400")

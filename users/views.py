@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from .models import User
-from .schema import EXAMPLE_TOKEN, EXAMPLE_USER
+from .schema import EMPTY_RESPONSE, EXAMPLE_TOKEN, EXAMPLE_USER
 from .serializers import (
     AccountDeleteSerializer,
     AccountSerializer,
@@ -77,7 +77,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     throttle_scope = "token"
 
 
-@extend_schema_view(post=extend_schema(summary="Verify a token"))
+@extend_schema_view(post=extend_schema(summary="Verify a token", responses={200: EMPTY_RESPONSE}))
 class TokenVerifyView(jwt_views.TokenVerifyView):
     """POST /api/auth/token/verify/: answer 200 if the token is still accepted, 401 if not."""
 
@@ -85,7 +85,9 @@ class TokenVerifyView(jwt_views.TokenVerifyView):
     throttle_scope = "token"
 
 
-@extend_schema_view(post=extend_schema(summary="Log out (blacklist a refresh token)"))
+@extend_schema_view(
+    post=extend_schema(summary="Log out (blacklist a refresh token)", responses={200: EMPTY_RESPONSE})
+)
 class LogoutView(jwt_views.TokenBlacklistView):
     """POST /api/auth/logout/: end this session: its refresh token can no longer be used.
 
