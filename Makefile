@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint faults migrate superuser manage s3 clean
+.PHONY: install install-dev run worker test lint faults sdk migrate superuser manage s3 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: install-dev
 # while each dependency fails for real; prints the figures of each phase. About four minutes.
 faults: install-dev
 	$(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
+
+# A client generated from the served OpenAPI schema (openapi-python-client) drives the whole API against a server
+# of its own. About 15 seconds.
+sdk: install-dev
+	bash .ci/sdk-python/run
 
 # The lint gate (ruff, settings in pyproject.toml): CI's first step.
 lint: install-dev
