@@ -42,10 +42,12 @@ test: install-dev
 faults: install-dev
 	$(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
 
-# A client generated from the served OpenAPI schema (openapi-python-client) drives the whole API against a server
-# of its own. About 15 seconds.
+# Clients generated from the served OpenAPI schema drive the whole API, each against a server of its own:
+# Python (openapi-python-client), then TypeScript (openapi-typescript + openapi-fetch, checked by tsc; needs
+# node and npm). About 40 seconds.
 sdk: install-dev
 	bash .ci/sdk-python/run
+	bash .ci/sdk-ts/run
 
 # The lint gate (ruff, settings in pyproject.toml): CI's first step.
 lint: install-dev
