@@ -52,6 +52,8 @@ class SignupView(generics.CreateAPIView):
 
 @extend_schema_view(post=extend_schema(
     summary="Log in",
+    # Said outright: LoginSerializer's fields are all write-only, so drf-spectacular would describe no answer.
+    responses={200: TokenPairSerializer},
     examples=[
         OpenApiExample("Login", request_only=True,
                        value={"email": "user@example.com", "password": "SecurePassword123"}),

@@ -44,13 +44,13 @@ from image_service_client.models import (
     ImageRequest,
     ImageUpload,
     ImageUploadRequest,
+    LoginRequest,
     PatchedAccountRequest,
     PatchedImageRequest,
     SignupRequest,
     SignupResponse,
     TokenBlacklistRequest,
-    TokenObtainPair,
-    TokenObtainPairRequest,
+    TokenPair,
     TokenRefresh,
     TokenRefreshRequest,
     TokenVerifyRequest,
@@ -131,11 +131,11 @@ def main(base_url: str) -> None:
                    HTTPStatus.BAD_REQUEST, FieldErrors)
     assert "email" in taken.additional_properties, taken
     wrong = expect("login, wrong password (401)", auth_login_create.sync_detailed(
-        client=public, body=TokenObtainPairRequest(email=email, password="not-it")), HTTPStatus.UNAUTHORIZED, Error)
+        client=public, body=LoginRequest(email=email, password="not-it")), HTTPStatus.UNAUTHORIZED, Error)
     assert wrong.detail
     tokens = expect("login", auth_login_create.sync_detailed(
-        client=public, body=TokenObtainPairRequest(email=email.upper(), password=password)), HTTPStatus.OK,
-        TokenObtainPair)
+        client=public, body=LoginRequest(email=email.upper(), password=password)), HTTPStatus.OK,
+        TokenPair)
     api = AuthenticatedClient(base_url=base_url, token=tokens.access, raise_on_unexpected_status=True)
 
     me = expect("me", auth_me_retrieve.sync_detailed(client=api), HTTPStatus.OK, Account)
@@ -209,7 +209,7 @@ def main(base_url: str) -> None:
     remaining = expect("list after deleting", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in remaining] == [ids[2]]
 
-    # Tokens: verify, refresh (a new pair), the new access token works; logout; the old refresh is refused.
+    # Tokens: verify, refresh (a new pair), the new access token works; logout; the old refresh tokens are refused.
     verified = auth_token_verify_create.sync_detailed(client=public, body=TokenVerifyRequest(token=tokens.access))
     expect("token verify", verified, HTTPStatus.OK, type(verified.parsed))  # the generated inline model
     assert verified.parsed.to_dict() == {}, verified.parsed
@@ -217,14 +217,15 @@ def main(base_url: str) -> None:
         client=public, body=TokenRefreshRequest(refresh=tokens.refresh)), HTTPStatus.OK, TokenRefresh)
     api = AuthenticatedClient(base_url=base_url, token=refreshed.access, raise_on_unexpected_status=True)
     expect("me, refreshed token", auth_me_retrieve.sync_detailed(client=api), HTTPStatus.OK, Account)
-    reused = expect("refresh with the rotated-out token (401)", auth_token_refresh_create.sync_detailed(
-        client=public, body=TokenRefreshRequest(refresh=tokens.refresh)), HTTPStatus.UNAUTHORIZED, Error)
-    assert reused.detail
     logout = auth_logout_create.sync_detailed(client=public, body=TokenBlacklistRequest(refresh=refreshed.refresh))
     expect("logout", logout, HTTPStatus.OK, type(logout.parsed))
     assert logout.parsed.to_dict() == {}, logout.parsed
     expect("refresh after logout (401)", auth_token_refresh_create.sync_detailed(
         client=public, body=TokenRefreshRequest(refresh=refreshed.refresh)), HTTPStatus.UNAUTHORIZED, Error)
+    # Last: replaying a rotated-out refresh token ends its session (issue 14).
+    reused = expect("refresh with the rotated-out token (401)", auth_token_refresh_create.sync_detailed(
+        client=public, body=TokenRefreshRequest(refresh=tokens.refresh)), HTTPStatus.UNAUTHORIZED, Error)
+    assert reused.detail
     bogus = AuthenticatedClient(base_url=base_url, token="not-a-token", raise_on_unexpected_status=True)
     expect("me, invalid token (401)", auth_me_retrieve.sync_detailed(client=bogus), HTTPStatus.UNAUTHORIZED, Error)
 

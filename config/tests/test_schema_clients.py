@@ -18,6 +18,9 @@ PUBLIC_OPERATIONS = {
     ("post", "/api/auth/token/refresh/"),
     ("post", "/api/auth/token/verify/"),
     ("post", "/api/auth/logout/"),
+    ("post", "/api/auth/password/reset/"),
+    ("post", "/api/auth/password/reset/confirm/"),
+    ("post", "/api/auth/email/verify/"),
     ("get", "/api/health/"),
 }
 MULTIPART_OPERATIONS = {("post", "/api/images/upload/")}
@@ -62,10 +65,16 @@ def test_public_operations_declare_no_security_and_the_others_the_bearer_token(s
 def test_answers_declare_every_field_they_send_as_required(schema):
     components = schema["components"]["schemas"]
 
-    for name in ("Image", "ImageUpload", "Account", "TokenRefresh", "Variant"):
+    for name in ("Image", "ImageUpload", "Account", "TokenPair", "TokenRefresh", "Variant"):
         assert sorted(components[name]["required"]) == sorted(components[name]["properties"]), name
     # Nullable stays nullable: a variant's size may be unknown, a variant itself not made yet.
     assert components["Variant"]["properties"]["width"]["nullable"] is True
+
+
+def test_login_declares_its_token_pair(schema):
+    ok = schema["paths"]["/api/auth/login/"]["post"]["responses"]["200"]
+
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TokenPair"}
 
 
 @pytest.mark.parametrize("path", ["/api/auth/logout/", "/api/auth/token/verify/"])
