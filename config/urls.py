@@ -19,7 +19,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    re_path(r"^api/(?P<path>.*)$", api_not_found),  # last: anything else under /api/ is a JSON 404
+    # Last: anything else under /api/ is a JSON 404, a path with a newline in it too (hence [\s\S], not .).
+    re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
     # Local files, to holders of a signed URL only, DEBUG on or off (images.views.serve_media; issue 13).
     re_path(r"^media/", include("images.media_urls")),
 ]

@@ -108,8 +108,10 @@ def test_health_is_ok_on_a_reachable_s3(api_client, s3_storage):
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
-def test_unknown_api_paths_are_a_json_404(auth_client, method):
-    response = getattr(auth_client, method)("/api/nothing/here/")
+@pytest.mark.parametrize("path", ["/api/nothing/here/", "/api/images/a%0Ab/delete/"], ids=["unknown", "newline"])
+def test_unknown_api_paths_are_a_json_404(auth_client, method, path):
+    # A newline in the path too (found by the fuzzer): the catch-all's `.` would not match it.
+    response = getattr(auth_client, method)(path)
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
