@@ -83,4 +83,9 @@ def api_exception_handler(exc: Exception, context: dict):
     elif isinstance(exc, UnsupportedMediaType) and getattr(context.get("view"), "media_type_hint", ""):
         # A view that takes one kind of body says which (the upload: multipart with an "image" field).
         exc = UnsupportedMediaType(context["request"].content_type, f"{exc.detail} {context['view'].media_type_hint}")
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    # An error may carry more than its message, e.g. the usage and quota beside a quota's "detail".
+    extra = getattr(exc, "extra_data", None)
+    if response is not None and extra and isinstance(response.data, dict):
+        response.data.update(extra)
+    return response

@@ -393,6 +393,19 @@ IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)
 IMAGE_PENDING_TIMEOUT = env_int("IMAGE_PENDING_TIMEOUT", 900)
 IMAGE_SWEEP_MAX_REQUEUES = env_int("IMAGE_SWEEP_MAX_REQUEUES", 3)
 IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 300)
+# Direct uploads (issue 12): a signed POST lets the client send the file straight to the store (S3, or
+# the service's own signed URL on local storage), valid for this many seconds; the service verifies it after.
+# A pending upload left longer than twice this is swept with its object (sweep_images, sweep_direct_uploads).
+IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 600)
+# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule that
+# expires abandoned ones (README, "Direct uploads"). Off by default: SeaweedFS refuses the tagging field.
+IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
+# Bytes each user may store, originals and variants together; empty or 0: no quota. A quota set on a user
+# in the admin overrides it.
+IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
+# What GET /api/auth/me/ and the user admin show as a user's usage: users asks this hook, never images itself
+# (dependencies run images -> users -> config).
+USER_USAGE_BACKEND = "images.quota.ImageUsage"
 # Seconds a client is told to wait (Retry-After) when a dependency is unavailable (JSON 503).
 RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 5)
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from .models import Image
+from .quota import QuotaExceeded, quota_check
 from .services import image_create, variants_schedule_many
 from .validators import validate_image_file
 
@@ -23,6 +24,16 @@ class ImageAdminForm(forms.ModelForm):
         if isinstance(file, UploadedFile):
             validate_image_file(file)  # shown on the form; image_create checks it again as it saves
         return file
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        file, user = cleaned.get("image"), cleaned.get("user")
+        if isinstance(file, UploadedFile) and user is not None:
+            try:
+                quota_check(user, file.size)  # the owner's quota holds here too (image_create checks it again)
+            except QuotaExceeded as exc:
+                self.add_error("image", str(exc.detail))
+        return cleaned
 
 
 @admin.register(Image)

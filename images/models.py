@@ -82,6 +82,8 @@ class Image(models.Model):
     variants = models.JSONField(editable=False, default=dict, blank=True)
     # Variant name -> [width, height] of what was made, for srcset (issue 13).
     variant_sizes = models.JSONField(editable=False, default=dict, blank=True)
+    # Their bytes together: with `size`, what the image counts against its owner's quota (images.quota).
+    variants_size = models.PositiveBigIntegerField(editable=False, default=0)
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
     )
@@ -143,3 +145,38 @@ class StoredFileDeletion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DirectUpload(models.Model):
+    """An upload signed for the client to send straight to the store, until its bytes are verified (issue 12).
+
+    Never an Image in a half state: the Image is created only when `complete` has verified the object,
+    and then linked here, so completing again answers the same image.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="direct_uploads")
+    # The one key the signed policy allows; the verified file moves to a key of its own (services).
+    key = models.CharField(max_length=255, unique=True)
+    filename = models.CharField(max_length=255, help_text="The client's filename, as declared.")
+    size = models.PositiveBigIntegerField(help_text="The size the client declared, in bytes.")
+    title = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True, validators=[validate_description_length])
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(help_text="When the signed policy stops being accepted.")
+    image = models.OneToOneField(
+        Image, on_delete=models.CASCADE, null=True, blank=True, editable=False, related_name="direct_upload"
+    )
+
+    class Meta:
+        # The sweeper's question: pending uploads past their expiry.
+        indexes = [
+            models.Index(fields=["expires_at"], name="images_upload_expires_idx", condition=models.Q(image=None))
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def expired(self) -> bool:
+        return timezone.now() >= self.expires_at

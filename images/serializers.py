@@ -7,7 +7,8 @@ from rest_framework.exceptions import APIException, ErrorDetail
 
 from users.serializers import UserSerializer
 
-from .models import Image
+from .direct_uploads import direct_upload_complete, direct_upload_start, local_upload_receive
+from .models import DirectUpload, Image
 from .services import DuplicateImageError, image_create
 from .storage import download_url
 
@@ -133,3 +134,86 @@ class ImageSerializer(BaseImageSerializer):
     def get_image_url(self, obj: Image) -> str | None:
         """The file's absolute URL."""
         return self.absolute_url(self.fields["image"].to_representation(obj.image)) if obj.image else None
+
+
+class DirectUploadSerializer(serializers.ModelSerializer):
+    """POST /api/images/uploads/: declare a file; answer where to POST it, with which fields, until when."""
+
+    url = serializers.CharField(read_only=True, help_text="Where to POST the fields and then the file (field `file`).")
+
+    class Meta:
+        model = DirectUpload
+        fields = ["id", "filename", "size", "title", "description", "url", "expires_at"]
+        read_only_fields = ["id", "expires_at"]
+        extra_kwargs = {
+            "filename": {"write_only": True, "help_text": "The file's name on the client."},
+            "size": {"write_only": True, "min_value": 1, "help_text": "The file's size in bytes."},
+            "title": {"write_only": True},
+            "description": {"write_only": True},
+        }
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        # "fields" is a Serializer attribute, so this field is added here rather than declared.
+        fields["fields"] = serializers.DictField(
+            child=serializers.CharField(), read_only=True, source="post_fields",
+            help_text="Form fields to send as they are, before the file.",
+        )
+        return fields
+
+    def validate_size(self, value: int) -> int:
+        limit = settings.IMAGE_MAX_UPLOAD_SIZE
+        if value > limit:
+            raise serializers.ValidationError(f"The image is too large ({value} bytes); the limit is {limit} bytes.")
+        return value
+
+    def create(self, validated_data: dict) -> DirectUpload:
+        upload, post = direct_upload_start(
+            user=validated_data["user"],
+            filename=validated_data["filename"],
+            size=validated_data["size"],
+            title=validated_data.get("title", ""),
+            description=validated_data.get("description", ""),
+        )
+        request = self.context.get("request")
+        upload.url = request.build_absolute_uri(post["url"]) if request else post["url"]  # S3's is absolute
+        upload.post_fields = post["fields"]
+        return upload
+
+
+class DirectUploadCompleteSerializer(ImageUploadSerializer):
+    """POST /api/images/uploads/{id}/complete/: no input; answers the image as POST /api/images/upload/ does."""
+
+    image = StoredFileField(read_only=True)
+
+    class Meta(ImageUploadSerializer.Meta):
+        read_only_fields = ImageUploadSerializer.Meta.fields
+
+    def create(self, validated_data: dict) -> Image:
+        try:
+            return direct_upload_complete(validated_data["upload"])
+        except DjangoValidationError as exc:  # the file's checks: messages under "image"
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+
+
+class LocalUploadSerializer(serializers.Serializer):
+    """The local store's side of a direct upload: the signed form fields and the file, checked as S3 would."""
+
+    key = serializers.CharField(required=False, default="")
+    policy = serializers.CharField(required=False, default="")
+    file = serializers.FileField(required=False, allow_empty_file=True, default=None)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["Content-Type"] = serializers.CharField(required=False, default="")  # S3's field name
+        return fields
+
+    def create(self, validated_data: dict) -> dict:
+        try:
+            local_upload_receive(
+                key=validated_data["key"], content_type=validated_data["Content-Type"],
+                policy=validated_data["policy"], file=validated_data["file"],
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        return validated_data

@@ -24,6 +24,7 @@ from config.unavailable import BROKER_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
 from .models import Image, StoredFileDeletion, safe_image_filename
 from .processing import render_variants, variant_size
+from .quota import quota_check, quota_reserve
 from .scrub import ScrubError, strip_metadata
 from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, sha256_of, validate_image_file
 
@@ -107,7 +108,8 @@ def image_create(
 
     `duplicates` (default IMAGE_DUPLICATES): "allow" stores bytes the user already has as a new image;
     "reuse" and "refuse" raise DuplicateImageError naming the image that has them.
-    Raises ValidationError with messages under "image", "title" or "description".
+    Raises ValidationError with messages under "image", "title" or "description", and QuotaExceeded when
+    the file would take the user over their quota.
     """
     try:
         stored, metadata = image_file_metadata(file)
@@ -120,7 +122,29 @@ def image_create(
             raise DuplicateImageError(existing, policy)
     image = Image(user=user, image=stored, title=title, description=description, **metadata)
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
-    image.save()  # the file first, then the row; a failed INSERT removes the file again
+    quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
+    image.image.save(stored.name, stored, save=False)  # the file first (outside the row lock), then the row
+    return image_record(image)
+
+
+def image_record(image: Image) -> Image:
+    """Insert the row of an image whose file is stored, within its owner's quota; schedule its variants.
+
+    If the row cannot be inserted (over quota, the database failing), the stored file is deleted (or
+    recorded for the sweeper). Direct uploads do the same in images.direct_uploads, with their own lock.
+    """
+    try:
+        with transaction.atomic():
+            quota_reserve(image.user, image.size)  # two uploads racing for the last free bytes wait here
+            image.save()
+    except BaseException:
+        files_delete(image.image.storage, [image.image.name])
+        raise
+    return image_created(image)
+
+
+def image_created(image: Image) -> Image:
+    """Schedule the variants of an image whose row was just inserted, and return it as it now is."""
     variants_schedule(image)
     # Inline (no broker) the variants were made as the row committed: show the row as it now is. The
     # row is committed, so a database failing now must not turn the answer into an error.
@@ -252,8 +276,9 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
             content = ContentFile(data)
             content.content_type = fmt.mime_type
             stored[variant] = _store_as(storage, names[variant], content)
+        variants_size = sum(len(data) for data in rendered.values())  # counted against the owner's quota
         found = Image.objects.filter(pk=image.pk).update(
-            variants=stored, variant_sizes=sizes, processing=Image.Processing.READY
+            variants=stored, variant_sizes=sizes, variants_size=variants_size, processing=Image.Processing.READY
         )
     except BaseException:
         _delete_quietly(storage, stored.values())
@@ -275,7 +300,8 @@ def _store_as(storage: Storage, name: str, content: File) -> str:
 
 
 def images_sweep() -> dict[str, int]:
-    """Queue again images pending for too long, fail those queued too often, retry refused deletions.
+    """Queue again images pending for too long, fail those queued too often, retry refused deletions,
+    remove abandoned direct uploads with their objects.
 
     Run by `manage.py sweep_images` and the periodic Celery task; safe to run at any time and anywhere.
     """
@@ -294,7 +320,9 @@ def images_sweep() -> dict[str, int]:
             processing_queued_at=timezone.now(), processing_requeues=F("processing_requeues") + 1
         )
         variants_schedule_many(ids)
-    return {"requeued": len(ids), "failed": failed, **deletions_retry()}
+    from .direct_uploads import direct_uploads_sweep  # that module imports this one
+
+    return {"requeued": len(ids), "failed": failed, **deletions_retry(), "uploads_removed": direct_uploads_sweep()}
 
 
 def deletions_retry() -> dict[str, int]:

@@ -1,11 +1,13 @@
 """Keep storage in step with the database: a deleted row's files go too, however it was deleted."""
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from users.signals import account_deleting
 
-from .models import Image
-from .services import image_files_delete_on_commit, user_images_store_check
+from .models import DirectUpload, Image
+from .services import files_delete, image_files_delete_on_commit, user_images_store_check
 
 
 @receiver(post_delete, sender=Image)
@@ -18,3 +20,8 @@ def delete_files_after_commit(sender, instance: Image, using: str, **kwargs) -> 
 def check_store_before_account_deletion(sender, user, **kwargs) -> None:
     """Stop an account's deletion (the store's error: a 503) while its images' files cannot be removed."""
     user_images_store_check(user)
+@receiver(post_delete, sender=DirectUpload)
+def delete_upload_object_after_commit(sender, instance: DirectUpload, using: str, **kwargs) -> None:
+    """A direct upload's key goes with its row (swept, refused, a user's deletion); after a completion the
+    object has moved to its image's key, and this removes only what a later POST may have put back."""
+    transaction.on_commit(lambda: files_delete(default_storage, [instance.key]), robust=True)

@@ -1,5 +1,5 @@
 """Where files go and how they are reached: private S3 with presigned URLs, or local files behind signed URLs;
-listing a store.
+listing a store; signing a direct upload to the store and moving what arrived (issue 12).
 
 Either way a file's URL is the only key to it, it expires, and it names the file for downloads.
 """
@@ -116,3 +116,53 @@ def download_url(storage: Storage, name: str, filename: str = "") -> str:
         disposition = content_disposition_header(as_attachment=False, filename=filename)
         return storage.url(name, parameters={"ResponseContentDisposition": disposition})
     return storage.url(name)
+# The tag that marks a direct upload's object until it is completed (IMAGE_DIRECT_UPLOAD_TAGGING).
+PENDING_TAGGING = "<Tagging><TagSet><Tag><Key>upload</Key><Value>pending</Value></Tag></TagSet></Tagging>"
+
+
+def bucket_key(storage: S3Storage, name: str) -> str:
+    """The object key of a storage name (the storage's `location` in front, as stored_objects strips it)."""
+    location = storage.location.strip("/")
+    return f"{location}/{name}" if location else name
+
+
+def s3_presigned_post(
+    storage: S3Storage, name: str, *, content_type: str, max_size: int, expires_in: int, tagging: bool = False
+) -> dict:
+    """Sign a browser-style POST of one object at exactly `name`, with conditions the store itself enforces.
+
+    That key only (boto3 adds the condition), 1 to `max_size` bytes, a Content-Type starting with image/,
+    for `expires_in` seconds. Returns {"url", "fields"}: the client POSTs `fields` and then the file.
+    """
+    fields = {"Content-Type": content_type}
+    conditions: list = [["starts-with", "$Content-Type", "image/"], ["content-length-range", 1, max_size]]
+    if tagging:
+        fields["tagging"] = PENDING_TAGGING
+        conditions.append({"tagging": PENDING_TAGGING})
+    return storage.connection.meta.client.generate_presigned_post(
+        storage.bucket_name, bucket_key(storage, name), Fields=fields, Conditions=conditions, ExpiresIn=expires_in
+    )
+
+
+def stored_file_move(storage: Storage, name: str, new_name: str, content_type: str) -> None:
+    """Move a stored file to `new_name` (a name not in use), giving it this Content-Type where the store keeps one.
+
+    On S3 a copy inside the store (no byte passes through the service) with the storage's usual write
+    parameters and no tags, then the old key is deleted; on local disk a rename.
+    """
+    if isinstance(storage, S3Storage):
+        params = {**storage.get_object_parameters(new_name), "ContentType": content_type}
+        storage.connection.meta.client.copy_object(
+            Bucket=storage.bucket_name,
+            Key=bucket_key(storage, new_name),
+            CopySource={"Bucket": storage.bucket_name, "Key": bucket_key(storage, name)},
+            MetadataDirective="REPLACE",
+            TaggingDirective="REPLACE",
+            Tagging="",
+            **params,
+        )
+        storage.delete(name)
+        return
+    target = Path(storage.path(new_name))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(storage.path(name), target)  # same folder, same filesystem

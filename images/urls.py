@@ -9,4 +9,7 @@ urlpatterns = [
     path("upload/", views.ImageUploadView.as_view(), name="upload"),
     path("<int:pk>/", views.ImageDetailView.as_view(), name="detail"),
     path("<int:pk>/delete/", views.ImageDeleteView.as_view(), name="delete"),
+    path("uploads/", views.DirectUploadView.as_view(), name="direct-upload"),
+    path("uploads/local/", views.LocalDirectUploadView.as_view(), name="direct-upload-local"),
+    path("uploads/<uuid:pk>/complete/", views.DirectUploadCompleteView.as_view(), name="direct-upload-complete"),
 ]

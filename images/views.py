@@ -19,15 +19,23 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
 
 from .filters import ImageFilter
-from .models import Image
+from .models import DirectUpload, Image
 from .pagination import KeysetLinkPagination
-from .serializers import ImageSerializer, ImageUploadSerializer
+from .serializers import (
+    DirectUploadCompleteSerializer,
+    DirectUploadSerializer,
+    ImageSerializer,
+    ImageUploadSerializer,
+    LocalUploadSerializer,
+)
 from .services import image_delete
 from .storage import SignedFileSystemStorage, media_url_is_valid
 from .validators import ALLOWED_FORMATS
@@ -108,6 +116,7 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     # REQUIRE_VERIFIED_EMAIL (issue 14): a clear 403 until the owner has verified the email address.
     permission_classes = [IsAuthenticated, VerifiedEmailRequired]
     throttle_scope = "upload"
+    error_statuses = ("409",)  # over the quota (images.quota.QuotaExceeded)
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
         serializer.save(user=self.request.user)  # images.services.image_create
@@ -196,3 +205,95 @@ def media_content_type(path: str) -> str:
         if extension in fmt.extensions:
             return fmt.mime_type
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
+# --- Direct uploads (issue 12): sign, the client POSTs to the store, complete -----------------------------
+
+DIRECT_UPLOAD_EXAMPLE = {
+    "id": "6f1c3b1e-8a52-4c9e-9d5e-2f7a0c1b9e44",
+    "url": "https://my-bucket.s3.amazonaws.com/",
+    "fields": {
+        "Content-Type": "image/jpeg", "key": "images/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg",
+        "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-credential": "AKIA.../20240115/us-east-1/s3/aws4_request",
+        "x-amz-date": "20240115T103000Z", "policy": "eyJleHBpcmF0aW9uIjog...", "x-amz-signature": "5d6c...",
+    },
+    "expires_at": "2024-01-15T10:40:00Z",
+}
+
+
+@extend_schema_view(post=extend_schema(
+    summary="Start a direct upload",
+    description=(
+        "Declare a file (name and size in bytes); the answer says where to POST it: send every entry of "
+        "`fields` as a form field, then the file as the field `file` (multipart/form-data), to `url` before "
+        "`expires_at`. The store itself refuses another key, a body outside 1 byte to the upload limit and a "
+        "Content-Type that is not image/*. Then call the upload's complete operation."
+    ),
+    examples=[
+        OpenApiExample("Start", request_only=True, value={"filename": "beach.jpg", "size": 3145728, "title": "Beach"}),
+        OpenApiExample("Signed", response_only=True, status_codes=["201"], value=DIRECT_UPLOAD_EXAMPLE),
+    ],
+))
+class DirectUploadView(generics.CreateAPIView):
+    """POST /api/images/uploads/: sign a direct upload of one file to the store."""
+
+    serializer_class = DirectUploadSerializer
+    # The proxied upload's permissions, whatever they become (e.g. a verified email): one rule for both ways.
+    permission_classes = ImageUploadView.permission_classes
+    parser_classes = [JSONParser]
+    throttle_scope = "upload"
+    uses_file_storage = True
+    error_statuses = ("409",)  # the declared size is over the quota
+
+    def perform_create(self, serializer: DirectUploadSerializer) -> None:
+        serializer.save(user=self.request.user)  # images.direct_uploads.direct_upload_start
+
+
+@extend_schema_view(post=extend_schema(
+    summary="Complete a direct upload",
+    description=(
+        "Verify the file that arrived in the store with the rules of the upload endpoint, create the image and "
+        "answer it as the upload endpoint does. Completing again answers the same image. Invalid bytes: 400 "
+        "under `image`, and the upload and its file are deleted. 409 `upload_not_received` while nothing has "
+        "arrived, 410 once the upload expired without a file, 409 `quota_exceeded` over the quota (the upload "
+        "stays until it expires: delete images and complete again)."
+    ),
+    request=None,
+    responses={201: DirectUploadCompleteSerializer},
+))
+class DirectUploadCompleteView(generics.CreateAPIView):
+    """POST /api/images/uploads/{id}/complete/: verify the uploaded file and create its image."""
+
+    serializer_class = DirectUploadCompleteSerializer
+    permission_classes = ImageUploadView.permission_classes
+    parser_classes = [JSONParser]
+    uses_file_storage = True
+    error_statuses = ("409", "410")
+    # Not throttled: each upload is verified at most once (a completed one answers from its row), and
+    # signing, which makes uploads, is.
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DirectUpload.objects.none()
+        return DirectUpload.objects.filter(user=self.request.user).select_related("user", "image")
+
+    def perform_create(self, serializer: DirectUploadCompleteSerializer) -> None:
+        serializer.save(upload=self.get_object())  # images.direct_uploads.direct_upload_complete
+
+
+@extend_schema(exclude=True)  # the store's side of step 2, as S3's POST is: its URL comes in each signed upload
+class LocalDirectUploadView(generics.GenericAPIView):
+    """POST /api/images/uploads/local/: the local store accepting a direct upload's POST, as S3 would.
+
+    Authorised by the signed policy in the form, not by a token (a browser form posts it as it would to S3).
+    """
+
+    serializer_class = LocalUploadSerializer
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    parser_classes = [MultiPartParser]
+    uses_file_storage = True
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()  # images.direct_uploads.local_upload_receive
+        return Response(status=status.HTTP_204_NO_CONTENT)  # S3's answer to a POST without success_action_status

@@ -35,6 +35,11 @@ class User(AbstractUser):
     )
     # Moved on by "log out everywhere": tokens of an older generation are refused (users.tokens).
     token_generation = models.PositiveIntegerField(default=0, editable=False)
+    # Set by staff in the admin (issue 12); empty: the default, IMAGE_USER_QUOTA_BYTES.
+    quota_bytes = models.PositiveBigIntegerField(
+        "storage quota (bytes)", null=True, blank=True,
+        help_text="Bytes this user may store, originals and variants; overrides the default. Empty: the default.",
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -2,6 +2,7 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.tokens import UntypedToken
@@ -17,6 +18,7 @@ from .services import (
     password_reset_user,
     session_refresh,
     token_pair_for,
+    user_usage,
 )
 from .tokens import SessionRefreshToken
 
@@ -126,6 +128,14 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
         return {"user": UserSerializer(instance, context=self.context).data, "tokens": token_pair_for(instance)}
 
 
+class UsageSerializer(serializers.Serializer):
+    """What the user stores and may store (issue 12)."""
+
+    bytes = serializers.IntegerField(help_text="Bytes stored: every image's original and variants.")
+    images = serializers.IntegerField(help_text="How many images.")
+    quota_bytes = serializers.IntegerField(allow_null=True, help_text="Bytes the user may store; null: no quota.")
+
+
 class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
     """The current user's own account: change username or email; a new email needs the current password.
 
@@ -135,10 +145,11 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
     password = PasswordField(
         required=False, allow_blank=True, help_text="The current password; required only to change the email."
     )
+    usage = serializers.SerializerMethodField()
 
     class Meta:
         model = User
-        fields = ["id", "email", "username", "date_joined", "email_verified", "password"]
+        fields = ["id", "email", "username", "date_joined", "email_verified", "password", "usage"]
         read_only_fields = ["id", "date_joined", "email_verified"]
         # AccountFieldsMixin's case-insensitive checks replace the model's exact-match unique validators.
         extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
@@ -160,6 +171,11 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"email": exc.detail}) from exc
         return attrs
+
+    @extend_schema_field(UsageSerializer)
+    def get_usage(self, obj: User) -> dict | None:
+        """The storage used and the quota, from the usage hook (settings.USER_USAGE_BACKEND)."""
+        return user_usage(obj)
 
     def email_changes(self, attrs: dict) -> bool:
         # Only a different address is a change: the same one in another letter case is the same login.

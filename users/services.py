@@ -6,10 +6,11 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.module_loading import import_string
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
@@ -206,3 +207,24 @@ def _mail(user: User, template: str, context: dict) -> None:
     subject = render_to_string(f"users/email/{template}_subject.txt", context).strip()
     body = render_to_string(f"users/email/{template}.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+def usage_backend():
+    """The hook that says what a user stores (settings.USER_USAGE_BACKEND), or None when none is set.
+
+    A setting rather than an import: the images app depends on users, never the other way round.
+    """
+    path = getattr(settings, "USER_USAGE_BACKEND", None)
+    return import_string(path)() if path else None
+
+
+def user_usage(user: User) -> dict | None:
+    """{"bytes", "images", "quota_bytes"} of the user, from the usage hook."""
+    backend = usage_backend()
+    return backend.usage(user) if backend else None
+
+
+def users_with_usage(users: QuerySet) -> QuerySet:
+    """The users with `usage_bytes` and `usage_images` annotated, when a usage hook is set."""
+    backend = usage_backend()
+    return backend.annotate(users) if backend else users

@@ -37,6 +37,8 @@ ADDED_ENDPOINTS = {
     ("patch", "/api/images/{id}/"),
     ("delete", "/api/images/{id}/"),
     ("get", "/api/health/"),
+    ("post", "/api/images/uploads/"),
+    ("post", "/api/images/uploads/{id}/complete/"),
 }
 
 

@@ -22,7 +22,9 @@ def account(user: User) -> dict:
     """The user as GET /api/auth/me/ should show it, read from the database."""
     user.refresh_from_db()
     return {"id": user.pk, "email": user.email, "username": user.username,
-            "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ"), "email_verified": user.email_verified}
+            "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ"), "email_verified": user.email_verified,
+            # No images and no quota (issue 12; users/tests/test_usage.py shows it counting).
+            "usage": {"bytes": 0, "images": 0, "quota_bytes": None}}
 
 
 def refresh(client: APIClient, token: str):

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from images.models import Image, StoredFileDeletion
+from images.models import DirectUpload, Image, StoredFileDeletion
 from images.services import files_delete, variants_schedule_many
 from images.storage import stored_objects
 
@@ -18,7 +18,8 @@ SHOWN = 20  # problems listed of each kind; the counts cover them all
 class Command(BaseCommand):
     help = (
         "Compare the images' rows with the objects in the store under images/: objects no row refers to "
-        "(orphans, with their age), rows whose original is missing, and ready images missing a variant. "
+        "(orphans, with their age; the keys of direct uploads still open are not orphans), rows whose original "
+        "is missing, and ready images missing a variant. "
         "--fix deletes orphans older than --grace and queues the missing variants again. Exits non-zero "
         "while anything is wrong, so it can run from cron."
     )
@@ -44,6 +45,9 @@ class Command(BaseCommand):
             elif image.processing == Image.Processing.READY and not self._variants_stored(image, objects):
                 missing_variants.append(image.pk)
 
+        # A direct upload's key is owned while the upload may still complete (until the sweeper would take it).
+        open_since = timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE)
+        owned.update(DirectUpload.objects.filter(image=None, expires_at__gte=open_since).values_list("key", flat=True))
         now = datetime.now(tz=UTC)
         orphans = {name: now - modified for name, modified in objects.items() if name not in owned}
         old = sorted(name for name, age in orphans.items() if age > timedelta(seconds=grace))

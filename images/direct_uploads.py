@@ -1,0 +1,231 @@
+"""Direct uploads (issue 12): the service signs before and verifies after; the store carries the bytes.
+
+1. `direct_upload_start` records a DirectUpload and signs a POST for its one key: S3's presigned POST
+   (the store enforces the policy), or on local storage a policy of our own signed with
+   django.core.signing and enforced by `local_upload_receive` (the same multipart POST, so one client
+   works with both).
+2. The client POSTs `fields` and the file to `url`.
+3. `direct_upload_complete` reads what arrived and holds it to the proxied upload's rules through the
+   same services (`image_file_metadata`, `image_record`): the Image exists only once its bytes are verified.
+
+Pending uploads left behind are removed with their object by `direct_uploads_sweep` (sweep_images).
+"""
+import logging
+import mimetypes
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from storages.backends.s3 import S3Storage
+
+from .models import DirectUpload, Image, image_upload_to
+from .quota import quota_check, quota_reserve
+from .services import files_delete, image_created, image_file_metadata
+from .storage import s3_presigned_post, stored_file_move
+from .validators import sha256_of
+
+logger = logging.getLogger(__name__)
+
+LOCAL_POLICY_SALT = "images.direct_uploads.local-policy"
+
+
+class CodedError(APIException):
+    """An API error whose answer names its code beside the message (config.exceptions adds `extra_data`)."""
+
+    def __init__(self, detail=None) -> None:
+        super().__init__(detail)
+        self.extra_data = {"code": self.default_code}
+
+
+class UploadNotReceived(CodedError):
+    """409: completing an upload whose file has not arrived in the store (yet)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Nothing has been uploaded yet: POST the file to the upload's url with its fields, then complete."
+    default_code = "upload_not_received"
+
+
+class UploadExpired(CodedError):
+    """410: the upload's policy expired before any file arrived; the upload is gone."""
+
+    status_code = status.HTTP_410_GONE
+    default_detail = "The upload expired before its file arrived; start a new upload."
+    default_code = "upload_expired"
+
+
+class PolicyRefused(CodedError):
+    """403 from the local store: the POST does not satisfy its signed policy (S3 answers AccessDenied)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "policy_refused"
+
+
+# --- 1. Sign ---------------------------------------------------------------------------------------
+
+
+def direct_upload_start(
+    *, user, filename: str, size: int, title: str = "", description: str = ""
+) -> tuple[DirectUpload, dict]:
+    """Record a pending upload of `size` bytes and sign a POST of its key: (the upload, {"url", "fields"}).
+
+    Raises QuotaExceeded when the declared size would take the user over their quota. A `url` of the
+    local store is a path: the caller makes it absolute.
+    """
+    quota_check(user, size)
+    expire = settings.IMAGE_DIRECT_UPLOAD_EXPIRE
+    upload = DirectUpload(
+        user=user, filename=filename, size=size, title=title, description=description,
+        expires_at=timezone.now() + timedelta(seconds=expire),
+    )
+    upload.key = image_upload_to(Image(user=user), filename)  # images/{user_id}/{uuid}_{safe name}
+    upload.save()
+    content_type = _declared_content_type(filename)
+    storage = default_storage
+    if isinstance(storage, S3Storage):
+        post = s3_presigned_post(
+            storage, upload.key, content_type=content_type, max_size=settings.IMAGE_MAX_UPLOAD_SIZE,
+            expires_in=expire, tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
+        )
+    else:
+        post = {"url": reverse("images:direct-upload-local"), "fields": local_upload_fields(upload, content_type)}
+    return upload, post
+
+
+def _declared_content_type(filename: str) -> str:
+    # What the client sends as Content-Type (the store only checks that it starts with image/); on
+    # completion the object gets the type its bytes show.
+    guessed, _ = mimetypes.guess_type(filename)
+    return guessed if guessed and guessed.startswith("image/") else "image/octet-stream"
+
+
+def local_upload_fields(upload: DirectUpload, content_type: str) -> dict[str, str]:
+    """The form fields of a POST to the local store: its key, a Content-Type and the signed policy."""
+    policy = {
+        "key": upload.key,
+        "max": settings.IMAGE_MAX_UPLOAD_SIZE,
+        "expires": int(upload.expires_at.timestamp()),
+    }
+    return {"key": upload.key, "Content-Type": content_type, "policy": signing.dumps(policy, salt=LOCAL_POLICY_SALT)}
+
+
+# --- 2. The local store's side of the POST (S3 does this itself) -----------------------------------------
+
+
+def local_upload_receive(*, key: str, content_type: str, policy: str, file: File | None) -> None:
+    """Store a POSTed file at its key if the signed policy allows it, as S3 would; raise otherwise.
+
+    PolicyRefused (403) for a bad signature, an expired policy, another key, a Content-Type that is not
+    image/*, or an upload no longer pending; ValidationError under "file" for a missing file or one
+    outside 1 byte to the policy's maximum (S3's EntityTooSmall/EntityTooLarge are 400s too).
+    """
+    try:
+        signed = signing.loads(policy, salt=LOCAL_POLICY_SALT)
+    except signing.BadSignature:
+        raise PolicyRefused("The policy's signature does not match.") from None
+    if time.time() >= signed["expires"]:
+        raise PolicyRefused("Policy expired.")
+    if key != signed["key"]:
+        raise PolicyRefused("Policy condition failed: key.")
+    if not content_type.startswith("image/"):
+        raise PolicyRefused("Policy condition failed: Content-Type must start with image/.")
+    if file is None:
+        raise ValidationError({"file": ["No file was submitted."]})
+    if not 1 <= file.size <= signed["max"]:
+        raise ValidationError({"file": [f"The file must be 1 to {signed['max']} bytes (content-length-range)."]})
+    if not DirectUpload.objects.filter(key=key, image=None).exists():
+        raise PolicyRefused("This upload is no longer open.")
+    storage = default_storage
+    storage.delete(key)  # S3 replaces an object POSTed twice; the local store does the same
+    stored = storage.save(key, file)
+    if stored != key:  # a concurrent POST of the same key got there first: keep that one
+        storage.delete(stored)
+
+
+# --- 3. Complete ------------------------------------------------------------------------------------
+
+
+def direct_upload_complete(upload: DirectUpload) -> Image:
+    """Verify what arrived at the upload's key like a proxied upload, move it to its image's key, create the Image.
+
+    Idempotent: an upload already completed answers its image. Raises ValidationError under "image" (the
+    upload and its object are deleted), QuotaExceeded (the upload stays, to complete once space is
+    freed), UploadNotReceived, or UploadExpired (the upload is deleted).
+    """
+    if upload.image_id:
+        return upload.image
+    storage: Storage = default_storage
+    if not storage.exists(upload.key):
+        upload.refresh_from_db()
+        if upload.image_id:  # completed meanwhile by another request, which moved the object
+            return upload.image
+        if upload.expired:
+            upload.delete()
+            raise UploadExpired()
+        raise UploadNotReceived()
+
+    with storage.open(upload.key, "rb") as stored:
+        # At most one byte over the limit is read: the store enforced the policy, and the check says so.
+        data = stored.read(settings.IMAGE_MAX_UPLOAD_SIZE + 1)
+    file = ContentFile(data, name=upload.filename)
+    try:
+        metadata = image_file_metadata(file)  # the proxied upload's checks, its naming, its Content-Type
+    except ValidationError as exc:
+        DirectUpload.objects.filter(pk=upload.pk).delete()  # its object goes once that commits
+        raise ValidationError({"image": exc.error_list}) from None
+    quota_check(upload.user, metadata["size"])  # a first look; image_record decides under the lock
+
+    image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
+    image.clean_fields(exclude=["user", "image"])
+    final_name = image_upload_to(image, file.name)  # a key of its own: the signed policy cannot reach it
+    with transaction.atomic():
+        # The quota's lock first (on SQLite it must be the transaction's first statement), then the upload's:
+        # a second completion of the same upload waits here, then answers the image the first one made.
+        quota_reserve(upload.user, metadata["size"])  # QuotaExceeded: nothing moved, the upload stays
+        pending = DirectUpload.objects.select_for_update().select_related("image").get(pk=upload.pk)
+        if pending.image_id:
+            return pending.image
+        if sha256_of(ContentFile(data)) == metadata["checksum"]:
+            stored_file_move(storage, upload.key, final_name, metadata["mime_type"])
+        else:  # the metadata service changed the bytes (e.g. stripped metadata): store those instead
+            final_name = storage.save(final_name, file)
+            storage.delete(upload.key)
+        image.image.name = final_name
+        try:
+            image.save()
+            pending.image = image
+            pending.save(update_fields=["image"])
+        except BaseException:
+            _put_back(storage, final_name, upload.key)  # so that completing again can work
+            raise
+    return image_created(image)
+
+
+def _put_back(storage: Storage, name: str, pending_key: str) -> None:
+    try:
+        stored_file_move(storage, name, pending_key, "application/octet-stream")
+    except Exception:
+        logger.warning("Could not move %s back to %s", name, pending_key, exc_info=True)
+        files_delete(storage, [name])
+
+
+# --- Abandoned uploads -----------------------------------------------------------------------------
+
+
+def direct_uploads_sweep() -> int:
+    """Delete pending uploads whose policy expired over IMAGE_DIRECT_UPLOAD_EXPIRE ago, and their objects.
+
+    The extra time covers a file that started arriving just before expiry. Returns how many were removed.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE)
+    removed, _ = DirectUpload.objects.filter(image=None, expires_at__lt=cutoff).delete()
+    return removed  # each one's object is deleted after the commit (signals.delete_upload_object_after_commit)
