@@ -22,10 +22,11 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from storages.backends.s3 import S3Storage
 
 from .models import DirectUpload, Image, image_upload_to
@@ -163,16 +164,32 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
     """
     if upload.image_id:
         return upload.image
+    refusal: Exception | None = None
+    with transaction.atomic():
+        # Claim the upload with a write, the transaction's first statement: a second completion of the same
+        # upload waits here (PostgreSQL's row lock; SQLite's write lock, where select_for_update does
+        # nothing), then finds the image the first one made.
+        if not DirectUpload.objects.filter(pk=upload.pk).update(expires_at=F("expires_at")):
+            raise NotFound()  # refused and deleted meanwhile
+        upload.refresh_from_db()
+        if upload.image_id:
+            return upload.image
+        try:
+            image = _complete_claimed(upload)
+        except (ValidationError, UploadExpired) as exc:
+            upload.delete()  # its object goes once this commits (signals)
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+    return image_created(image)
+
+
+def _complete_claimed(upload: DirectUpload) -> Image:
     storage: Storage = default_storage
     if not storage.exists(upload.key):
-        upload.refresh_from_db()
-        if upload.image_id:  # completed meanwhile by another request, which moved the object
-            return upload.image
         if upload.expired:
-            upload.delete()
             raise UploadExpired()
         raise UploadNotReceived()
-
     with storage.open(upload.key, "rb") as stored:
         # At most one byte over the limit is read: the store enforced the policy, and the check says so.
         data = stored.read(settings.IMAGE_MAX_UPLOAD_SIZE + 1)
@@ -180,34 +197,26 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
     try:
         metadata = image_file_metadata(file)  # the proxied upload's checks, its naming, its Content-Type
     except ValidationError as exc:
-        DirectUpload.objects.filter(pk=upload.pk).delete()  # its object goes once that commits
         raise ValidationError({"image": exc.error_list}) from None
-    quota_check(upload.user, metadata["size"])  # a first look; image_record decides under the lock
-
     image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
     image.clean_fields(exclude=["user", "image"])
+    quota_reserve(upload.user, image.size)  # the owner's lock until commit; QuotaExceeded: nothing moved
+
     final_name = image_upload_to(image, file.name)  # a key of its own: the signed policy cannot reach it
-    with transaction.atomic():
-        # The quota's lock first (on SQLite it must be the transaction's first statement), then the upload's:
-        # a second completion of the same upload waits here, then answers the image the first one made.
-        quota_reserve(upload.user, metadata["size"])  # QuotaExceeded: nothing moved, the upload stays
-        pending = DirectUpload.objects.select_for_update().select_related("image").get(pk=upload.pk)
-        if pending.image_id:
-            return pending.image
-        if sha256_of(ContentFile(data)) == metadata["checksum"]:
-            stored_file_move(storage, upload.key, final_name, metadata["mime_type"])
-        else:  # the metadata service changed the bytes (e.g. stripped metadata): store those instead
-            final_name = storage.save(final_name, file)
-            storage.delete(upload.key)
-        image.image.name = final_name
-        try:
-            image.save()
-            pending.image = image
-            pending.save(update_fields=["image"])
-        except BaseException:
-            _put_back(storage, final_name, upload.key)  # so that completing again can work
-            raise
-    return image_created(image)
+    if sha256_of(ContentFile(data)) == metadata["checksum"]:
+        stored_file_move(storage, upload.key, final_name, metadata["mime_type"])
+    else:  # the metadata service changed the bytes (e.g. stripped metadata): store those instead
+        final_name = storage.save(final_name, file)
+        storage.delete(upload.key)
+    image.image.name = final_name
+    try:
+        image.save()
+        upload.image = image
+        upload.save(update_fields=["image"])
+    except BaseException:
+        _put_back(storage, final_name, upload.key)  # so that completing again can work
+        raise
+    return image
 
 
 def _put_back(storage: Storage, name: str, pending_key: str) -> None:

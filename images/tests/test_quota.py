@@ -1,0 +1,212 @@
+"""Per-user quota (issue 12): at the limit, over it on each path (proxied, signing, completion), and racing.
+
+The races run real threads, each with its own database connection, through the real endpoints: on
+PostgreSQL the owner's row lock decides (CI runs the suite there too); on SQLite the database's write lock.
+"""
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from rest_framework.test import APIClient
+
+from images.models import DirectUpload, Image
+from images.quota import user_usage
+from images.storage import stored_objects
+from images.tests.test_direct_uploads import complete_url, send, sign
+from testutils import UPLOAD_URL, bearer, image_bytes, login
+
+pytestmark = pytest.mark.django_db
+
+# In a test's transaction the variants (queued on commit) are never made unless a test runs the commit
+# callbacks: usage is the originals alone, and the arithmetic of the limit is exact. The races commit for
+# real and make variants, which count from then on (a quota can be passed by the variants of the image
+# that filled it; README, "Per-user quota").
+
+PNG = image_bytes("PNG", (40, 30))
+
+
+def png(color: str = "red") -> SimpleUploadedFile:
+    return SimpleUploadedFile("p.png", image_bytes("PNG", (40, 30), color=color), content_type="image/png")
+
+
+def names_in_store() -> set[str]:
+    return {name for name, _ in stored_objects(default_storage, "images/")}
+
+
+def over_quota(response, usage: int, images: int, quota: int, size: int) -> None:
+    """The answer is the quota's 409, naming the usage, the quota and the size."""
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["code"] == "quota_exceeded"
+    assert body["usage"] == {"bytes": usage, "images": images, "quota_bytes": quota}
+    assert body["size"] == size
+    assert "would exceed your storage quota" in body["detail"]
+
+
+# --- Each path ----------------------------------------------------------------------------------------
+
+
+def test_a_proxied_upload_may_fill_the_quota_exactly_but_not_pass_it(auth_client, settings, user):
+    settings.IMAGE_USER_QUOTA_BYTES = 2 * len(PNG)
+
+    assert auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart").status_code == 201
+    assert auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart").status_code == 201  # at the limit
+    files = names_in_store()
+    response = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
+
+    over_quota(response, usage=2 * len(PNG), images=2, quota=2 * len(PNG), size=len(PNG))
+    assert Image.objects.count() == 2 and names_in_store() == files
+
+
+def test_signing_checks_the_declared_size(auth_client, settings, upload):
+    upload(png())
+    settings.IMAGE_USER_QUOTA_BYTES = len(PNG) + 1000
+
+    assert sign(auth_client, size=1000).status_code == 201  # exactly the room left
+    response = sign(auth_client, size=1001)
+
+    over_quota(response, usage=len(PNG), images=1, quota=len(PNG) + 1000, size=1001)
+    assert DirectUpload.objects.count() == 1
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_completion_checks_the_real_size_and_the_upload_waits_for_room(
+    request, store, auth_client, settings, upload
+):
+    if store == "s3":
+        request.getfixturevalue("s3_storage")
+    first = upload(png())
+    settings.IMAGE_USER_QUOTA_BYTES = len(PNG) + 10
+    signed = sign(auth_client, "a.png", size=5).json()  # declared small: the bytes tell the truth
+    send(signed, PNG, "a.png")
+
+    response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    over_quota(response, usage=len(PNG), images=1, quota=len(PNG) + 10, size=len(PNG))
+    assert Image.objects.count() == 1
+    assert signed["fields"]["key"] in names_in_store()  # kept: complete again once there is room
+    assert auth_client.delete(f"/api/images/{first['id']}/").status_code == 204
+    assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 201
+
+
+def test_a_users_own_quota_overrides_the_default(auth_client, user, settings):
+    settings.IMAGE_USER_QUOTA_BYTES = 10
+    user.quota_bytes = len(PNG)
+    user.save()
+
+    assert auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart").status_code == 201
+    user.quota_bytes = 0  # nothing more for this user
+    user.save()
+    response = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
+    over_quota(response, usage=len(PNG), images=1, quota=0, size=len(PNG))
+
+    settings.IMAGE_USER_QUOTA_BYTES = None
+    assert sign(auth_client, size=1).status_code == 409  # the user's own still holds with no default
+
+
+def test_no_quota_by_default(auth_client, settings):
+    assert settings.IMAGE_USER_QUOTA_BYTES is None
+    for _ in range(3):
+        assert auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart").status_code == 201
+
+
+def test_usage_counts_variants_once_they_are_made(upload, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(png())
+    image = Image.objects.get()
+
+    stored = sum(default_storage.size(name) for name in image.variants.values())
+    assert stored > 0 and image.variants_size == stored
+    assert user_usage(user).bytes == image.size + stored
+
+
+def test_the_admin_upload_is_held_to_the_quota(admin_client, user, settings):
+    settings.IMAGE_USER_QUOTA_BYTES = 10
+
+    response = admin_client.post("/admin/images/image/add/", {"user": user.pk, "image": png(), "title": "t"})
+
+    assert response.status_code == 200
+    assert "would exceed your storage quota" in response.content.decode()
+    assert Image.objects.count() == 0
+
+
+# --- Races for the last free bytes ----------------------------------------------------------------------
+
+
+def race(calls: list[Callable[[], int]]) -> list[int]:
+    """Run the calls at once, each in a thread of its own (with its own database connection); their results."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = calls[index]()
+        except Exception as exc:  # shown in the assertion
+            results[index] = repr(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_proxied_uploads_cannot_together_pass_the_last_free_bytes(user, settings):
+    access = login(APIClient(), user.email)["access"]
+    bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
+    bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
+    before = user_usage(user).bytes  # two originals and their variants
+    settings.IMAGE_USER_QUOTA_BYTES = before + len(PNG)  # room left for one more original
+
+    def upload() -> int:
+        return bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart").status_code
+
+    statuses = race([upload] * 6)
+
+    assert sorted(statuses, key=str) == [201, 409, 409, 409, 409, 409], statuses
+    assert Image.objects.count() == 3
+    images = Image.objects.all()
+    assert sum(image.size for image in images) == 3 * len(PNG)
+    assert names_in_store() == {name for image in images for name in image.stored_names()}  # the refused: none
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_completions_cannot_together_pass_the_last_free_bytes(user, settings):
+    access = login(APIClient(), user.email)["access"]
+    signed = [sign(bearer(access), f"{i}.png", len(PNG)).json() for i in range(4)]
+    for item in signed:
+        send(item, PNG, "a.png")
+    settings.IMAGE_USER_QUOTA_BYTES = len(PNG)  # room for one of the four
+
+    def complete(item: dict) -> Callable[[], int]:
+        return lambda: bearer(access).post(complete_url(item["id"]), format="json").status_code
+
+    statuses = race([complete(item) for item in signed])
+
+    assert sorted(statuses, key=str) == [201, 409, 409, 409], statuses
+    assert Image.objects.get().size == len(PNG)
+    assert DirectUpload.objects.filter(image=None).count() == 3  # the refused stay, to complete with room
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_upload_completed_at_once_from_two_clients_makes_one_image(user):
+    access = login(APIClient(), user.email)["access"]
+    signed = sign(bearer(access), "a.png", len(PNG)).json()
+    send(signed, PNG, "a.png")
+
+    def complete() -> tuple[int, int]:
+        response = bearer(access).post(complete_url(signed["id"]), format="json")
+        return response.status_code, response.json().get("id")
+
+    results = race([complete, complete])
+
+    assert Image.objects.count() == 1
+    assert results == [(201, Image.objects.get().pk)] * 2, results
