@@ -32,8 +32,7 @@ from storages.backends.s3 import S3Storage
 from .models import DirectUpload, Image, image_upload_to
 from .quota import quota_check, quota_reserve
 from .services import files_delete, image_created, image_file_metadata
-from .storage import s3_presigned_post, stored_file_move
-from .validators import sha256_of
+from .storage import s3_presigned_post, stored_file_move, stored_file_read
 
 logger = logging.getLogger(__name__)
 
@@ -190,9 +189,8 @@ def _complete_claimed(upload: DirectUpload) -> Image:
         if upload.expired:
             raise UploadExpired()
         raise UploadNotReceived()
-    with storage.open(upload.key, "rb") as stored:
-        # At most one byte over the limit is read: the store enforced the policy, and the check says so.
-        data = stored.read(settings.IMAGE_MAX_UPLOAD_SIZE + 1)
+    # At most one byte over the limit is read: the store enforced the policy, and the check says so.
+    data = stored_file_read(storage, upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
     file = ContentFile(data, name=upload.filename)
     try:
         metadata = image_file_metadata(file)  # the proxied upload's checks, its naming, its Content-Type
@@ -203,7 +201,8 @@ def _complete_claimed(upload: DirectUpload) -> Image:
     quota_reserve(upload.user, image.size)  # the owner's lock until commit; QuotaExceeded: nothing moved
 
     final_name = image_upload_to(image, file.name)  # a key of its own: the signed policy cannot reach it
-    if sha256_of(ContentFile(data)) == metadata["checksum"]:
+    file.seek(0)
+    if file.read() == data:  # the bytes as they arrived: a copy inside the store
         stored_file_move(storage, upload.key, final_name, metadata["mime_type"])
     else:  # the metadata service changed the bytes (e.g. stripped metadata): store those instead
         final_name = storage.save(final_name, file)

@@ -144,6 +144,17 @@ def s3_presigned_post(
     )
 
 
+def stored_file_read(storage: Storage, name: str, limit: int) -> bytes:
+    """Read at most `limit` bytes of a stored file: on S3 one ranged GET into memory (no temporary file)."""
+    if isinstance(storage, S3Storage):
+        response = storage.connection.meta.client.get_object(
+            Bucket=storage.bucket_name, Key=bucket_key(storage, name), Range=f"bytes=0-{limit - 1}"
+        )
+        return response["Body"].read()
+    with storage.open(name, "rb") as stored:
+        return stored.read(limit)
+
+
 def stored_file_move(storage: Storage, name: str, new_name: str, content_type: str) -> None:
     """Move a stored file to `new_name` (a name not in use), giving it this Content-Type where the store keeps one.
 
