@@ -23,33 +23,12 @@ FIELD_ERRORS = {
     "description": 'Messages under each field\'s or parameter\'s name, e.g. {"image": ["..."]}; or a "detail".',
     "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
 }
-CONFLICT_ERROR = {
-    "type": "object",
-    "description": 'A "code" says which: "quota_exceeded" (with the usage, the quota and this upload\'s size) '
-                   'or "upload_not_received".',
-    "properties": {
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "usage": {
-            "type": "object",
-            "properties": {
-                "bytes": {"type": "integer"}, "images": {"type": "integer"},
-                "quota_bytes": {"type": "integer", "nullable": True},
-            },
-            "required": ["bytes", "images", "quota_bytes"],
-        },
-        "size": {"type": "integer", "description": "Bytes this upload would add."},
-    },
-    "required": ["detail", "code"],
-}
-SCHEMAS = {"Error": DETAIL_ERROR, "FieldErrors": FIELD_ERRORS, "Conflict": CONFLICT_ERROR}
+SCHEMAS = {"Error": DETAIL_ERROR, "FieldErrors": FIELD_ERRORS}
 ERRORS = {
     "400": ("Invalid input: messages under each field's name.", "FieldErrors"),
     "401": ("Missing, invalid or expired credentials.", "Error"),
     "403": ("Not allowed: see the detail (e.g. the email address must be verified first).", "Error"),
     "404": ("Not found, or another user's.", "Error"),
-    "409": ("Over the storage quota (code quota_exceeded), or nothing uploaded yet (code upload_not_received).",
-            "Conflict"),
     "410": ("The upload expired before its file arrived.", "Error"),
     "413": ("The request body is too large.", "Error"),
     "415": ("Unsupported Content-Type.", "Error"),
@@ -145,6 +124,6 @@ class ServiceAutoSchema(AutoSchema):
         uses_file_storage = getattr(view, "uses_file_storage", False)
         if uses_file_storage is True or self.method in (uses_file_storage or ()):
             codes.append("503")
-        codes += getattr(view, "error_statuses", ())  # declared by a view: e.g. 409 over the quota
+        codes += getattr(view, "error_statuses", ())  # declared by a view: e.g. 410 for an expired upload
         return codes
 

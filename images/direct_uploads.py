@@ -31,7 +31,7 @@ from storages.backends.s3 import S3Storage
 
 from .models import DirectUpload, Image, image_upload_to
 from .quota import quota_check, quota_reserve
-from .services import files_delete, image_created, image_file_metadata
+from .services import DuplicateImageError, files_delete, image_created, image_file_metadata, image_find_duplicate
 from .storage import s3_presigned_post, stored_file_move, stored_file_read
 
 logger = logging.getLogger(__name__)
@@ -157,9 +157,9 @@ def local_upload_receive(*, key: str, content_type: str, policy: str, file: File
 def direct_upload_complete(upload: DirectUpload) -> Image:
     """Verify what arrived at the upload's key like a proxied upload, move it to its image's key, create the Image.
 
-    Idempotent: an upload already completed answers its image. Raises ValidationError under "image" (the
-    upload and its object are deleted), QuotaExceeded (the upload stays, to complete once space is
-    freed), UploadNotReceived, or UploadExpired (the upload is deleted).
+    Idempotent: an upload already completed answers its image. Raises ValidationError under "image" or
+    DuplicateImageError (IMAGE_DUPLICATES; the upload and its object are deleted), QuotaExceeded (the
+    upload stays, to complete once space is freed), UploadNotReceived, or UploadExpired (deleted).
     """
     if upload.image_id:
         return upload.image
@@ -175,7 +175,7 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
             return upload.image
         try:
             image = _complete_claimed(upload)
-        except (ValidationError, UploadExpired) as exc:
+        except (ValidationError, UploadExpired, DuplicateImageError) as exc:
             upload.delete()  # its object goes once this commits (signals)
             refusal = exc
     if refusal is not None:
@@ -193,19 +193,24 @@ def _complete_claimed(upload: DirectUpload) -> Image:
     data = stored_file_read(storage, upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
     file = ContentFile(data, name=upload.filename)
     try:
-        metadata = image_file_metadata(file)  # the proxied upload's checks, its naming, its Content-Type
+        # The proxied upload's checks, naming, Content-Type and metadata stripping (IMAGE_STRIP_METADATA).
+        stored, metadata = image_file_metadata(file)
     except ValidationError as exc:
         raise ValidationError({"image": exc.error_list}) from None
+    policy = settings.IMAGE_DUPLICATES  # as the proxied upload: bytes the user already has
+    if policy != "allow":
+        existing = image_find_duplicate(upload.user, metadata["checksum"], metadata["upload_checksum"])
+        if existing is not None:
+            raise DuplicateImageError(existing, policy)
     image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
     image.clean_fields(exclude=["user", "image"])
     quota_reserve(upload.user, image.size)  # the owner's lock until commit; QuotaExceeded: nothing moved
 
-    final_name = image_upload_to(image, file.name)  # a key of its own: the signed policy cannot reach it
-    file.seek(0)
-    if file.read() == data:  # the bytes as they arrived: a copy inside the store
+    final_name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
+    if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
         stored_file_move(storage, upload.key, final_name, metadata["mime_type"])
-    else:  # the metadata service changed the bytes (e.g. stripped metadata): store those instead
-        final_name = storage.save(final_name, file)
+    else:  # without their metadata: those bytes are stored instead
+        final_name = storage.save(final_name, stored)
         storage.delete(upload.key)
     image.image.name = final_name
     try:

@@ -83,7 +83,7 @@ class Image(models.Model):
     # Variant name -> [width, height] of what was made, for srcset (issue 13).
     variant_sizes = models.JSONField(editable=False, default=dict, blank=True)
     # Their bytes together: with `size`, what the image counts against its owner's quota (images.quota).
-    variants_size = models.PositiveBigIntegerField(editable=False, default=0)
+    variants_bytes = models.PositiveBigIntegerField(editable=False, default=0)
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
     )

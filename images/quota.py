@@ -1,6 +1,6 @@
 """Per-user storage quota (issue 12): what a user stores, what they may store, and the check before storing more.
 
-Usage is computed from the rows (each image's `size` plus its `variants_size`), never kept in a counter
+Usage is computed from the rows (each image's `size` plus its `variants_bytes`), never kept in a counter
 that could drift. Two uploads racing for the last free bytes are serialised by `quota_reserve`, which
 locks the owner's row for the rest of the transaction that inserts the image (see its docstring).
 """
@@ -55,7 +55,7 @@ def user_quota(user) -> int | None:
 def user_usage(user) -> Usage:
     """Add up what the user stores now."""
     totals = Image.objects.filter(user=user).aggregate(
-        bytes=Coalesce(Sum(F("size") + F("variants_size")), 0), images=Count("pk")
+        bytes=Coalesce(Sum(F("size") + F("variants_bytes")), 0), images=Count("pk")
     )
     return Usage(bytes=totals["bytes"], images=totals["images"], quota_bytes=user_quota(user))
 
@@ -99,6 +99,6 @@ class ImageUsage:
     def annotate(self, users: QuerySet) -> QuerySet:
         """Add `usage_bytes` and `usage_images` to each user of a queryset, in the same query (the admin list)."""
         return users.annotate(
-            usage_bytes=Coalesce(Sum(F("images__size") + F("images__variants_size")), 0),
+            usage_bytes=Coalesce(Sum(F("images__size") + F("images__variants_bytes")), 0),
             usage_images=Count("images"),
         )

@@ -104,10 +104,14 @@ class ImageUploadSerializer(BaseImageSerializer):
         except DjangoValidationError as exc:  # the file's checks: messages under "image"
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
         except DuplicateImageError as exc:
-            if exc.policy != "reuse":
-                raise DuplicateImageConflict(exc.existing.pk) from None
-            self.reused = True
-            return exc.existing
+            return self.duplicate(exc)
+
+    def duplicate(self, exc: DuplicateImageError) -> Image:
+        """IMAGE_DUPLICATES=reuse: the image the user already has; refuse: a 409 naming it."""
+        if exc.policy != "reuse":
+            raise DuplicateImageConflict(exc.existing.pk) from None
+        self.reused = True
+        return exc.existing
 
 
 class ImageSerializer(BaseImageSerializer):
@@ -194,6 +198,8 @@ class DirectUploadCompleteSerializer(ImageUploadSerializer):
             return direct_upload_complete(validated_data["upload"])
         except DjangoValidationError as exc:  # the file's checks: messages under "image"
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        except DuplicateImageError as exc:
+            return self.duplicate(exc)
 
 
 class LocalUploadSerializer(serializers.Serializer):

@@ -276,9 +276,9 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
             content = ContentFile(data)
             content.content_type = fmt.mime_type
             stored[variant] = _store_as(storage, names[variant], content)
-        variants_size = sum(len(data) for data in rendered.values())  # counted against the owner's quota
+        variants_bytes = sum(len(data) for data in rendered.values())  # counted against the owner's quota
         found = Image.objects.filter(pk=image.pk).update(
-            variants=stored, variant_sizes=sizes, variants_size=variants_size, processing=Image.Processing.READY
+            variants=stored, variant_sizes=sizes, variants_bytes=variants_bytes, processing=Image.Processing.READY
         )
     except BaseException:
         _delete_quietly(storage, stored.values())

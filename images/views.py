@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -25,6 +26,7 @@ from rest_framework.response import Response
 
 from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
+from users.serializers import UsageSerializer
 
 from .filters import ImageFilter
 from .models import DirectUpload, Image
@@ -85,6 +87,20 @@ DUPLICATE_ERROR = inline_serializer("DuplicateImageError", fields={
     "image": serializers.ListField(child=serializers.CharField()),
     "existing_id": serializers.IntegerField(help_text="The id of the image that has these bytes."),
 })
+QUOTA_ERROR = inline_serializer("QuotaExceeded", fields={
+    "detail": serializers.CharField(),
+    "code": serializers.CharField(help_text='"quota_exceeded"'),
+    "usage": UsageSerializer(),
+    "size": serializers.IntegerField(help_text="Bytes this upload would add."),
+})
+UPLOAD_CONFLICT = PolymorphicProxySerializer(
+    "UploadConflict", serializers=[DUPLICATE_ERROR, QUOTA_ERROR], resource_type_field_name=None
+)
+QUOTA_EXAMPLE = OpenApiExample("Over the quota", response_only=True, status_codes=["409"], value={
+    "detail": "This upload (3.0 MB) would exceed your storage quota: 98.1 MB of 100.0 MB used.",
+    "code": "quota_exceeded", "usage": {"bytes": 102862848, "images": 41, "quota_bytes": 104857600},
+    "size": 3145728,
+})
 
 
 @extend_schema_view(post=extend_schema(
@@ -95,8 +111,9 @@ DUPLICATE_ERROR = inline_serializer("DuplicateImageError", fields={
         201: ImageUploadSerializer,
         200: OpenApiResponse(ImageUploadSerializer, description="IMAGE_DUPLICATES=reuse: the image that "
                              "already has these bytes; nothing new was stored."),
-        409: OpenApiResponse(DUPLICATE_ERROR, description="IMAGE_DUPLICATES=refuse: the user already has "
-                             "these bytes; nothing was stored."),
+        409: OpenApiResponse(UPLOAD_CONFLICT, description="IMAGE_DUPLICATES=refuse: the user already has "
+                             "these bytes (`existing_id`); or over the storage quota (`code` quota_exceeded, with "
+                             "the usage). Nothing was stored."),
     },
     examples=[
         OpenApiExample("Uploaded", response_only=True, status_codes=["201"], value=UPLOADED_IMAGE),
@@ -105,6 +122,7 @@ DUPLICATE_ERROR = inline_serializer("DuplicateImageError", fields={
         OpenApiExample("Refused duplicate", response_only=True, status_codes=["409"], value={
             "image": ["You already have this image (id 1)."], "existing_id": 1,
         }),
+        QUOTA_EXAMPLE,
     ],
 ))
 class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
@@ -116,19 +134,21 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     # REQUIRE_VERIFIED_EMAIL (issue 14): a clear 403 until the owner has verified the email address.
     permission_classes = [IsAuthenticated, VerifiedEmailRequired]
     throttle_scope = "upload"
-    error_statuses = ("409",)  # over the quota (images.quota.QuotaExceeded)
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
         serializer.save(user=self.request.user)  # images.services.image_create
         self.reused = serializer.reused
 
     def create(self, request, *args, **kwargs):
-        response = super().create(request, *args, **kwargs)
-        # IMAGE_DUPLICATES=reuse: nothing was created, so not a 201 (the status is all that differs).
-        if self.reused:
-            response.status_code = status.HTTP_200_OK
-            response.headers.pop("Location", None)
-        return response
+        return reused_answers_200(self, super().create(request, *args, **kwargs))
+
+
+def reused_answers_200(view, response: Response) -> Response:
+    """IMAGE_DUPLICATES=reuse: nothing was created, so not a 201 (the status is all that differs)."""
+    if getattr(view, "reused", False):
+        response.status_code = status.HTTP_200_OK
+        response.headers.pop("Location", None)
+    return response
 
 
 class StoreCheckedDestroyMixin:
@@ -227,9 +247,14 @@ DIRECT_UPLOAD_EXAMPLE = {
         "`expires_at`. The store itself refuses another key, a body outside 1 byte to the upload limit and a "
         "Content-Type that is not image/*. Then call the upload's complete operation."
     ),
+    responses={
+        201: DirectUploadSerializer,
+        409: OpenApiResponse(QUOTA_ERROR, description="The declared size would pass the storage quota."),
+    },
     examples=[
         OpenApiExample("Start", request_only=True, value={"filename": "beach.jpg", "size": 3145728, "title": "Beach"}),
         OpenApiExample("Signed", response_only=True, status_codes=["201"], value=DIRECT_UPLOAD_EXAMPLE),
+        QUOTA_EXAMPLE,
     ],
 ))
 class DirectUploadView(generics.CreateAPIView):
@@ -241,7 +266,6 @@ class DirectUploadView(generics.CreateAPIView):
     parser_classes = [JSONParser]
     throttle_scope = "upload"
     uses_file_storage = True
-    error_statuses = ("409",)  # the declared size is over the quota
 
     def perform_create(self, serializer: DirectUploadSerializer) -> None:
         serializer.save(user=self.request.user)  # images.direct_uploads.direct_upload_start
@@ -254,10 +278,26 @@ class DirectUploadView(generics.CreateAPIView):
         "answer it as the upload endpoint does. Completing again answers the same image. Invalid bytes: 400 "
         "under `image`, and the upload and its file are deleted. 409 `upload_not_received` while nothing has "
         "arrived, 410 once the upload expired without a file, 409 `quota_exceeded` over the quota (the upload "
-        "stays until it expires: delete images and complete again)."
+        "stays until it expires: delete images and complete again). IMAGE_DUPLICATES applies as on the upload "
+        "endpoint."
     ),
     request=None,
-    responses={201: DirectUploadCompleteSerializer},
+    responses={
+        201: DirectUploadCompleteSerializer,
+        200: OpenApiResponse(DirectUploadCompleteSerializer, description="IMAGE_DUPLICATES=reuse: the image "
+                             "that already has these bytes; the upload and its file are deleted."),
+        409: OpenApiResponse(
+            PolymorphicProxySerializer("CompleteConflict", serializers=[
+                QUOTA_ERROR, DUPLICATE_ERROR,
+                inline_serializer("UploadNotReceived", fields={
+                    "detail": serializers.CharField(), "code": serializers.CharField(help_text='"upload_not_received"'),
+                }),
+            ], resource_type_field_name=None),
+            description="Over the storage quota (the upload stays); IMAGE_DUPLICATES=refuse and the user already "
+                        "has these bytes (the upload is deleted); or nothing has arrived yet.",
+        ),
+    },
+    examples=[QUOTA_EXAMPLE],
 ))
 class DirectUploadCompleteView(generics.CreateAPIView):
     """POST /api/images/uploads/{id}/complete/: verify the uploaded file and create its image."""
@@ -266,7 +306,7 @@ class DirectUploadCompleteView(generics.CreateAPIView):
     permission_classes = ImageUploadView.permission_classes
     parser_classes = [JSONParser]
     uses_file_storage = True
-    error_statuses = ("409", "410")
+    error_statuses = ("410",)  # expired before its file arrived
     # Not throttled: each upload is verified at most once (a completed one answers from its row), and
     # signing, which makes uploads, is.
 
@@ -277,6 +317,10 @@ class DirectUploadCompleteView(generics.CreateAPIView):
 
     def perform_create(self, serializer: DirectUploadCompleteSerializer) -> None:
         serializer.save(upload=self.get_object())  # images.direct_uploads.direct_upload_complete
+        self.reused = serializer.reused
+
+    def create(self, request, *args, **kwargs):
+        return reused_answers_200(self, super().create(request, *args, **kwargs))
 
 
 @extend_schema(exclude=True)  # the store's side of step 2, as S3's POST is: its URL comes in each signed upload

@@ -4,6 +4,7 @@ The S3 tests POST to the real SeaweedFS with `requests`, as any client would: th
 the signed policy. The local tests POST the same form to the service's own signed URL.
 """
 import base64
+import hashlib
 import io
 import json
 import re
@@ -21,12 +22,12 @@ from rest_framework.test import APIClient
 
 from images.models import DirectUpload, Image
 from images.storage import stored_objects
-from testutils import LIST_URL, UPLOAD_URL, UUID, detail_url, image_bytes
+from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo
 
 pytestmark = pytest.mark.django_db
 
 UPLOADS_URL = "/api/images/uploads/"
-NOT_AN_IMAGE = "Upload a valid image: the file is not a JPEG, PNG, GIF or WebP image."
+NOT_AN_IMAGE = "Upload a valid image: the file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image."
 
 
 def complete_url(upload_id: str) -> str:
@@ -212,8 +213,9 @@ def test_a_completed_upload_is_listed_with_working_presigned_urls_and_variants(
     assert item["processing"] == "ready"
     assert fetch(item["image_url"]) == (200, data)
     for variant in ("thumbnail", "medium"):
-        status, content = fetch(item["variants"][variant])
+        status, content = fetch(item["variants"][variant]["url"])
         assert status == 200 and content[:4] == b"RIFF"
+    assert item["variants"]["thumbnail"]["width"] == 256
     assert auth_client.get(detail_url(image.pk)).json()["image_url"].startswith(s3_storage.endpoint)
 
 
@@ -392,7 +394,8 @@ def test_the_same_flow_on_local_storage(auth_client, user, media_root, django_ca
 
     assert response.status_code == 201
     image = Image.objects.get()
-    assert response.json()["image"] == f"/media/{image.image.name}"
+    assert response.json()["image"].startswith(f"/media/{image.image.name}?")  # signed (issue 13)
+    assert APIClient().get(response.json()["image"]).getvalue() == data
     assert re.fullmatch(rf"images/{user.pk}/{UUID}_Garden\.jpeg", image.image.name)
     assert (media_root / image.image.name).read_bytes() == data
     assert not (media_root / key).exists()
@@ -463,5 +466,70 @@ def test_the_schema_describes_signing_and_completion_as_json_operations(schema):
         return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
 
     assert answered(complete).keys() == answered(upload).keys()  # the same body as the proxied upload
-    conflict = schema["components"]["schemas"]["Conflict"]["properties"]
-    assert {"detail", "code", "usage", "size"} <= set(conflict)
+    quota = schema["components"]["schemas"]["QuotaExceeded"]
+    assert set(quota["properties"]) == set(quota["required"]) == {"detail", "code", "usage", "size"}
+    for operation in (start, complete, upload):
+        body = operation["responses"]["409"]["content"]["application/json"]["schema"]
+        if body["$ref"] != "#/components/schemas/QuotaExceeded":  # one of several answers
+            body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+        refs = [body.get("$ref")] + [item["$ref"] for item in body.get("oneOf", [])]
+        assert "#/components/schemas/QuotaExceeded" in refs
+
+
+# --- The same rules as the proxied upload, as issues 13 and 14 made them ---------------------------------
+
+
+def test_a_direct_upload_loses_its_metadata_as_a_proxied_one_does(store, auth_client, upload, settings):
+    assert settings.IMAGE_STRIP_METADATA
+    data = phone_photo("JPEG")
+    signed = sign(auth_client, "phone.jpg", len(data)).json()
+    send(signed, data, "phone.jpg")
+
+    body = auth_client.post(complete_url(signed["id"]), format="json").json()
+    proxied = upload(SimpleUploadedFile("phone.jpg", data, content_type="image/jpeg"))
+
+    image = Image.objects.get(pk=body["id"])
+    with default_storage.open(image.image.name, "rb") as stored:
+        kept = stored.read()
+    assert MAKER_NOTE not in kept and b"GPSLatitude" not in kept and kept != data
+    assert (body["checksum"], body["upload_checksum"]) == (proxied["checksum"], proxied["upload_checksum"])
+    assert hashlib.sha256(kept).hexdigest() == body["checksum"]
+    assert names_in_store() >= {image.image.name} and signed["fields"]["key"] not in names_in_store()
+
+
+def test_signing_and_completing_wait_for_a_verified_email_when_required(auth_client, user, settings):
+    data = image_bytes()
+    signed = sign(auth_client, "a.png", len(data)).json()
+    send(signed, data, "a.png")
+    settings.REQUIRE_VERIFIED_EMAIL = True
+
+    assert sign(auth_client).status_code == 403
+    assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 403
+    assert Image.objects.count() == 0
+
+    user.email_verified = True
+    user.save()
+    assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 201
+
+
+@pytest.mark.parametrize(("policy", "status"), [("refuse", 409), ("reuse", 200)])
+def test_bytes_the_user_already_has_follow_image_duplicates(
+    store, auth_client, upload, settings, policy, status, django_capture_on_commit_callbacks
+):
+    data = image_bytes("PNG", (30, 30), color="blue")
+    first = upload(SimpleUploadedFile("a.png", data, content_type="image/png"))
+    settings.IMAGE_DUPLICATES = policy
+    signed = sign(auth_client, "again.png", len(data)).json()
+    send(signed, data, "again.png")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    assert response.status_code == status
+    if policy == "refuse":
+        assert response.json() == {"image": [f"You already have this image (id {first['id']})."],
+                                   "existing_id": first["id"]}
+    else:
+        assert response.json()["id"] == first["id"]
+    assert Image.objects.count() == 1 and DirectUpload.objects.count() == 0
+    assert signed["fields"]["key"] not in names_in_store()

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='image',
-            name='variants_size',
+            name='variants_bytes',
             field=models.PositiveBigIntegerField(default=0, editable=False),
         ),
         migrations.CreateModel(
