@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
+import httpx
 from image_service_client import AuthenticatedClient, Client
 from image_service_client.api.auth import (
     auth_login_create,
@@ -33,9 +34,14 @@ from image_service_client.api.images import (
     images_retrieve,
     images_update,
     images_upload_create,
+    images_uploads_complete_create,
+    images_uploads_create,
 )
 from image_service_client.models import (
     Account,
+    DirectUpload,
+    DirectUploadComplete,
+    DirectUploadRequest,
     Error,
     FieldErrors,
     Health,
@@ -61,7 +67,8 @@ from PIL import Image as PILImage
 
 calls: Counter = Counter()
 # Models that are maps by design; every other model must hold exactly what the server sent, nothing undeclared.
-OPEN_MODELS = {"FieldErrors", "Error", "ImageVariants", "ImageUploadVariants"}
+OPEN_MODELS = {"FieldErrors", "Error", "ImageVariants", "ImageUploadVariants", "DirectUploadFields",
+               "DirectUploadCompleteVariants"}
 
 
 def undeclared(value: Any, path: str = "") -> list[str]:
@@ -208,6 +215,25 @@ def main(base_url: str) -> None:
     assert gone.detail
     remaining = expect("list after deleting", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in remaining] == [ids[2]]
+
+    # Direct upload (issue 12): sign, POST the file to the store's URL with the signed fields (not an API
+    # operation: S3's, or the service's own on local storage), complete; completing again, the same image.
+    data = jpeg(320, 240, (200, 200, 30))
+    signed = expect("direct upload, sign", images_uploads_create.sync_detailed(
+        client=api, body=DirectUploadRequest(filename="direct.jpg", size=len(data), title="Direct")),
+        HTTPStatus.CREATED, DirectUpload)
+    sent = httpx.post(signed.url, data=signed.fields.additional_properties, files={"file": ("direct.jpg", data)})
+    assert sent.status_code in (201, 204), sent.text
+    direct = expect("direct upload, complete", images_uploads_complete_create.sync_detailed(
+        client=api, id=signed.id), HTTPStatus.CREATED, DirectUploadComplete)
+    assert (direct.width, direct.height, direct.title) == (320, 240, "Direct"), direct
+    again = expect("direct upload, complete again", images_uploads_complete_create.sync_detailed(
+        client=api, id=signed.id), HTTPStatus.CREATED, DirectUploadComplete)
+    assert again.id == direct.id
+    expect("direct upload, complete another's or none (404)", images_uploads_complete_create.sync_detailed(
+        client=api, id=uuid.uuid4()), HTTPStatus.NOT_FOUND, Error)
+    listed = expect("list after a direct upload", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
+    assert [item.id for item in listed] == [direct.id, ids[2]]
 
     # Tokens: verify, refresh (a new pair), the new access token works; logout; the old refresh tokens are refused.
     verified = auth_token_verify_create.sync_detailed(client=public, body=TokenVerifyRequest(token=tokens.access))
