@@ -17,6 +17,8 @@ def render_variants(
     (EXIF, GPS, ICC, XMP) is written, since Pillow only writes what it is handed explicitly.
     `webp_method` is libwebp's effort, 0 (fastest) to 6 (Pillow's default is 4; see IMAGE_VARIANT_WEBP_METHOD).
     """
+    if not boxes:  # IMAGE_VARIANTS empty: no variants, nothing to decode
+        return {}
     options = {"quality": quality, **({"method": webp_method} if fmt == "WEBP" else {})}
     file.seek(0)
     with warnings.catch_warnings():

@@ -186,6 +186,15 @@ def test_variant_settings_are_read_at_run_time(upload_committed, settings, media
         assert tiny.size == (16, 8)
 
 
+def test_with_no_variants_configured_an_upload_is_ready_with_none(upload_committed, settings, stored_files):
+    settings.IMAGE_VARIANTS = {}
+
+    body = upload_committed()
+
+    assert (body["processing"], body["variants"]) == ("ready", {})
+    assert len(stored_files()) == 1  # the original only
+
+
 # --- rebuild_variants -------------------------------------------------------------------------------
 
 
