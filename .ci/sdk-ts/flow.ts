@@ -17,7 +17,9 @@ const IMAGE = {
 } satisfies Keys<Schemas["Image"]>;
 const { user: _user, image_url: _imageUrl, updated_at: _updatedAt, ...IMAGE_UPLOAD } = IMAGE;
 IMAGE_UPLOAD satisfies Keys<Schemas["ImageUpload"]>;
-const ACCOUNT = { id: true, email: true, username: true, date_joined: true, email_verified: true } satisfies Keys<Schemas["Account"]>;
+const ACCOUNT = {
+  id: true, email: true, username: true, date_joined: true, email_verified: true, usage: true,
+} satisfies Keys<Schemas["Account"]>;
 const TOKENS = { access: true, refresh: true } satisfies Keys<Schemas["TokenPair"]>;
 const SIGNUP = { user: true, tokens: true } satisfies Keys<Schemas["SignupResponse"]>;
 const HEALTH = {
