@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from testutils import (
+    PROJECT,
     S3_ACCESS_KEY,
     S3_BUCKET,
     S3_SECRET_KEY,
@@ -97,6 +99,61 @@ def dead_broker() -> Iterator[str]:
     app.conf.task_always_eager = False
     yield url
     _use_broker(TEST_BROKER_URL)
+
+
+def _database_url() -> str:
+    """The test database as a URL a separate process can open."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    host, port = db["HOST"] or "localhost", db["PORT"] or 5432
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    """Publish tasks to the real Redis test broker (an emptied database of its own), not inline."""
+    from config.celery import app
+
+    server = redis.Redis.from_url(TEST_BROKER_URL)
+    server.flushdb()
+    app.conf.task_always_eager = False
+    yield TEST_BROKER_URL
+    app.conf.task_always_eager = True
+    server.flushdb()
+
+
+@pytest.fixture
+def worker_settings() -> dict[str, str]:
+    """Environment for the worker's settings beyond the test's defaults (parametrize it to change them)."""
+    return {}
+
+
+@pytest.fixture
+def worker(broker: str, media_root: Path, worker_settings: dict[str, str]) -> Iterator[Path]:
+    """Start `celery worker` against the broker, the test database and the test MEDIA_ROOT; yield its log once ready."""
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": broker,
+        "DATABASE_URL": _database_url(),
+        "MEDIA_ROOT": str(media_root),
+        "USE_S3": "False",
+        **worker_settings,
+    }
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+               "--without-heartbeat", "--without-mingle", "--without-gossip"]
+    log = media_root.parent / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while b" ready." not in log.read_bytes() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert b" ready." in log.read_bytes(), log.read_text()[-3000:]
+    yield log
+    process.terminate()
+    process.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)

@@ -167,6 +167,10 @@ class DirectUpload(models.Model):
     image = models.OneToOneField(
         Image, on_delete=models.CASCADE, null=True, blank=True, editable=False, related_name="direct_upload"
     )
+    # A verification's refusal as a worker recorded it for the API process waiting on it (images.direct_uploads):
+    # a final one (invalid bytes, a duplicate, expired) is answered once and the row deleted; a passing one (not
+    # received yet, over quota) is cleared by the next completion.
+    verdict = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         # The sweeper's question: pending uploads past their expiry.

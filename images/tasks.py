@@ -3,8 +3,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from rest_framework.exceptions import NotFound
 
-from .models import Image
+from .direct_uploads import REFUSALS, direct_upload_verify
+from .models import DirectUpload, Image
 from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_sweep
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,26 @@ def make_variants(self, image_id: int) -> None:
         _mark_failed(image_id, exc)
     except Exception as exc:  # anything unforeseen: record it rather than leave the image pending
         _mark_failed(image_id, exc)
+
+
+@shared_task(ignore_result=True)
+def verify_direct_upload(upload_id: str) -> None:
+    """Verify a completed direct upload for the API process waiting on it (images.direct_uploads).
+
+    The verdict goes on the upload's row: its image, or the refusal. When the store or the database
+    fails, the verdict says "retry" (if it can be written) and the API process verifies itself at once;
+    otherwise it stops waiting after IMAGE_DIRECT_UPLOAD_VERIFY_WAIT. Not retried here: a client is waiting.
+    """
+    try:
+        direct_upload_verify(upload_id, answering=False)
+    except (NotFound, *REFUSALS):
+        return  # gone meanwhile, or refused: the verdict is on the row
+    except RETRYABLE_ERRORS as exc:
+        logger.warning("Upload %s could not be verified here: %s", upload_id, exc)
+        try:
+            DirectUpload.objects.filter(pk=upload_id, image=None).update(verdict={"refused": "retry"})
+        except RETRYABLE_ERRORS:
+            pass  # the database is down: the API process stops waiting after IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
 
 
 @shared_task(ignore_result=True)

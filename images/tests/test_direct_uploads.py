@@ -533,3 +533,117 @@ def test_bytes_the_user_already_has_follow_image_duplicates(
         assert response.json()["id"] == first["id"]
     assert Image.objects.count() == 1 and DirectUpload.objects.count() == 0
     assert signed["fields"]["key"] not in names_in_store()
+
+
+# --- Verified by a worker: the API process queues the verification and waits for its verdict --------------
+
+
+@pytest.fixture
+def verify_in_worker(settings, broker) -> None:
+    settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = True
+    settings.IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = 60  # a worker is running: never give up on it in these tests
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_verifies_while_the_api_waits(verify_in_worker, worker, auth_client, media_root, caplog):
+    data = image_bytes("JPEG", (640, 480))
+    signed = sign(auth_client, "Garden.jpg", len(data), title="Garden").json()
+
+    early = auth_client.post(complete_url(signed["id"]), format="json")  # the worker finds nothing yet
+    assert (early.status_code, early.json()["code"]) == (409, "upload_not_received")
+    assert send(signed, data, "Garden.jpg") == (204, "")
+    response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    assert response.status_code == 201, worker.read_text()[-3000:]
+    image = Image.objects.get()
+    assert response.json()["id"] == image.pk and response.json()["title"] == "Garden"
+    assert (image.width, image.height, image.format) == (640, 480, "JPEG")
+    assert DirectUpload.objects.get().image == image
+    assert (media_root / image.image.name).read_bytes() == data and not (media_root / signed["fields"]["key"]).exists()
+    assert len(re.findall(r"verify_direct_upload\[[^]]+\] succeeded", worker.read_text())) == 2
+    assert "verifying here" not in caplog.text  # this process did not verify
+    assert auth_client.post(complete_url(signed["id"]), format="json").json()["id"] == image.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_refuses_invalid_bytes_with_the_upload_message_and_nothing_is_left(
+    verify_in_worker, worker, auth_client, media_root, caplog
+):
+    data = b"GIF89a but not really an image at all"
+    signed = sign(auth_client, "fake.gif", len(data)).json()
+    send(signed, data, "fake.gif")
+
+    response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    assert response.status_code == 400, worker.read_text()[-3000:]
+    assert response.json() == {"image": [NOT_AN_IMAGE]}
+    assert Image.objects.count() == 0 and DirectUpload.objects.count() == 0
+    assert not (media_root / signed["fields"]["key"]).exists()
+    assert "verifying here" not in caplog.text
+    assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("worker_settings", "code"), [
+    ({"IMAGE_DUPLICATES": "refuse"}, "duplicate"),
+    ({"IMAGE_USER_QUOTA_BYTES": "1000"}, "quota_exceeded"),
+])
+def test_a_workers_duplicate_and_quota_refusals_reach_the_client(
+    verify_in_worker, worker_settings, worker, auth_client, settings, media_root, code
+):
+    data = image_bytes("PNG", (30, 30), color="blue")
+    signed = sign(auth_client, "again.png", len(data)).json()
+    send(signed, data, "again.png")
+    # An image with these bytes, taking the whole quota of the second case.
+    first = Image.objects.create(user=DirectUpload.objects.get().user, image="images/x.png", size=1000,
+                                 checksum=hashlib.sha256(data).hexdigest(), width=30, height=30)
+
+    response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    assert response.status_code == 409, worker.read_text()[-3000:]
+    if code == "duplicate":
+        assert response.json() == {"image": [f"You already have this image (id {first.pk})."], "existing_id": first.pk}
+        assert DirectUpload.objects.count() == 0 and not (media_root / signed["fields"]["key"]).exists()
+    else:  # the upload stays: delete images and complete again
+        assert response.json()["code"] == "quota_exceeded" and response.json()["usage"]["quota_bytes"] == 1000
+        assert DirectUpload.objects.filter(image=None).count() == 1
+        assert (media_root / signed["fields"]["key"]).read_bytes() == data
+    assert Image.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_no_worker_free_the_api_verifies_after_the_wait_and_the_late_worker_changes_nothing(
+    verify_in_worker, settings, auth_client, media_root, caplog, request
+):
+    settings.IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = 1
+    data = image_bytes()
+    signed = sign(auth_client, "a.png", len(data)).json()
+    send(signed, data, "a.png")
+
+    started = time.monotonic()
+    response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    assert response.status_code == 201 and time.monotonic() - started >= 1
+    assert "No worker verified upload" in caplog.text
+    log = request.getfixturevalue("worker")  # the queued verification now runs: the image is already there
+    deadline = time.monotonic() + 30
+    while not re.search(r"verify_direct_upload\[[^]]+\] succeeded", log.read_text()):
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
+    image = Image.objects.get()
+    assert image.pk == response.json()["id"] and DirectUpload.objects.get().image == image
+    assert (media_root / image.image.name).read_bytes() == data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_broker_down_the_api_verifies_at_once(dead_broker, settings, auth_client, caplog):
+    settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = True
+    data = image_bytes()
+    signed = sign(auth_client, "a.png", len(data)).json()
+    send(signed, data, "a.png")
+
+    response = auth_client.post(complete_url(signed["id"]), format="json")
+
+    assert response.status_code == 201
+    assert "Could not queue the verification" in caplog.text
+    assert Image.objects.get().pk == response.json()["id"]
