@@ -1,16 +1,18 @@
 """CPU time the API process spends per upload of a ~6 MB photo: proxied (POST /api/images/upload/) vs direct
 (sign, the client POSTs to S3, complete). Issue 12.
 
-A real server: gunicorn (one sync worker) in front of SeaweedFS, SQLite in a temp folder, variants queued
-to Redis (database 13, flushed; no worker runs, so neither path pays for variants). The CPU time is the
-worker's and the master's user + system time from /proc, read before and after each batch; the client's
-own work (building the body, POSTing to S3) is not in it. /proc counts in ticks (10 ms here): use --runs 10+.
+A deployment's shape on one machine: gunicorn (one sync worker, on a core of its own) in front of SeaweedFS,
+PostgreSQL (or --database sqlite), Celery on Redis (database 13, flushed) with two workers, one for the
+"uploads" queue and one for the variants. The proxied upload verifies the bytes in the API process (the full
+decode is most of its cost); the direct upload's completion has a worker verify them while the API process
+waits for the verdict. The API CPU is measured inside the gunicorn worker around each request
+(bench/gunicorn_cpu.py, process_time); the workers' CPU is read from /proc and printed beside it (the work
+moved, it did not vanish). Two modes: "after idle" starts each upload with the workers idle (and the API's
+caches cold); "back to back" sends the next upload as soon as the last one is answered.
 
-Both paths verify the bytes in the API process with the same full decode (the issue's "same rules as the
-proxied upload"), and the decode is most of either cost: the bench prints it, so the ratio reads against it.
-
-Run by hand: .venv/bin/python bench/direct_upload_cpu.py [--runs N]
-Needs Redis on 127.0.0.1:6379 and the `weed` binary of requirements-dev.txt.
+Run by hand: .venv/bin/python bench/direct_upload_cpu.py [--runs N] [--phone] [--database sqlite]
+Needs PostgreSQL on 127.0.0.1:5432 (trust, postgres), Redis on 127.0.0.1:6379 and the `weed` binary of
+requirements-dev.txt.
 """
 import argparse
 import io
@@ -24,10 +26,11 @@ import time
 from pathlib import Path
 
 import boto3
+import psycopg
 import redis
 import requests
 from botocore.config import Config
-from PIL import Image
+from PIL import ExifTags, Image, ImageCms
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -35,6 +38,20 @@ BROKER = "redis://127.0.0.1:6379/13"
 KEY, SECRET, BUCKET = "bench-key", "bench-secret", "bench-images"
 PASSWORD = "Bench-Password-1"
 TICKS = os.sysconf("SC_CLK_TCK")
+PG_SERVER, PG_DATABASE = "postgres://postgres@127.0.0.1:5432/postgres", "direct_upload_bench"
+
+
+def postgres_database(name: str) -> str:
+    """Create an empty database on the machine's PostgreSQL; return its URL."""
+    postgres_drop(name)
+    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
+
+
+def postgres_drop(name: str) -> None:
+    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -43,16 +60,35 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def photo(target_bytes: int = 6_000_000) -> bytes:
-    """A photo-like JPEG (a gradient with noise) of about `target_bytes`."""
+def photo(target_bytes: int = 6_000_000, *, phone: bool = False) -> bytes:
+    """A photo-like JPEG (a gradient with noise) of about `target_bytes`, 4000x3000 as a 12 MP phone takes it.
+
+    `phone`: with what a phone writes beside the pixels (EXIF with GPS, make and model, a 30 KB maker note; XMP;
+    an ICC profile), which the service strips before storing (IMAGE_STRIP_METADATA).
+    """
     width, height = 4000, 3000
     gradient = Image.linear_gradient("L").resize((width, height))
     noise = Image.effect_noise((width, height), 40)
     img = Image.merge("RGB", (gradient, noise, Image.blend(gradient, noise, 0.5)))
+    options = {}
+    if phone:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Orientation] = 6
+        exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "PhoneMaker", "Phone 15"
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.MakerNote] = os.urandom(30_000)
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (48.0, 51.0, 29.0)
+        options = {
+            "exif": exif.tobytes(),
+            "icc_profile": ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+            "xmp": b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-'
+                   b'ns#"><rdf:Description exif:GPSLatitude="48,51.48N" xmlns:exif="http://ns.adobe.com/exif/1.0/"/>'
+                   b"</rdf:RDF></x:xmpmeta>",
+        }
     data = b""
     for quality in range(70, 100):
         buffer = io.BytesIO()
-        img.save(buffer, "JPEG", quality=quality)
+        img.save(buffer, "JPEG", quality=quality, **options)
         data = buffer.getvalue()
         if len(data) >= target_bytes:
             break
@@ -68,6 +104,20 @@ def decode_cpu(data: bytes, runs: int = 5) -> float:
     return (time.process_time() - started) / runs
 
 
+def request_cpu(log: Path) -> dict[str, float]:
+    """Mean CPU seconds per request kind in the log of bench/gunicorn_cpu.py; "direct" is sign + complete."""
+    found: dict[str, list[float]] = {}
+    for line in log.read_text().splitlines():
+        _, path, ns = line.split()
+        kind = next(kind for end, kind in (("/complete/", "complete"), ("/uploads/", "sign"), ("/me/", "me"),
+                                           ("/upload/", "upload")) if path.endswith(end))
+        found.setdefault(kind, []).append(int(ns) / 1e9)
+    means = {kind: statistics.mean(values) for kind, values in found.items()}
+    if "sign" in means:
+        means["direct"] = means["sign"] + means["complete"]
+    return means
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes so far (/proc/PID/stat fields 14 and 15)."""
     total = 0
@@ -75,18 +125,6 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / TICKS
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def wait_for(check, what: str, seconds: float = 60) -> None:
@@ -105,11 +143,23 @@ def wait_for(check, what: str, seconds: float = 60) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    runs = parser.parse_args().runs
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres",
+                        help="postgres (the production shape; a database of its own on 127.0.0.1:5432, dropped at "
+                             "the end) or sqlite (whose queries run inside the API process)")
+    parser.add_argument("--phone", action="store_true",
+                        help="a photo with EXIF (GPS, maker note), XMP and an ICC profile, as phones take them")
+    args = parser.parse_args()
+    runs = args.runs
+    # The API process gets a core of its own, as it gets machines of its own in a deployment; this process,
+    # SeaweedFS and the Celery workers share the rest (their work would otherwise evict the API's caches and
+    # count against it as slower code).
+    api_cores, other_cores = {0}, set(range(1, os.cpu_count() or 1)) or {0}
+    os.sched_setaffinity(0, other_cores)
     work = Path(tempfile.mkdtemp(prefix="direct-upload-bench-"))
     s3_port, api_port = free_port(), free_port()
     endpoint, api = f"http://127.0.0.1:{s3_port}", f"http://127.0.0.1:{api_port}"
     processes: list[subprocess.Popen] = []
+    cleanups = []
     try:
         weed_env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
         processes.append(subprocess.Popen(
@@ -121,15 +171,20 @@ def main() -> None:
                           region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
         wait_for(lambda: s3.head_bucket(Bucket=BUCKET) or True, "SeaweedFS")
 
+        database = f"sqlite:///{work / 'db.sqlite3'}"
+        if args.database == "postgres":
+            database = postgres_database(PG_DATABASE)
+            cleanups.append(lambda: postgres_drop(PG_DATABASE))
         env = {
             **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "False",
             "SECRET_KEY": "bench-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "False",
-            "DB_NAME": "", "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}", "MEDIA_ROOT": str(work / "media"),
+            "DB_NAME": "", "DATABASE_URL": database, "MEDIA_ROOT": str(work / "media"),
             "USE_S3": "True", "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
             "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": endpoint, "AWS_S3_ADDRESSING_STYLE": "path",
             "CELERY_BROKER_URL": BROKER, "REDIS_URL": "", "THROTTLE_UPLOAD_RATE": "100000/min",
             "THROTTLE_LOGIN_RATE": "100000/min", "LOG_LEVEL": "WARNING",
         }
+        cpu_log = work / "request-cpu.log"
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "shell", "-c", "from users.models import User; User.objects.create_user("
@@ -137,8 +192,9 @@ def main() -> None:
                        env=env, check=True, cwd=ROOT)
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{api_port}",
-             "--workers", "1", "--timeout", "120"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+             "--workers", "1", "--timeout", "120", "-c", str(ROOT / "bench" / "gunicorn_cpu.py")],
+            cwd=ROOT, env={**env, "BENCH_CPU_LOG": str(cpu_log)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: os.sched_setaffinity(0, api_cores),
         )
         processes.append(server)
         wait_for(lambda: requests.get(f"{api}/api/health/", timeout=2).status_code < 600, "gunicorn")
@@ -146,47 +202,81 @@ def main() -> None:
         token = session.post(f"{api}/api/auth/login/", json={"email": "bench@example.com", "password": PASSWORD},
                              timeout=30).json()["access"]
         session.headers["Authorization"] = f"Bearer {token}"
-        pids = [server.pid, *children(server.pid)]
-        data = photo()
+        # Two workers, as the README's deployment has them: verifications (queue "uploads") never wait behind
+        # variants (queue "celery").
+        workers = [
+            subprocess.Popen(
+                [str(BIN / "celery"), "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING", "-Q", queue,
+                 "-n", f"{queue}@bench", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            )
+            for queue in ("uploads", "celery")
+        ]
+        processes.extend(workers)
+        worker_pids = [worker.pid for worker in workers]
+        broker = redis.Redis.from_url(BROKER)
+
+        def idle_workers() -> None:
+            """Wait until the workers have taken every task and their CPU time stands still (variants done)."""
+            before = -1.0
+            while broker.llen("celery") or broker.llen("uploads") or cpu_seconds(worker_pids) != before:
+                before = cpu_seconds(worker_pids)
+                time.sleep(0.3)
+
+        data = photo(phone=args.phone)
 
         def proxied() -> None:
             response = session.post(f"{api}/api/images/upload/", files={"image": ("photo.jpg", data)}, timeout=120)
             assert response.status_code == 201, response.text
 
-        steps: dict[str, list[float]] = {"sign": [], "complete": []}
-
         def direct() -> None:
-            before = cpu_seconds(pids)
             signed = session.post(f"{api}/api/images/uploads/", json={"filename": "photo.jpg", "size": len(data)},
                                   timeout=30).json()
-            steps["sign"].append(cpu_seconds(pids) - before)
             sent = requests.post(signed["url"], data=signed["fields"], files={"file": ("photo.jpg", data)}, timeout=120)
             assert sent.status_code == 204, sent.text
-            before = cpu_seconds(pids)
             response = session.post(f"{api}/api/images/uploads/{signed['id']}/complete/", timeout=120)
-            steps["complete"].append(cpu_seconds(pids) - before)
             assert response.status_code == 201, response.text
+
+        def batch(upload, *, after_idle: bool) -> dict[str, float]:
+            """Upload `runs` times: mean API CPU per request kind, workers' CPU per upload, median wall time."""
+            idle_workers()
+            cpu_log.write_text("")
+            walls, workers_before = [], cpu_seconds(worker_pids)
+            for _ in range(runs):
+                if after_idle:
+                    idle_workers()
+                started = time.perf_counter()
+                upload()
+                walls.append(time.perf_counter() - started)
+            idle_workers()
+            found = request_cpu(cpu_log)
+            return {**found, "workers": (cpu_seconds(worker_pids) - workers_before) / runs,
+                    "wall": statistics.median(walls)}
 
         proxied(), direct()  # warm up: imports, connections
         results = {}
-        for label, upload in (("proxied", proxied), ("direct", direct)):
-            per_upload, walls = [], []
-            for _ in range(runs):
-                before, started = cpu_seconds(pids), time.perf_counter()
-                upload()
-                walls.append(time.perf_counter() - started)
-                per_upload.append(cpu_seconds(pids) - before)
-            results[label] = (statistics.mean(per_upload), statistics.median(walls))
-        redis.Redis.from_url(BROKER).flushdb()
+        for mode, after_idle in (("after idle", True), ("back to back", False)):
+            results[mode] = {"proxied": batch(proxied, after_idle=after_idle),
+                             "direct": batch(direct, after_idle=after_idle)}
+        cpu_log.write_text("")
+        for _ in range(runs):  # the floor: an authenticated request that reads one row
+            assert session.get(f"{api}/api/auth/me/", timeout=30).status_code == 200
+        floor = request_cpu(cpu_log)["me"]
+        broker.flushdb()
 
-        print(f"A {len(data) / 1e6:.1f} MB JPEG (4000x3000), {runs} uploads each; API CPU = gunicorn master + worker.")
-        for label, (cpu, wall) in results.items():
-            print(f"  {label:8} API CPU {cpu * 1000:7.1f} ms per upload (client wall time median {wall * 1000:.0f} ms)")
-        print("  direct, by step: " + ", ".join(
-            f"{step} {statistics.mean(values[-runs:]) * 1000:.1f} ms" for step, values in steps.items()))
-        ratio = results["proxied"][0] / results["direct"][0] if results["direct"][0] else float("inf")
-        print(f"  direct costs the API {ratio:.1f}x less CPU than proxied")
-        print(f"  the full decode both paths run to verify the bytes (here): {decode_cpu(data) * 1000:.1f} ms")
+        print(f"A {len(data) / 1e6:.1f} MB {'phone ' if args.phone else ''}JPEG (4000x3000), {runs} uploads per path "
+              f"and mode, {args.database}. API CPU: the gunicorn worker's, around each request (process_time).")
+        for mode, paths in results.items():
+            proxied_ms, direct_ms = paths["proxied"]["upload"] * 1000, paths["direct"]["direct"] * 1000
+            print(f"  {mode}: proxied {proxied_ms:.1f} ms, direct {direct_ms:.1f} ms (sign "
+                  f"{paths['direct']['sign'] * 1000:.1f} + complete {paths['direct']['complete'] * 1000:.1f}):"
+                  f" direct costs the API {proxied_ms / direct_ms:.1f}x less")
+            print(f"    Celery workers' CPU per upload (variants included): proxied "
+                  f"{paths['proxied']['workers'] * 1000:.0f} ms, direct {paths['direct']['workers'] * 1000:.0f} ms;"
+                  f" client wall time median: proxied {paths['proxied']['wall'] * 1000:.0f} ms, direct "
+                  f"{paths['direct']['wall'] * 1000:.0f} ms")
+        print(f"  for scale: GET /api/auth/me/ (authenticated, one row and the usage sum) {floor * 1000:.1f} ms;"
+              f" one full decode of the photo {decode_cpu(data) * 1000:.1f} ms")
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -195,6 +285,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for cleanup in cleanups:
+            cleanup()
 
 
 if __name__ == "__main__":

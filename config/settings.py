@@ -12,6 +12,7 @@ import dj_database_url
 from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -401,9 +402,9 @@ IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 600)
 # expires abandoned ones (README, "Direct uploads"). Off by default: SeaweedFS refuses the tagging field.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
-# while the API process waits for its verdict, polling the upload's row, at most
-# IMAGE_DIRECT_UPLOAD_VERIFY_WAIT seconds; past that (no worker free), or with the broker down, the API
-# process verifies them itself. Default: in a worker whenever CELERY_BROKER_URL is set.
+# while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
+# seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
+# Default: in a worker whenever CELERY_BROKER_URL is set.
 IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool(
     "IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", bool(env_str("CELERY_BROKER_URL"))
 )
@@ -425,6 +426,10 @@ CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # Inline, a task's failure is recorded on the image (processing "failed"), never raised into the upload.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
+# A client waits on a direct upload's verification: it has a queue of its own ("uploads"), so that it never
+# waits behind variants. A worker consumes both queues unless told otherwise (-Q uploads: a worker for it alone).
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"))
+CELERY_TASK_ROUTES = {"images.tasks.verify_direct_upload": {"queue": "uploads"}}
 # A task is acknowledged when it ends, and one whose worker died is delivered again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

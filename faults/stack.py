@@ -177,7 +177,7 @@ class Stack:
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis.port}/1",
             # Short waits, so that the suite sees each recovery within seconds.
             "CELERY_VISIBILITY_TIMEOUT": "10", "IMAGE_TASK_RETRY_DELAY": "1", "IMAGE_PENDING_TIMEOUT": "15",
-            "IMAGE_SWEEP_INTERVAL": "5", "RETRY_AFTER_SECONDS": "1",
+            "IMAGE_SWEEP_INTERVAL": "5", "RETRY_AFTER_SECONDS": "1", "IMAGE_DIRECT_UPLOAD_VERIFY_WAIT": "3",
             "THROTTLE_LOGIN_RATE": "100000/min", "THROTTLE_SIGNUP_RATE": "100000/min",
             "THROTTLE_TOKEN_RATE": "100000/min", "THROTTLE_UPLOAD_RATE": "100000/min",
             "MEDIA_ROOT": str(self.folder / "media"), "LOG_LEVEL": "WARNING",

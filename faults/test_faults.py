@@ -1,6 +1,7 @@
 """Fault injection: the service under concurrent uploads while its dependencies fail for real.
 
-Each phase drives uploads, lists, details and deletes from several threads while one fault happens:
+Each phase drives uploads (proxied, and direct: sign, POST to the S3 server, complete, retrying a 503 as a
+client would), lists, details and deletes from several threads while one fault happens:
 PostgreSQL restarted, Redis killed for 5 s, the Celery worker killed with SIGKILL, the S3 server killed
 and started again. After each, what a user could observe is checked: no 500 (only 2xx, 4xx or a JSON 503
 with Retry-After), every 201 has its row and its objects, no error answer left a row, no object without a
@@ -47,6 +48,7 @@ class Answer:
     title: str = ""
     image_id: int | None = None
     problem: str = ""  # what was wrong with the answer itself
+    body: dict = field(default_factory=dict)  # a signed direct upload's answer
 
 
 @dataclass
@@ -83,8 +85,10 @@ class Load:
         rng = random.Random(token)
         while not stop.is_set():
             roll = rng.random()
-            if roll < 0.55 or not mine:
+            if roll < 0.4 or not mine:
                 self._upload(session, mine)
+            elif roll < 0.55:
+                self._direct_upload(session, mine)
             elif roll < 0.75:
                 self._call(session, "list", "get", "/api/images/")
             elif roll < 0.9:
@@ -107,6 +111,30 @@ class Load:
         if answer.status == 201:
             mine.append(answer.image_id)
 
+    def _direct_upload(self, session: requests.Session, mine: list[int]) -> None:
+        """Sign, POST the file to the store, complete; a 503 on completion is retried, honouring Retry-After."""
+        n = next(UPLOAD_NUMBERS)
+        title, data = f"fault-{n}", photo(n)
+        signed = self._call(session, "sign", "post", "/api/images/uploads/", title=title,
+                            json={"filename": f"photo-{n}.jpg", "size": len(data), "title": title})
+        if signed.status != 201:
+            return
+        try:
+            sent = requests.post(signed.body["url"], data=signed.body["fields"],
+                                 files={"file": (f"photo-{n}.jpg", data, "image/jpeg")}, timeout=30)
+        except requests.RequestException:
+            return  # the store is down: the upload is abandoned (swept after it expires)
+        if sent.status_code >= 300:
+            return
+        for _ in range(10):
+            answer = self._call(session, "complete", "post", f"/api/images/uploads/{signed.body['id']}/complete/",
+                                title=title)
+            if answer.status != 503:
+                break
+            time.sleep(float(answer.body.get("retry_after", 1)))
+        if answer.status == 201:
+            mine.append(answer.image_id)
+
     def _call(self, session, op: str, method: str, path: str, title: str = "", image_id: int | None = None,
               **kwargs) -> Answer:
         try:
@@ -115,8 +143,12 @@ class Load:
             answer = Answer(op, 0, title, image_id, f"no answer: {exc}")
         else:
             answer = Answer(op, response.status_code, title, image_id, _problem(response))
-            if op == "upload" and response.status_code == 201:
+            if op in ("upload", "complete") and response.status_code == 201:
                 answer.image_id = response.json()["id"]
+            elif op == "sign" and response.status_code == 201:
+                answer.body = response.json()
+            elif response.status_code == 503:
+                answer.body = {"retry_after": response.headers.get("Retry-After", "1")}
         with self.lock:
             self.answers.append(answer)
         return answer
@@ -172,13 +204,17 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
         settled_at = time.monotonic()
         rows = {row[0]: row for row in db.execute(
             "SELECT id, title, image, variants, processing, processing_requeues FROM images_image")}
+        # Objects of direct uploads still open (signed, not completed) belong to them until they expire.
+        open_uploads = {row[0] for row in db.execute("SELECT key FROM images_directupload WHERE image_id IS NULL")}
         # Deletions the store refused are swept within IMAGE_SWEEP_INTERVAL: wait for them as well.
         while db.execute("SELECT count(*) FROM images_storedfiledeletion").fetchone()[0]:
             assert time.monotonic() < deadline + 30, "refused deletions were never swept"
             time.sleep(0.5)
     keys = stack.s3.keys()
     titles = {row[1] for row in rows.values()}
-    uploads = [a for a in load.answers if a.op == "upload"]
+    # A direct upload's last completion answer stands for it (a 503 is retried as a client would).
+    last = {a.title: a for a in load.answers if a.op == "complete"}
+    uploads = [a for a in load.answers if a.op == "upload"] + list(last.values())
     created = [a for a in uploads if a.status == 201]
 
     problems = [f"{a.op} {a.problem}" for a in load.answers if a.problem]
@@ -198,7 +234,7 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
     for image_id in load.deleted:
         if image_id in rows:
             problems.append(f"deleted image {image_id} still has its row")
-    owned = set()
+    owned = set(open_uploads)
     for row in rows.values():
         owned.add(row[2])
         owned.update(row[3].values())
@@ -207,7 +243,8 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
 
     statuses = Counter(a.status for a in load.answers)
     figures = {
-        "phase": name, "requests": len(load.answers), "201": statuses[201],
+        "phase": name, "requests": len(load.answers), "201": sum(1 for a in created if a.op == "upload"),
+        "direct": sum(1 for a in created if a.op == "complete"),
         "503": statuses[503], "500": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
         "other": sum(n for s, n in statuses.items() if s not in (200, 201, 204, 503) and s < 500),
         "orphans": len(orphans), "pending": sum(1 for row in rows.values() if row[4] == "pending"),
@@ -295,7 +332,7 @@ def test_s3_server_killed_and_started_again(stack, tokens):
 
 def test_zz_summary():
     """Print the figures of every phase as one table (for the notes)."""
-    columns = ["phase", "requests", "201", "503", "500", "other", "orphans", "pending", "failed", "swept",
+    columns = ["phase", "requests", "201", "direct", "503", "500", "other", "orphans", "pending", "failed", "swept",
                "ready_after_s", "drained_after_s"]
     print("\n" + " | ".join(columns))
     for figures in FIGURES:

@@ -313,7 +313,7 @@ class DirectUploadCompleteView(generics.CreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return DirectUpload.objects.none()
-        return DirectUpload.objects.filter(user=self.request.user).select_related("user", "image")
+        return DirectUpload.objects.filter(user=self.request.user)  # completion reads what it needs, under a lock
 
     def perform_create(self, serializer: DirectUploadCompleteSerializer) -> None:
         serializer.save(upload=self.get_object())  # images.direct_uploads.direct_upload_complete
