@@ -1,7 +1,8 @@
 """The service in its production shape, every part a real process of its own, to stop and kill on purpose.
 
 A private PostgreSQL cluster, a private Redis (cache and broker), SeaweedFS on fixed ports (so a restart
-comes back where it was), gunicorn with two workers, and a Celery worker with the beat sweeper. All on
+comes back where it was), gunicorn with two workers, and a Celery worker with the beat sweeper, supervised
+as production runs it (systemd's Restart=always): a worker that exits is started again, and counted. All on
 127.0.0.1, all in one temporary folder, all stopped at the end; the machine's own services are never touched.
 """
 import glob
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +73,8 @@ class Postgres:
         self._ctl("restart", "-m", "fast")
 
     def stop(self) -> None:
+        self.stopping.set()
+        self.worker_wanted.clear()
         self._ctl("stop", "-m", "immediate")
 
     def connect(self, dbname: str = "images") -> psycopg.Connection:
@@ -164,6 +168,10 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.gunicorn = self.worker = None
+        # The supervisor: restarts a worker that exited on its own (not one kill_worker stopped on purpose).
+        self.worker_restarts = 0
+        self.worker_wanted = threading.Event()
+        self.stopping = threading.Event()
         self.env = {
             **os.environ,
             "DEBUG": "False", "SECRET_KEY": "fault-suite-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
@@ -198,6 +206,7 @@ class Stack:
         wait_until(lambda: requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200, "gunicorn",
                    log=self.folder / "gunicorn.log")
         self.start_worker()
+        threading.Thread(target=self._supervise, daemon=True).start()
 
     def start_worker(self) -> None:
         with (self.folder / "worker.log").open("ab") as log:
@@ -205,17 +214,30 @@ class Stack:
                 [str(BIN / "celery"), "-A", "config", "worker", "-B", "-s", str(self.folder / "beat-schedule"),
                  "--concurrency", "2", "--loglevel", "INFO"],
                 cwd=PROJECT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker_wanted.set()
 
     def kill_worker(self) -> None:
-        """SIGKILL the worker's whole process group, as a crash of its machine would."""
+        """SIGKILL the worker's whole process group, as a crash of its machine would (not restarted for it)."""
+        self.worker_wanted.clear()
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait()
+
+    def _supervise(self) -> None:
+        # Celery's worker can exit on a broker connection lost while it restores unacknowledged messages
+        # (kombu's "Unrecoverable error: AttributeError ... 'hostname'"); production's supervisor starts it again.
+        while not self.stopping.wait(0.5):
+            if self.worker_wanted.is_set() and self.worker.poll() is not None:
+                self.worker_restarts += 1
+                print(f"\nsupervisor: the worker exited ({self.worker.returncode}); starting it again", flush=True)
+                self.start_worker()
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=self.env,
                               capture_output=True, text=True, timeout=120)
 
     def stop(self) -> None:
+        self.stopping.set()
+        self.worker_wanted.clear()
         for process in (self.gunicorn, self.worker):
             if process is not None and process.poll() is None:
                 if process is self.worker:

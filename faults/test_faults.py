@@ -252,6 +252,8 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
         # Images the sweeper queued again (their job was lost with the broker), rather than redelivered.
         "swept": len({row[0] for row in rows.values() if row[5]} - SWEPT),
         "ready_after_s": round(settled_at - recovered, 1), "drained_after_s": round(settled_at - load.ended, 1),
+        # Workers that exited on their own and the supervisor started again (stack.py), since the last phase.
+        "worker_restarts": stack.worker_restarts - sum(f["worker_restarts"] for f in FIGURES),
         "problems": problems[:10], "check_storage": check.returncode,
     }
     FIGURES.append(figures)
@@ -333,7 +335,7 @@ def test_s3_server_killed_and_started_again(stack, tokens):
 def test_zz_summary():
     """Print the figures of every phase as one table (for the notes)."""
     columns = ["phase", "requests", "201", "direct", "503", "500", "other", "orphans", "pending", "failed", "swept",
-               "ready_after_s", "drained_after_s"]
+               "ready_after_s", "drained_after_s", "worker_restarts"]
     print("\n" + " | ".join(columns))
     for figures in FIGURES:
         print(" | ".join(str(figures[c]) for c in columns))

@@ -274,7 +274,8 @@ class DirectUploadView(generics.CreateAPIView):
 @extend_schema_view(post=extend_schema(
     summary="Complete a direct upload",
     description=(
-        "Verify the file that arrived in the store with the rules of the upload endpoint, create the image and "
+        "Verify the file that arrived in the store with the rules of the upload endpoint (a worker does, when one "
+        "runs, while this waits for its verdict), create the image and "
         "answer it as the upload endpoint does. Completing again answers the same image. Invalid bytes: 400 "
         "under `image`, and the upload and its file are deleted. 409 `upload_not_received` while nothing has "
         "arrived, 410 once the upload expired without a file, 409 `quota_exceeded` over the quota (the upload "
