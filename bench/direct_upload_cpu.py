@@ -17,6 +17,7 @@ requirements-dev.txt.
 import argparse
 import io
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -287,6 +288,7 @@ def main() -> None:
                 process.wait()
         for cleanup in cleanups:
             cleanup()
+        shutil.rmtree(work, ignore_errors=True)  # SeaweedFS's volumes: about 250 MB a run
 
 
 if __name__ == "__main__":
