@@ -404,10 +404,8 @@ IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
 # while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
 # seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
-# Default: in a worker whenever CELERY_BROKER_URL is set.
-IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool(
-    "IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", bool(env_str("CELERY_BROKER_URL"))
-)
+# Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
+IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
 IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 10)
 # Bytes each user may store, originals and variants together; empty or 0: no quota. A quota set on a user
 # in the admin overrides it.
