@@ -4,8 +4,10 @@ Test modules import from here, never from conftest.py (which holds only fixtures
 module before Django is set up, so nothing here imports a model at import time.
 """
 import io
+import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +207,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start the README's production command (one worker) from the project's root, so gunicorn.conf.py applies;
+    its output goes to log. The caller waits for it to answer."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
 
 
 def start_redis(port: int, folder: Path) -> subprocess.Popen:

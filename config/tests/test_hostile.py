@@ -3,14 +3,20 @@
 Each test checks the status, the body, and that nothing was left behind. Hostile uploads are tested in
 images/tests/test_hostile_uploads.py, hostile account and token requests in users/tests/test_hostile.py.
 """
+import json
+import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 
 import pytest
+import requests
 from django.urls import reverse
 
 from images.models import Image
-from testutils import LIST_URL, PROJECT, UPLOAD_URL
+from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn
 
 pytestmark = pytest.mark.django_db
 
@@ -67,12 +73,85 @@ def test_a_malformed_multipart_body_is_a_json_400(auth_client):
     assert "Multipart form parse error" in response.json()["detail"]
 
 
+# --- Requests the HTTP server refuses before Django (gunicorn.conf.py) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[str]:
+    """The README's production command, `gunicorn config.wsgi:application`, run from the project's root."""
+    folder = tmp_path_factory.mktemp("served")
+    port = free_port()
+    env = {**_clean_env(), **production_env(), "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "False",
+           "DATABASE_URL": f"sqlite:///{folder}/db.sqlite3", "DB_NAME": "", "USE_S3": "False",
+           "MEDIA_ROOT": str(folder / "media"), "REDIS_URL": "", "CELERY_BROKER_URL": "", "DOTENV_FILE": ""}
+    log = folder / "gunicorn.log"
+    server = start_gunicorn(port, env, log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{base}/api/", timeout=5)
+            break
+        except requests.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    yield base
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def raw_request(base: str, head: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send a request as written (requests would refuse to send a malformed one); the answer's status line,
+    headers and body."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    header_block, body = answer.split(b"\r\n\r\n", 1)
+    status, *lines = header_block.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    return status, headers, body
+
+
+def test_a_long_list_url_reaches_the_api(served):
+    # 6,000 characters: past gunicorn's default limit (4,094), within ours. Django answers: no token, 401.
+    response = requests.get(f"{served}{LIST_URL}", params={"search": "a" * 6000}, timeout=10)
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Authentication credentials were not provided."
+
+
+def test_a_request_line_over_the_limit_is_a_json_400(served):
+    response = requests.get(f"{served}{LIST_URL}", params={"search": "a" * 9000}, timeout=10)
+
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "bad_request"
+    assert body["detail"].startswith("Request Line is too large (90")
+    assert body["detail"].endswith(" > 8190)")
+
+
+@pytest.mark.parametrize("head, status, code", [
+    (b"GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n", "400 Bad Request", "bad_request"),
+    (b"GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n",
+     "431 Request Header Fields Too Large", "request_header_fields_too_large"),
+], ids=["malformed header", "too many headers"])
+def test_a_request_the_server_cannot_parse_is_answered_in_json(served, head, status, code):
+    status_line, headers, body = raw_request(served, head)
+
+    assert status_line == f"HTTP/1.1 {status}"
+    assert headers["Content-Type"] == "application/json"
+    assert int(headers["Content-Length"]) == len(body)
+    assert json.loads(body)["code"] == code
+
+
 # --- Production settings --------------------------------------------------------------------------
 
 
 def _clean_env() -> dict:
-    import os
-
     keep = {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}
     return {k: v for k, v in os.environ.items() if k in keep}
 

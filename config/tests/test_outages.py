@@ -5,8 +5,6 @@ nobody listens on, PostgreSQL ending the server's connection.
 """
 import logging
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -16,7 +14,7 @@ from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from config.views import server_error
-from testutils import LIST_URL, PASSWORD, PROJECT, free_port, signup, stop
+from testutils import LIST_URL, PASSWORD, free_port, signup, start_gunicorn, stop
 
 pytestmark = pytest.mark.django_db
 
@@ -154,12 +152,7 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
         "CELERY_BROKER_URL": "",
     }
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )
+    server = start_gunicorn(port, env, log)
     url = f"http://127.0.0.1:{port}/api/auth/login/"
     try:
         deadline = time.monotonic() + 30

@@ -1,0 +1,27 @@
+"""gunicorn's settings, read from the project's root by every `gunicorn config.wsgi:application` (README).
+
+gunicorn refuses a request it cannot parse (a request line over its limit, a malformed header) before Django
+sees it, with an HTML page. Clients of this API parse JSON, so those answers are JSON too, in the shape of the
+API's own errors: {"detail": ..., "code": ...}.
+"""
+import json
+
+from gunicorn import util
+
+# The longest request line gunicorn allows (its default is 4094): a list URL with every filter, a long search
+# and a cursor fits. A longer one is refused with the JSON 400 below.
+limit_request_line = 8190
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """Send gunicorn's own error answer (400, 403, 431, 500, 501) as JSON instead of HTML."""
+    code = reason.lower().replace(" ", "_")
+    body = json.dumps({"detail": mesg or reason, "code": code}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    util.write_nonblock(sock, head + body)
+
+
+# gunicorn has no setting for its error pages: every worker class calls util.write_error, so that is the one
+# place to replace. This file runs in the arbiter before the workers are forked; they inherit it.
+util.write_error = write_json_error
