@@ -228,7 +228,9 @@ def _verified_by_worker(upload: DirectUpload) -> Image | None:
     from .tasks import verify_direct_upload  # the task module imports this one
 
     if upload.verdict is not None:  # a passing verdict of an earlier try (not received, over quota): not this one's
-        DirectUpload.objects.filter(pk=upload.pk, image=None).update(verdict=None)
+        # Never a final one: a late worker may have recorded it since the upload was read; the looks below find it.
+        DirectUpload.objects.filter(pk=upload.pk, image=None).exclude(
+            verdict__refused__in=FINAL_VERDICTS).update(verdict=None)
     try:
         verify_direct_upload.delay(str(upload.pk))
     except BROKER_ERRORS as exc:

@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from images.direct_uploads import UploadNotReceived, direct_upload_complete, direct_upload_verify
 from images.models import DirectUpload, Image
 from images.storage import stored_objects
 from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo
@@ -647,3 +649,28 @@ def test_with_the_broker_down_the_api_verifies_at_once(dead_broker, settings, au
     assert response.status_code == 201
     assert "Could not queue the verification" in caplog.text
     assert Image.objects.get().pk == response.json()["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_final_verdict_recorded_after_the_view_read_the_upload_is_still_answered(
+    dead_broker, settings, auth_client, media_root
+):
+    # The window after a wait that timed out: the view read the upload with a passing verdict (a worker found
+    # no file at the first try), then a late worker refused the file that came since, recorded "invalid" and
+    # deleted it. The completion answers that refusal; it must not clear it and report the file missing.
+    settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = True
+    data = b"GIF89a but not really an image at all"
+    signed = sign(auth_client, "fake.gif", len(data)).json()
+    with pytest.raises(UploadNotReceived):
+        direct_upload_verify(signed["id"], answering=False)  # the worker's first verdict: not received
+    read_by_the_view = DirectUpload.objects.get()
+    send(signed, data, "fake.gif")
+    with pytest.raises(ValidationError):
+        direct_upload_verify(signed["id"], answering=False)  # the late worker's: invalid, the object deleted
+
+    with pytest.raises(ValidationError) as refused:
+        direct_upload_complete(read_by_the_view)
+
+    assert refused.value.message_dict == {"image": [NOT_AN_IMAGE]}
+    assert DirectUpload.objects.count() == 0 and Image.objects.count() == 0
+    assert not (media_root / signed["fields"]["key"]).exists()
