@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint faults sdk migrate superuser manage s3 clean
+.PHONY: install install-dev run worker test lint format faults sdk migrate superuser manage s3 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +49,13 @@ sdk: install-dev
 	bash .ci/sdk-python/run
 	bash .ci/sdk-ts/run
 
-# The lint gate (ruff, settings in pyproject.toml): CI's first step.
+# The lint gate (ruff, settings in pyproject.toml): CI's first step. `make format` rewrites the layout.
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
 
 # Interactive in a terminal; without one, from DJANGO_SUPERUSER_EMAIL, DJANGO_SUPERUSER_USERNAME and
 # DJANGO_SUPERUSER_PASSWORD (Django's createsuperuser --noinput reads them).

@@ -2,6 +2,7 @@
 
 Fixtures only (and the private functions they need); helpers that tests import live in testutils.py.
 """
+
 import os
 import subprocess
 import sys
@@ -142,8 +143,19 @@ def worker(broker: str, media_root: Path, worker_settings: dict[str, str]) -> It
         "USE_S3": "False",
         **worker_settings,
     }
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-               "--without-heartbeat", "--without-mingle", "--without-gossip"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     log = media_root.parent / "worker.log"
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -303,6 +315,7 @@ def schema() -> dict:
 
 # --- A real S3 server (SeaweedFS) ---------------------------------------------------------------
 
+
 def _wait_for_bucket(server: S3Server, process: subprocess.Popen | None, log: Path | None) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -345,8 +358,15 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
     server = S3Server(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET)
     # weed mini moves its other components to free ports by itself; the S3 port is chosen here.
     command = [
-        str(weed), "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={port}",
-        "-master.telemetry=false", "-admin.ui=false", f"-bucket={S3_BUCKET}",
+        str(weed),
+        "mini",
+        f"-dir={workdir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={port}",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        f"-bucket={S3_BUCKET}",
     ]
     # The keys in its environment are the server's credentials.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}

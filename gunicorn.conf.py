@@ -4,6 +4,7 @@ gunicorn refuses a request it cannot parse (a request line over its limit, a mal
 sees it, with an HTML page. Clients of this API parse JSON, so those answers are JSON too, in the shape of the
 API's own errors: {"detail": ..., "code": ...}.
 """
+
 import json
 
 from gunicorn import util
@@ -17,8 +18,10 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """Send gunicorn's own error answer (400, 403, 431, 500, 501) as JSON instead of HTML."""
     code = reason.lower().replace(" ", "_")
     body = json.dumps({"detail": mesg or reason, "code": code}).encode()
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
     util.write_nonblock(sock, head + body)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility for administrative tasks."""
+
 import os
 import sys
 
@@ -24,8 +25,10 @@ def database_unavailable(exc: Exception) -> str:
     reason = (str(exc).strip().splitlines() or ["unknown error"])[-1].strip()
     message = f"Cannot use the {connection.vendor} database {db['NAME']!s}: {reason}"
     if connection.vendor == "postgresql" and "does not exist" in reason:
-        message += (f". Create it with: createdb -h {db['HOST'] or 'localhost'} -p {db['PORT'] or 5432} "
-                    f"-U {db['USER'] or 'postgres'} {db['NAME']}")
+        message += (
+            f". Create it with: createdb -h {db['HOST'] or 'localhost'} -p {db['PORT'] or 5432} "
+            f"-U {db['USER'] or 'postgres'} {db['NAME']}"
+        )
     return message + " (or unset DB_NAME and DATABASE_URL to use SQLite)."
 
 

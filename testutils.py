@@ -3,6 +3,7 @@
 Test modules import from here, never from conftest.py (which holds only fixtures). conftest imports this
 module before Django is set up, so nothing here imports a model at import time.
 """
+
 import io
 import os
 import socket
@@ -189,7 +190,10 @@ class S3Server:
 def s3_client_config() -> BotoConfig:
     # One attempt and short timeouts: a failure test fails in milliseconds instead of retrying.
     return BotoConfig(
-        s3={"addressing_style": "path"}, signature_version="s3v4", connect_timeout=2, read_timeout=10,
+        s3={"addressing_style": "path"},
+        signature_version="s3v4",
+        connect_timeout=2,
+        read_timeout=10,
         retries={"mode": "standard", "total_max_attempts": 1},
     )
 
@@ -214,18 +218,39 @@ def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Pope
     its output goes to log. The caller waits for it to answer."""
     with log.open("wb") as output:
         return subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            [
+                os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
 
 
 def start_redis(port: int, folder: Path) -> subprocess.Popen:
     """Start a private Redis on this port (never stop the machine's shared one), answering when returned."""
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     client = redis.Redis(port=port, socket_connect_timeout=0.5)
     deadline = time.monotonic() + 10

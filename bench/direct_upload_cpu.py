@@ -14,6 +14,7 @@ Run by hand: .venv/bin/python bench/direct_upload_cpu.py [--runs N] [--phone] [-
 Needs PostgreSQL on 127.0.0.1:5432 (trust, postgres), Redis on 127.0.0.1:6379 and the `weed` binary of
 requirements-dev.txt.
 """
+
 import argparse
 import io
 import os
@@ -83,8 +84,8 @@ def photo(target_bytes: int = 6_000_000, *, phone: bool = False) -> bytes:
             "exif": exif.tobytes(),
             "icc_profile": ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
             "xmp": b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-'
-                   b'ns#"><rdf:Description exif:GPSLatitude="48,51.48N" xmlns:exif="http://ns.adobe.com/exif/1.0/"/>'
-                   b"</rdf:RDF></x:xmpmeta>",
+            b'ns#"><rdf:Description exif:GPSLatitude="48,51.48N" xmlns:exif="http://ns.adobe.com/exif/1.0/"/>'
+            b"</rdf:RDF></x:xmpmeta>",
         }
     data = b""
     for quality in range(70, 100):
@@ -110,8 +111,11 @@ def request_cpu(log: Path) -> dict[str, float]:
     found: dict[str, list[float]] = {}
     for line in log.read_text().splitlines():
         _, path, ns = line.split()
-        kind = next(kind for end, kind in (("/complete/", "complete"), ("/uploads/", "sign"), ("/me/", "me"),
-                                           ("/upload/", "upload")) if path.endswith(end))
+        kind = next(
+            kind
+            for end, kind in (("/complete/", "complete"), ("/uploads/", "sign"), ("/me/", "me"), ("/upload/", "upload"))
+            if path.endswith(end)
+        )
         found.setdefault(kind, []).append(int(ns) / 1e9)
     means = {kind: statistics.mean(values) for kind, values in found.items()}
     if "sign" in means:
@@ -144,11 +148,18 @@ def wait_for(check, what: str, seconds: float = 60) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres",
-                        help="postgres (the production shape; a database of its own on 127.0.0.1:5432, dropped at "
-                             "the end) or sqlite (whose queries run inside the API process)")
-    parser.add_argument("--phone", action="store_true",
-                        help="a photo with EXIF (GPS, maker note), XMP and an ICC profile, as phones take them")
+    parser.add_argument(
+        "--database",
+        choices=["postgres", "sqlite"],
+        default="postgres",
+        help="postgres (the production shape; a database of its own on 127.0.0.1:5432, dropped at "
+        "the end) or sqlite (whose queries run inside the API process)",
+    )
+    parser.add_argument(
+        "--phone",
+        action="store_true",
+        help="a photo with EXIF (GPS, maker note), XMP and an ICC profile, as phones take them",
+    )
     args = parser.parse_args()
     runs = args.runs
     # The API process gets a core of its own, as it gets machines of its own in a deployment; this process,
@@ -163,13 +174,33 @@ def main() -> None:
     cleanups = []
     try:
         weed_env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
-        processes.append(subprocess.Popen(
-            [str(BIN / "weed"), "mini", f"-dir={work}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             f"-s3.port={s3_port}", "-master.telemetry=false", "-admin.ui=false", f"-bucket={BUCKET}"],
-            cwd=work, env=weed_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        ))
-        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET,
-                          region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "weed"),
+                    "mini",
+                    f"-dir={work}",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    f"-s3.port={s3_port}",
+                    "-master.telemetry=false",
+                    "-admin.ui=false",
+                    f"-bucket={BUCKET}",
+                ],
+                cwd=work,
+                env=weed_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}),
+        )
         wait_for(lambda: s3.head_bucket(Bucket=BUCKET) or True, "SeaweedFS")
 
         database = f"sqlite:///{work / 'db.sqlite3'}"
@@ -177,39 +208,91 @@ def main() -> None:
             database = postgres_database(PG_DATABASE)
             cleanups.append(lambda: postgres_drop(PG_DATABASE))
         env = {
-            **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "False",
-            "SECRET_KEY": "bench-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "False",
-            "DB_NAME": "", "DATABASE_URL": database, "MEDIA_ROOT": str(work / "media"),
-            "USE_S3": "True", "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": endpoint, "AWS_S3_ADDRESSING_STYLE": "path",
-            "CELERY_BROKER_URL": BROKER, "REDIS_URL": "", "THROTTLE_UPLOAD_RATE": "100000/min",
-            "THROTTLE_LOGIN_RATE": "100000/min", "LOG_LEVEL": "WARNING",
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "False",
+            "SECRET_KEY": "bench-only-" + "x" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "False",
+            "DB_NAME": "",
+            "DATABASE_URL": database,
+            "MEDIA_ROOT": str(work / "media"),
+            "USE_S3": "True",
+            "AWS_ACCESS_KEY_ID": KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_STORAGE_BUCKET_NAME": BUCKET,
+            "AWS_S3_ENDPOINT_URL": endpoint,
+            "AWS_S3_ADDRESSING_STYLE": "path",
+            "CELERY_BROKER_URL": BROKER,
+            "REDIS_URL": "",
+            "THROTTLE_UPLOAD_RATE": "100000/min",
+            "THROTTLE_LOGIN_RATE": "100000/min",
+            "LOG_LEVEL": "WARNING",
         }
         cpu_log = work / "request-cpu.log"
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
-        subprocess.run([*manage, "shell", "-c", "from users.models import User; User.objects.create_user("
-                        f"email='bench@example.com', username='bench', password='{PASSWORD}')"],
-                       env=env, check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                *manage,
+                "shell",
+                "-c",
+                "from users.models import User; User.objects.create_user("
+                f"email='bench@example.com', username='bench', password='{PASSWORD}')",
+            ],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
         server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{api_port}",
-             "--workers", "1", "--timeout", "120", "-c", str(ROOT / "bench" / "gunicorn_cpu.py")],
-            cwd=ROOT, env={**env, "BENCH_CPU_LOG": str(cpu_log)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{api_port}",
+                "--workers",
+                "1",
+                "--timeout",
+                "120",
+                "-c",
+                str(ROOT / "bench" / "gunicorn_cpu.py"),
+            ],
+            cwd=ROOT,
+            env={**env, "BENCH_CPU_LOG": str(cpu_log)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             preexec_fn=lambda: os.sched_setaffinity(0, api_cores),
         )
         processes.append(server)
         wait_for(lambda: requests.get(f"{api}/api/health/", timeout=2).status_code < 600, "gunicorn")
         session = requests.Session()
-        token = session.post(f"{api}/api/auth/login/", json={"email": "bench@example.com", "password": PASSWORD},
-                             timeout=30).json()["access"]
+        token = session.post(
+            f"{api}/api/auth/login/", json={"email": "bench@example.com", "password": PASSWORD}, timeout=30
+        ).json()["access"]
         session.headers["Authorization"] = f"Bearer {token}"
         # Two workers, as the README's deployment has them: verifications (queue "uploads") never wait behind
         # variants (queue "celery").
         workers = [
             subprocess.Popen(
-                [str(BIN / "celery"), "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING", "-Q", queue,
-                 "-n", f"{queue}@bench", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool=solo",
+                    "--loglevel=WARNING",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{queue}@bench",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
             )
             for queue in ("uploads", "celery")
         ]
@@ -231,8 +314,9 @@ def main() -> None:
             assert response.status_code == 201, response.text
 
         def direct() -> None:
-            signed = session.post(f"{api}/api/images/uploads/", json={"filename": "photo.jpg", "size": len(data)},
-                                  timeout=30).json()
+            signed = session.post(
+                f"{api}/api/images/uploads/", json={"filename": "photo.jpg", "size": len(data)}, timeout=30
+            ).json()
             sent = requests.post(signed["url"], data=signed["fields"], files={"file": ("photo.jpg", data)}, timeout=120)
             assert sent.status_code == 204, sent.text
             response = session.post(f"{api}/api/images/uploads/{signed['id']}/complete/", timeout=120)
@@ -251,33 +335,46 @@ def main() -> None:
                 walls.append(time.perf_counter() - started)
             idle_workers()
             found = request_cpu(cpu_log)
-            return {**found, "workers": (cpu_seconds(worker_pids) - workers_before) / runs,
-                    "wall": statistics.median(walls)}
+            return {
+                **found,
+                "workers": (cpu_seconds(worker_pids) - workers_before) / runs,
+                "wall": statistics.median(walls),
+            }
 
         proxied(), direct()  # warm up: imports, connections
         results = {}
         for mode, after_idle in (("after idle", True), ("back to back", False)):
-            results[mode] = {"proxied": batch(proxied, after_idle=after_idle),
-                             "direct": batch(direct, after_idle=after_idle)}
+            results[mode] = {
+                "proxied": batch(proxied, after_idle=after_idle),
+                "direct": batch(direct, after_idle=after_idle),
+            }
         cpu_log.write_text("")
         for _ in range(runs):  # the floor: an authenticated request that reads one row
             assert session.get(f"{api}/api/auth/me/", timeout=30).status_code == 200
         floor = request_cpu(cpu_log)["me"]
         broker.flushdb()
 
-        print(f"A {len(data) / 1e6:.1f} MB {'phone ' if args.phone else ''}JPEG (4000x3000), {runs} uploads per path "
-              f"and mode, {args.database}. API CPU: the gunicorn worker's, around each request (process_time).")
+        print(
+            f"A {len(data) / 1e6:.1f} MB {'phone ' if args.phone else ''}JPEG (4000x3000), {runs} uploads per path "
+            f"and mode, {args.database}. API CPU: the gunicorn worker's, around each request (process_time)."
+        )
         for mode, paths in results.items():
             proxied_ms, direct_ms = paths["proxied"]["upload"] * 1000, paths["direct"]["direct"] * 1000
-            print(f"  {mode}: proxied {proxied_ms:.1f} ms, direct {direct_ms:.1f} ms (sign "
-                  f"{paths['direct']['sign'] * 1000:.1f} + complete {paths['direct']['complete'] * 1000:.1f}):"
-                  f" direct costs the API {proxied_ms / direct_ms:.1f}x less")
-            print(f"    Celery workers' CPU per upload (variants included): proxied "
-                  f"{paths['proxied']['workers'] * 1000:.0f} ms, direct {paths['direct']['workers'] * 1000:.0f} ms;"
-                  f" client wall time median: proxied {paths['proxied']['wall'] * 1000:.0f} ms, direct "
-                  f"{paths['direct']['wall'] * 1000:.0f} ms")
-        print(f"  for scale: GET /api/auth/me/ (authenticated, one row and the usage sum) {floor * 1000:.1f} ms;"
-              f" one full decode of the photo {decode_cpu(data) * 1000:.1f} ms")
+            print(
+                f"  {mode}: proxied {proxied_ms:.1f} ms, direct {direct_ms:.1f} ms (sign "
+                f"{paths['direct']['sign'] * 1000:.1f} + complete {paths['direct']['complete'] * 1000:.1f}):"
+                f" direct costs the API {proxied_ms / direct_ms:.1f}x less"
+            )
+            print(
+                f"    Celery workers' CPU per upload (variants included): proxied "
+                f"{paths['proxied']['workers'] * 1000:.0f} ms, direct {paths['direct']['workers'] * 1000:.0f} ms;"
+                f" client wall time median: proxied {paths['proxied']['wall'] * 1000:.0f} ms, direct "
+                f"{paths['direct']['wall'] * 1000:.0f} ms"
+            )
+        print(
+            f"  for scale: GET /api/auth/me/ (authenticated, one row and the usage sum) {floor * 1000:.1f} ms;"
+            f" one full decode of the photo {decode_cpu(data) * 1000:.1f} ms"
+        )
     finally:
         for process in reversed(processes):
             process.terminate()

@@ -3,6 +3,7 @@
 `gunicorn -c bench/gunicorn_cpu.py ...` with BENCH_CPU_LOG=<file>: one line per request, "METHOD PATH NS".
 The hooks run in the worker around the whole WSGI call, request body reading included.
 """
+
 import os
 import time
 

@@ -2,6 +2,7 @@
 
 Run by hand: .venv/bin/python bench/hostile_uploads.py
 """
+
 import os
 import struct
 import sys
@@ -33,8 +34,11 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -58,5 +62,7 @@ if __name__ == "__main__":
     for width, height in ((30000, 30000), (10000, 10000), (8000, 8000)):
         data = png_claiming(width, height)
         elapsed, peak, message = refuse(data)
-        print(f"{width} x {height} PNG ({len(data)} bytes): refused in {elapsed * 1000:.3f} ms, "
-              f"peak {peak / 1024:.0f} KiB traced: {message}")
+        print(
+            f"{width} x {height} PNG ({len(data)} bytes): refused in {elapsed * 1000:.3f} ms, "
+            f"peak {peak / 1024:.0f} KiB traced: {message}"
+        )

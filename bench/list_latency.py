@@ -2,6 +2,7 @@
 
 Run by hand: .venv/bin/python bench/list_latency.py [--images N] [--runs N]
 """
+
 import argparse
 import os
 import statistics
@@ -16,10 +17,19 @@ WORK = Path(tempfile.mkdtemp(prefix="list-bench-"))
 PORT = 18334
 sys.path.insert(0, str(ROOT))
 os.environ.update(
-    DJANGO_SETTINGS_MODULE="config.settings", DB_NAME="", DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
-    ALLOWED_HOSTS="testserver", USE_S3="True", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench-secret",
-    AWS_STORAGE_BUCKET_NAME="bench-bucket", AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{PORT}",
-    AWS_S3_ADDRESSING_STYLE="path", CELERY_BROKER_URL="", REDIS_URL="", LOG_LEVEL="WARNING",
+    DJANGO_SETTINGS_MODULE="config.settings",
+    DB_NAME="",
+    DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
+    ALLOWED_HOSTS="testserver",
+    USE_S3="True",
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench-secret",
+    AWS_STORAGE_BUCKET_NAME="bench-bucket",
+    AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{PORT}",
+    AWS_S3_ADDRESSING_STYLE="path",
+    CELERY_BROKER_URL="",
+    REDIS_URL="",
+    LOG_LEVEL="WARNING",
 )
 
 import django  # noqa: E402
@@ -40,11 +50,29 @@ def start_s3() -> subprocess.Popen:
     weed = Path(sys.executable).with_name("weed")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
     process = subprocess.Popen(
-        [str(weed), "mini", f"-dir={WORK}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={PORT}",
-         "-master.telemetry=false", "-admin.ui=false", "-bucket=bench-bucket"],
-        cwd=WORK, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{PORT}", aws_access_key_id="bench",
-                          aws_secret_access_key="bench-secret", region_name="us-east-1")
+        [
+            str(weed),
+            "mini",
+            f"-dir={WORK}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={PORT}",
+            "-master.telemetry=false",
+            "-admin.ui=false",
+            "-bucket=bench-bucket",
+        ],
+        cwd=WORK,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{PORT}",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench-secret",
+        region_name="us-east-1",
+    )
     while True:
         try:
             client.head_bucket(Bucket="bench-bucket")
@@ -80,21 +108,30 @@ def main() -> None:
             for i in range(args.images)
         )
         client = Client()
-        token = client.post("/api/auth/login/", {"email": "bench@example.com", "password": "Bench-Password-1"},
-                            content_type="application/json").json()["access"]
+        token = client.post(
+            "/api/auth/login/",
+            {"email": "bench@example.com", "password": "Bench-Password-1"},
+            content_type="application/json",
+        ).json()["access"]
         results = {
             "URLs signed every time (S3Storage)": None,
             "cache cold (first list)": timed_lists(client, token, args.runs, clear_cache=True),
             "cache warm": timed_lists(client, token, args.runs, clear_cache=False),
         }
-        plain = {"default": {"BACKEND": "storages.backends.s3.S3Storage",
-                             "OPTIONS": django.conf.settings.STORAGES["default"]["OPTIONS"]},
-                 "staticfiles": django.conf.settings.STORAGES["staticfiles"]}
+        plain = {
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": django.conf.settings.STORAGES["default"]["OPTIONS"],
+            },
+            "staticfiles": django.conf.settings.STORAGES["staticfiles"],
+        }
         with override_settings(STORAGES=plain):
             results["URLs signed every time (S3Storage)"] = timed_lists(client, token, args.runs, clear_cache=True)
         for label, times in results.items():
-            print(f"GET /api/images/ ({args.images} images, 4 URLs each), {label}: "
-                  f"median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs")
+            print(
+                f"GET /api/images/ ({args.images} images, 4 URLs each), {label}: "
+                f"median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs"
+            )
     finally:
         s3.terminate()
         s3.wait()

@@ -7,6 +7,7 @@ EXIF with orientation 6, make, model, maker note, serial number and GPS, XMP, an
 The upload path already decodes every upload once (validators.validate_image_file, the integrity check);
 the scrub is what issue 13 adds on top, so it must cost well under that decode.
 """
+
 import argparse
 import io
 import os
@@ -32,8 +33,9 @@ from testutils import XMP_WITH_LOCATION, phone_exif  # noqa: E402
 def phone_jpeg() -> bytes:
     buffer = io.BytesIO()
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    photo_like(4000, 3000).save(buffer, "JPEG", quality=90, exif=phone_exif(6), xmp=XMP_WITH_LOCATION,
-                                icc_profile=icc, comment=b"taken at home")
+    photo_like(4000, 3000).save(
+        buffer, "JPEG", quality=90, exif=phone_exif(6), xmp=XMP_WITH_LOCATION, icc_profile=icc, comment=b"taken at home"
+    )
     return buffer.getvalue()
 
 
@@ -53,8 +55,10 @@ def main() -> None:
     data = phone_jpeg()
     stripped = strip_metadata(data, "JPEG")
     print(f"Pillow {Image.__version__}; {os.cpu_count()} CPUs; {args.repeats} repeats")
-    print(f"input: 4000x3000 JPEG, {len(data):,} bytes; stripped: {len(stripped):,} bytes "
-          f"({len(data) - len(stripped):,} bytes of metadata removed)")
+    print(
+        f"input: 4000x3000 JPEG, {len(data):,} bytes; stripped: {len(stripped):,} bytes "
+        f"({len(data) - len(stripped):,} bytes of metadata removed)"
+    )
 
     def decode() -> None:
         with Image.open(io.BytesIO(data)) as img:

@@ -14,6 +14,7 @@ pyvips is not a project requirement. For the libvips half, install it into the v
     .venv/bin/pip install pyvips pyvips-binary
 Without it the Pillow half still runs.
 """
+
 import argparse
 import io
 import json
@@ -161,8 +162,10 @@ def main() -> None:
     except (ImportError, OSError) as exc:
         methods.remove("libvips")
         print(f"pyvips unavailable ({exc}); libvips half skipped. Install: .venv/bin/pip install pyvips pyvips-binary")
-    print(f"Pillow {Image.__version__}; {args.repeats} repeats per pair, {os.cpu_count()} CPUs; "
-          f"boxes {BOXES}, {FMT} Q{QUALITY}")
+    print(
+        f"Pillow {Image.__version__}; {args.repeats} repeats per pair, {os.cpu_count()} CPUs; "
+        f"boxes {BOXES}, {FMT} Q{QUALITY}"
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench_variants_") as tmp:
         inputs = make_inputs(Path(tmp))
@@ -170,8 +173,9 @@ def main() -> None:
             with Image.open(path) as img:
                 print(f"input {path.name}: {path.stat().st_size / 1e6:.2f} MB, {img.width}x{img.height} {img.format}")
         print()
-        header = (f"{'input':<16} {'method':<18} {'median s':>9} {'min s':>8} {'peak+MB':>8}  "
-                  "variants (bytes, WxH, metadata)")
+        header = (
+            f"{'input':<16} {'method':<18} {'median s':>9} {'min s':>8} {'peak+MB':>8}  variants (bytes, WxH, metadata)"
+        )
         print(header)
         print("-" * len(header))
         for path in inputs:
@@ -181,8 +185,10 @@ def main() -> None:
                     f"{n} {v['bytes']} B {v['size'][0]}x{v['size'][1]}{' ' + '+'.join(v['meta']) if v['meta'] else ''}"
                     for n, v in sorted(r["variants"].items())
                 )
-                print(f"{path.name:<16} {LABELS[m]:<18} {r['median']:>9.3f} {r['min']:>8.3f} "
-                      f"{r['peak_extra_mb']:>8.1f}  {vs}")
+                print(
+                    f"{path.name:<16} {LABELS[m]:<18} {r['median']:>9.3f} {r['min']:>8.3f} "
+                    f"{r['peak_extra_mb']:>8.1f}  {vs}"
+                )
             if len(results) == 2:
                 p, v = results["pillow"], results["libvips"]
                 mem = f"{p['peak_extra_mb'] / v['peak_extra_mb']:.2f}x" if v["peak_extra_mb"] > 0 else "n/a"

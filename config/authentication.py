@@ -1,4 +1,5 @@
 """SimpleJWT's authentication, saying what is wrong when the Authorization header is not a Bearer token."""
+
 from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication

@@ -3,6 +3,7 @@
 After a failure the cache is left alone for CACHE_RETRY_SECONDS in this process (so a hung Redis costs one
 request a timeout, not every cached lookup of every request), and the outage is logged once, not per call.
 """
+
 import logging
 import time
 from typing import Any

@@ -1,4 +1,5 @@
 """The Celery app: settings from Django's (CELERY_*), tasks from each app's tasks.py."""
+
 import os
 
 from celery import Celery

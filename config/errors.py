@@ -1,6 +1,7 @@
 """Django's 400 page as JSON under /api/ (issue 14): a Host header not in ALLOWED_HOSTS is refused before
 any view runs, so DRF's handler never sees it. Elsewhere (the admin) Django's own page stays.
 The 500 handler is config.views.server_error."""
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 

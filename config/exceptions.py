@@ -3,6 +3,7 @@
 A dependency that is down (the database, the cache, the broker, the file store) is a 503 with
 Retry-After, never a 500: the client is told to come back, and nothing was half-done.
 """
+
 import logging
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """Refuse request bodies larger than the service ever accepts, from their Content-Length, unread."""
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.template.defaultfilters import filesizeformat

@@ -7,6 +7,7 @@ It describes what a client should send, which is narrower than what the service 
 makes working SDKs"): one request content type per operation, bodies required, and no security requirement
 on what needs no token. Generators (openapi-python-client, openapi-typescript) build working clients from it.
 """
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.parsers import MultiPartParser
@@ -126,4 +127,3 @@ class ServiceAutoSchema(AutoSchema):
             codes.append("503")
         codes += getattr(view, "error_statuses", ())  # declared by a view: e.g. 410 for an expired upload
         return codes
-

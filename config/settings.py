@@ -3,6 +3,7 @@
 Every knob is an environment variable documented in `.env.example`. With no environment at all the
 project runs as the embedded default: DEBUG on, SQLite in the project folder, files under `media/`.
 """
+
 import os
 import sys
 from datetime import timedelta

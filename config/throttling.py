@@ -1,4 +1,5 @@
 """DRF's scoped throttle, reading its rates when a request comes, and counting locally while Redis is down."""
+
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle

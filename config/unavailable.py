@@ -3,6 +3,7 @@
 Kept apart from config.exceptions (which imports DRF's views) so that modules DRF loads from its
 settings, such as the throttle, can use them without an import cycle.
 """
+
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError

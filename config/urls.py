@@ -1,4 +1,5 @@
 """URL routes: the API under /api/ (with its OpenAPI description), the admin, and local files at signed URLs."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView

@@ -1,4 +1,5 @@
 """Project-wide views: health, a JSON answer for paths the API does not have, and the 500 handler."""
+
 import os
 import sys
 from collections.abc import Callable
@@ -89,7 +90,7 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[OK, DEGRADED, DOWN],
         help_text="unavailable (503) when the database or the file storage is down; degraded (200) when only "
-                  "the cache or the broker is: requests still succeed, variants wait for the broker.",
+        "the cache or the broker is: requests still succeed, variants wait for the broker.",
     )
     database = serializers.ChoiceField(choices=[OK, DOWN])
     storage = serializers.ChoiceField(choices=[OK, DOWN])
@@ -126,14 +127,23 @@ def site_root(request: HttpRequest) -> HttpResponse:
     if "text/html" in request.headers.get("Accept", ""):
         return HttpResponseRedirect(reverse("swagger-ui"))
     links = {
-        "docs": "swagger-ui", "redoc": "redoc", "schema": "schema", "health": "health", "admin": "admin:index",
-        "signup": "users:signup", "login": "users:login", "images": "images:list", "upload": "images:upload",
+        "docs": "swagger-ui",
+        "redoc": "redoc",
+        "schema": "schema",
+        "health": "health",
+        "admin": "admin:index",
+        "signup": "users:signup",
+        "login": "users:login",
+        "images": "images:list",
+        "upload": "images:upload",
     }
-    return JsonResponse({
-        "name": "Image Upload Service API",
-        "authentication": "Authorization: Bearer <access token from login>",
-        **{name: request.build_absolute_uri(reverse(route)) for name, route in links.items()},
-    })
+    return JsonResponse(
+        {
+            "name": "Image Upload Service API",
+            "authentication": "Authorization: Bearer <access token from login>",
+            **{name: request.build_absolute_uri(reverse(route)) for name, route in links.items()},
+        }
+    )
 
 
 @csrf_exempt

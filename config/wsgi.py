@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn config.wsgi:application`."""
+
 import gc
 import os
 from importlib import import_module

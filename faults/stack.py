@@ -5,6 +5,7 @@ comes back where it was), gunicorn with two workers, and a Celery worker with th
 as production runs it (systemd's Restart=always): a worker that exits is started again, and counted. All on
 127.0.0.1, all in one temporary folder, all stopped at the end; the machine's own services are never touched.
 """
+
 import glob
 import os
 import shutil
@@ -58,13 +59,23 @@ class Postgres:
     def __init__(self, folder: Path) -> None:
         self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1])
         self.data, self.log, self.port = folder / "data", folder / "postgres.log", free_port()
-        subprocess.run(as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                                    "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
+        subprocess.run(
+            as_postgres(
+                [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def _ctl(self, *args: str) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-                                    "-o", options, "-w", *args]), check=True, capture_output=True)
+        subprocess.run(
+            as_postgres(
+                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", *args]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         self._ctl("start")
@@ -89,10 +100,25 @@ class Redis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_until(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close() or True,
-                   "redis", timeout=10)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(
+            lambda: socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close() or True, "redis", timeout=10
+        )
 
     def kill(self) -> None:
         self.process.kill()
@@ -118,19 +144,34 @@ class SeaweedFS:
     def start(self) -> None:
         p = self.ports
         command = [
-            str(BIN / "weed"), "mini", f"-dir={self.folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-master.port={p['master']}", f"-master.port.grpc={p['master.grpc']}",
-            f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume.grpc']}",
-            f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer.grpc']}",
-            f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}", f"-admin.port={p['admin']}",
-            "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.ui=false",
-            f"-filer.localSocket={self.folder}/filer.sock", f"-s3.localSocket={self.folder}/s3.sock",
-            "-master.telemetry=false", f"-bucket={BUCKET}",
+            str(BIN / "weed"),
+            "mini",
+            f"-dir={self.folder}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master.grpc']}",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume.grpc']}",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer.grpc']}",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['s3.grpc']}",
+            f"-admin.port={p['admin']}",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-admin.ui=false",
+            f"-filer.localSocket={self.folder}/filer.sock",
+            f"-s3.localSocket={self.folder}/s3.sock",
+            "-master.telemetry=false",
+            f"-bucket={BUCKET}",
         ]
         env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
         with self.log.open("ab") as output:
-            self.process = subprocess.Popen(command, cwd=self.folder, env=env, stdout=output,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=self.folder, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
         wait_until(lambda: self.client().head_bucket(Bucket=BUCKET) or True, "SeaweedFS", timeout=90, log=self.log)
 
     def kill(self) -> None:
@@ -138,10 +179,16 @@ class SeaweedFS:
         self.process.wait()
 
     def client(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=S3_KEY,
-                            aws_secret_access_key=S3_SECRET, region_name="us-east-1",
-                            config=BotoConfig(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10,
-                                              retries={"total_max_attempts": 1}))
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
+            config=BotoConfig(
+                s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1}
+            ),
+        )
 
     def keys(self) -> set[str]:
         keys: set[str] = set()
@@ -174,21 +221,42 @@ class Stack:
         self.stopping = threading.Event()
         self.env = {
             **os.environ,
-            "DEBUG": "False", "SECRET_KEY": "fault-suite-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "False", "SECURE_COOKIES": "False", "SECURE_HSTS_SECONDS": "0",
-            "DATABASE_URL": "", "DB_NAME": "images", "DB_USER": "postgres", "DB_PASSWORD": "",
-            "DB_HOST": "127.0.0.1", "DB_PORT": str(self.postgres.port), "CONN_MAX_AGE": "60",
-            "USE_S3": "True", "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-            "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": self.s3.endpoint,
-            "AWS_S3_ADDRESSING_STYLE": "path", "AWS_S3_CONNECT_TIMEOUT": "2", "AWS_S3_READ_TIMEOUT": "10",
+            "DEBUG": "False",
+            "SECRET_KEY": "fault-suite-" + "x" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "False",
+            "SECURE_COOKIES": "False",
+            "SECURE_HSTS_SECONDS": "0",
+            "DATABASE_URL": "",
+            "DB_NAME": "images",
+            "DB_USER": "postgres",
+            "DB_PASSWORD": "",
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(self.postgres.port),
+            "CONN_MAX_AGE": "60",
+            "USE_S3": "True",
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_STORAGE_BUCKET_NAME": BUCKET,
+            "AWS_S3_ENDPOINT_URL": self.s3.endpoint,
+            "AWS_S3_ADDRESSING_STYLE": "path",
+            "AWS_S3_CONNECT_TIMEOUT": "2",
+            "AWS_S3_READ_TIMEOUT": "10",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/0",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis.port}/1",
             # Short waits, so that the suite sees each recovery within seconds.
-            "CELERY_VISIBILITY_TIMEOUT": "10", "IMAGE_TASK_RETRY_DELAY": "1", "IMAGE_PENDING_TIMEOUT": "15",
-            "IMAGE_SWEEP_INTERVAL": "5", "RETRY_AFTER_SECONDS": "1", "IMAGE_DIRECT_UPLOAD_VERIFY_WAIT": "3",
-            "THROTTLE_LOGIN_RATE": "100000/min", "THROTTLE_SIGNUP_RATE": "100000/min",
-            "THROTTLE_TOKEN_RATE": "100000/min", "THROTTLE_UPLOAD_RATE": "100000/min",
-            "MEDIA_ROOT": str(self.folder / "media"), "LOG_LEVEL": "WARNING",
+            "CELERY_VISIBILITY_TIMEOUT": "10",
+            "IMAGE_TASK_RETRY_DELAY": "1",
+            "IMAGE_PENDING_TIMEOUT": "15",
+            "IMAGE_SWEEP_INTERVAL": "5",
+            "RETRY_AFTER_SECONDS": "1",
+            "IMAGE_DIRECT_UPLOAD_VERIFY_WAIT": "3",
+            "THROTTLE_LOGIN_RATE": "100000/min",
+            "THROTTLE_SIGNUP_RATE": "100000/min",
+            "THROTTLE_TOKEN_RATE": "100000/min",
+            "THROTTLE_UPLOAD_RATE": "100000/min",
+            "MEDIA_ROOT": str(self.folder / "media"),
+            "LOG_LEVEL": "WARNING",
         }
 
     def start(self) -> None:
@@ -200,20 +268,51 @@ class Stack:
         self.manage("migrate", "--noinput", "-v", "0")
         with (self.folder / "gunicorn.log").open("ab") as log:  # the child keeps its own copy of the file
             self.gunicorn = subprocess.Popen(
-                [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", "2", "--timeout", "60"],
-                cwd=PROJECT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200, "gunicorn",
-                   log=self.folder / "gunicorn.log")
+                [
+                    str(BIN / "gunicorn"),
+                    "config.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "2",
+                    "--timeout",
+                    "60",
+                ],
+                cwd=PROJECT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200,
+            "gunicorn",
+            log=self.folder / "gunicorn.log",
+        )
         self.start_worker()
         threading.Thread(target=self._supervise, daemon=True).start()
 
     def start_worker(self) -> None:
         with (self.folder / "worker.log").open("ab") as log:
             self.worker = subprocess.Popen(
-                [str(BIN / "celery"), "-A", "config", "worker", "-B", "-s", str(self.folder / "beat-schedule"),
-                 "--concurrency", "2", "--loglevel", "INFO"],
-                cwd=PROJECT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-B",
+                    "-s",
+                    str(self.folder / "beat-schedule"),
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=PROJECT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.worker_wanted.set()
 
     def kill_worker(self) -> None:
@@ -232,8 +331,9 @@ class Stack:
                 self.start_worker()
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=self.env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=120
+        )
 
     def stop(self) -> None:
         self.stopping.set()

@@ -8,6 +8,7 @@ with Retry-After), every 201 has its row and its objects, no error answer left a
 row, and every image ready (or visibly failed) within a bounded time after recovery. The figures of each
 phase are printed. Run with `make faults` (CI does); about four minutes; loopback only.
 """
+
 import io
 import itertools
 import random
@@ -106,8 +107,9 @@ class Load:
         n = next(UPLOAD_NUMBERS)
         title = f"fault-{n}"
         files = {"image": (f"photo-{n}.jpg", photo(n), "image/jpeg")}
-        answer = self._call(session, "upload", "post", "/api/images/upload/", files=files, data={"title": title},
-                            title=title)
+        answer = self._call(
+            session, "upload", "post", "/api/images/upload/", files=files, data={"title": title}, title=title
+        )
         if answer.status == 201:
             mine.append(answer.image_id)
 
@@ -115,28 +117,40 @@ class Load:
         """Sign, POST the file to the store, complete; a 503 on completion is retried, honouring Retry-After."""
         n = next(UPLOAD_NUMBERS)
         title, data = f"fault-{n}", photo(n)
-        signed = self._call(session, "sign", "post", "/api/images/uploads/", title=title,
-                            json={"filename": f"photo-{n}.jpg", "size": len(data), "title": title})
+        signed = self._call(
+            session,
+            "sign",
+            "post",
+            "/api/images/uploads/",
+            title=title,
+            json={"filename": f"photo-{n}.jpg", "size": len(data), "title": title},
+        )
         if signed.status != 201:
             return
         try:
-            sent = requests.post(signed.body["url"], data=signed.body["fields"],
-                                 files={"file": (f"photo-{n}.jpg", data, "image/jpeg")}, timeout=30)
+            sent = requests.post(
+                signed.body["url"],
+                data=signed.body["fields"],
+                files={"file": (f"photo-{n}.jpg", data, "image/jpeg")},
+                timeout=30,
+            )
         except requests.RequestException:
             return  # the store is down: the upload is abandoned (swept after it expires)
         if sent.status_code >= 300:
             return
         for _ in range(10):
-            answer = self._call(session, "complete", "post", f"/api/images/uploads/{signed.body['id']}/complete/",
-                                title=title)
+            answer = self._call(
+                session, "complete", "post", f"/api/images/uploads/{signed.body['id']}/complete/", title=title
+            )
             if answer.status != 503:
                 break
             time.sleep(float(answer.body.get("retry_after", 1)))
         if answer.status == 201:
             mine.append(answer.image_id)
 
-    def _call(self, session, op: str, method: str, path: str, title: str = "", image_id: int | None = None,
-              **kwargs) -> Answer:
+    def _call(
+        self, session, op: str, method: str, path: str, title: str = "", image_id: int | None = None, **kwargs
+    ) -> Answer:
         try:
             response = session.request(method, self.stack.url + path, timeout=60, **kwargs)
         except requests.RequestException as exc:
@@ -202,8 +216,12 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
                 break
             time.sleep(0.5)
         settled_at = time.monotonic()
-        rows = {row[0]: row for row in db.execute(
-            "SELECT id, title, image, variants, processing, processing_requeues FROM images_image")}
+        rows = {
+            row[0]: row
+            for row in db.execute(
+                "SELECT id, title, image, variants, processing, processing_requeues FROM images_image"
+            )
+        }
         # Objects of direct uploads still open (signed, not completed) belong to them until they expire.
         open_uploads = {row[0] for row in db.execute("SELECT key FROM images_directupload WHERE image_id IS NULL")}
         # Deletions the store refused are swept within IMAGE_SWEEP_INTERVAL: wait for them as well.
@@ -243,18 +261,24 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
 
     statuses = Counter(a.status for a in load.answers)
     figures = {
-        "phase": name, "requests": len(load.answers), "201": sum(1 for a in created if a.op == "upload"),
+        "phase": name,
+        "requests": len(load.answers),
+        "201": sum(1 for a in created if a.op == "upload"),
         "direct": sum(1 for a in created if a.op == "complete"),
-        "503": statuses[503], "500": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+        "503": statuses[503],
+        "500": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
         "other": sum(n for s, n in statuses.items() if s not in (200, 201, 204, 503) and s < 500),
-        "orphans": len(orphans), "pending": sum(1 for row in rows.values() if row[4] == "pending"),
+        "orphans": len(orphans),
+        "pending": sum(1 for row in rows.values() if row[4] == "pending"),
         "failed": sum(1 for row in rows.values() if row[4] == "failed"),
         # Images the sweeper queued again (their job was lost with the broker), rather than redelivered.
         "swept": len({row[0] for row in rows.values() if row[5]} - SWEPT),
-        "ready_after_s": round(settled_at - recovered, 1), "drained_after_s": round(settled_at - load.ended, 1),
+        "ready_after_s": round(settled_at - recovered, 1),
+        "drained_after_s": round(settled_at - load.ended, 1),
         # Workers that exited on their own and the supervisor started again (stack.py), since the last phase.
         "worker_restarts": stack.worker_restarts - sum(f["worker_restarts"] for f in FIGURES),
-        "problems": problems[:10], "check_storage": check.returncode,
+        "problems": problems[:10],
+        "check_storage": check.returncode,
     }
     FIGURES.append(figures)
     SWEPT.update(row[0] for row in rows.values() if row[5])
@@ -334,8 +358,22 @@ def test_s3_server_killed_and_started_again(stack, tokens):
 
 def test_zz_summary():
     """Print the figures of every phase as one table (for the notes)."""
-    columns = ["phase", "requests", "201", "direct", "503", "500", "other", "orphans", "pending", "failed", "swept",
-               "ready_after_s", "drained_after_s", "worker_restarts"]
+    columns = [
+        "phase",
+        "requests",
+        "201",
+        "direct",
+        "503",
+        "500",
+        "other",
+        "orphans",
+        "pending",
+        "failed",
+        "swept",
+        "ready_after_s",
+        "drained_after_s",
+        "worker_restarts",
+    ]
     print("\n" + " | ".join(columns))
     for figures in FIGURES:
         print(" | ".join(str(figures[c]) for c in columns))

@@ -1,4 +1,5 @@
 """Admin for images: owner, thumbnail, dimensions, format, size, status; uploads pass the API's validation."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
@@ -51,9 +52,20 @@ class ImageAdmin(admin.ModelAdmin):
     date_hierarchy = "uploaded_at"
     autocomplete_fields = ("user",)
     actions = ["rebuild_variants"]
-    readonly_fields = ("preview_large", "original_filename", "dimensions", "format", "mime_type", "file_size",
-                       "checksum", "upload_checksum",
-                       "processing", "variant_links", "uploaded_at", "updated_at")
+    readonly_fields = (
+        "preview_large",
+        "original_filename",
+        "dimensions",
+        "format",
+        "mime_type",
+        "file_size",
+        "checksum",
+        "upload_checksum",
+        "processing",
+        "variant_links",
+        "uploaded_at",
+        "updated_at",
+    )
 
     def get_fieldsets(self, request, obj=None):
         given = (None, {"fields": ["user", "image", "title", "description"]})
@@ -61,8 +73,21 @@ class ImageAdmin(admin.ModelAdmin):
             return [given]
         return [
             given,
-            ("File", {"fields": ["preview_large", "original_filename", "dimensions", "format", "mime_type",
-                                 "file_size", "checksum", "upload_checksum"]}),
+            (
+                "File",
+                {
+                    "fields": [
+                        "preview_large",
+                        "original_filename",
+                        "dimensions",
+                        "format",
+                        "mime_type",
+                        "file_size",
+                        "checksum",
+                        "upload_checksum",
+                    ]
+                },
+            ),
             ("Processing", {"fields": ["processing", "variant_links"]}),
             ("Dates", {"fields": ["uploaded_at", "updated_at"]}),
         ]
@@ -73,7 +98,10 @@ class ImageAdmin(admin.ModelAdmin):
             return
         # Staff uploading on a user's behalf mean to: IMAGE_DUPLICATES governs the API's uploads only.
         created = image_create(
-            user=obj.user, file=form.cleaned_data["image"], title=obj.title, description=obj.description,
+            user=obj.user,
+            file=form.cleaned_data["image"],
+            title=obj.title,
+            description=obj.description,
             duplicates="allow",
         )
         vars(obj).update(vars(created))  # the admin goes on with `obj` (its messages, its redirect)
@@ -107,8 +135,10 @@ class ImageAdmin(admin.ModelAdmin):
             label = f"{name} {size[0]} × {size[1]}" if size else name
             links.append((url, url, name, label))
         return format_html_join(
-            "", '<a href="{}" style="display:inline-block;margin-right:12px;text-align:center">'
-                '<img src="{}" alt="{}" style="display:block;max-height:96px;max-width:128px">{}</a>', links,
+            "",
+            '<a href="{}" style="display:inline-block;margin-right:12px;text-align:center">'
+            '<img src="{}" alt="{}" style="display:block;max-height:96px;max-width:128px">{}</a>',
+            links,
         )
 
     @admin.display(description="Title", ordering="title")
@@ -121,8 +151,12 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="File", ordering="size")
     def file_facts(self, obj: Image) -> str:
-        return format_html('<span style="white-space:nowrap">{}<br>{} · {}</span>', self.dimensions(obj),
-                           obj.format or "—", filesizeformat(obj.size))
+        return format_html(
+            '<span style="white-space:nowrap">{}<br>{} · {}</span>',
+            self.dimensions(obj),
+            obj.format or "—",
+            filesizeformat(obj.size),
+        )
 
     @admin.display(description="Status", ordering="processing")
     def status(self, obj: Image) -> str:
@@ -130,8 +164,11 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Uploaded", ordering="uploaded_at")
     def uploaded_on(self, obj: Image) -> str:
-        return format_html('<span title="{}" style="white-space:nowrap">{}</span>',
-                           obj.uploaded_at.strftime("%Y-%m-%d %H:%M:%S UTC"), obj.uploaded_at.strftime("%Y-%m-%d"))
+        return format_html(
+            '<span title="{}" style="white-space:nowrap">{}</span>',
+            obj.uploaded_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            obj.uploaded_at.strftime("%Y-%m-%d"),
+        )
 
     @admin.display(description="Size", ordering="size")
     def file_size(self, obj: Image) -> str:
@@ -153,5 +190,8 @@ def _cut(text: str, width_px: int) -> str:
     """Text on one line, cut with an ellipsis at this width; the whole of it shows on hover."""
     return format_html(
         '<span title="{}" style="display:inline-block;max-width:{}px;overflow:hidden;text-overflow:ellipsis;'
-        'white-space:nowrap;vertical-align:top">{}</span>', text, width_px, text,
+        'white-space:nowrap;vertical-align:top">{}</span>',
+        text,
+        width_px,
+        text,
     )

@@ -1,4 +1,5 @@
 """System checks: `manage.py check` tells an operator when S3 is switched on without what it needs."""
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string

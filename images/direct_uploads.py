@@ -10,6 +10,7 @@
 
 Pending uploads left behind are removed with their object by `direct_uploads_sweep` (sweep_images).
 """
+
 import logging
 import mimetypes
 import time
@@ -87,7 +88,11 @@ def direct_upload_start(
     quota_check(user, size)
     expire = settings.IMAGE_DIRECT_UPLOAD_EXPIRE
     upload = DirectUpload(
-        user=user, filename=filename, size=size, title=title, description=description,
+        user=user,
+        filename=filename,
+        size=size,
+        title=title,
+        description=description,
         expires_at=timezone.now() + timedelta(seconds=expire),
     )
     upload.key = image_upload_to(Image(user=user), filename)  # images/{user_id}/{uuid}_{safe name}
@@ -96,8 +101,12 @@ def direct_upload_start(
     storage = default_storage
     if isinstance(storage, S3Storage):
         post = s3_presigned_post(
-            storage, upload.key, content_type=content_type, max_size=settings.IMAGE_MAX_UPLOAD_SIZE,
-            expires_in=expire, tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
+            storage,
+            upload.key,
+            content_type=content_type,
+            max_size=settings.IMAGE_MAX_UPLOAD_SIZE,
+            expires_in=expire,
+            tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
         )
     else:
         post = {"url": reverse("images:direct-upload-local"), "fields": local_upload_fields(upload, content_type)}
@@ -229,8 +238,9 @@ def _verified_by_worker(upload: DirectUpload) -> Image | None:
 
     if upload.verdict is not None:  # a passing verdict of an earlier try (not received, over quota): not this one's
         # Never a final one: a late worker may have recorded it since the upload was read; the looks below find it.
-        DirectUpload.objects.filter(pk=upload.pk, image=None).exclude(
-            verdict__refused__in=FINAL_VERDICTS).update(verdict=None)
+        DirectUpload.objects.filter(pk=upload.pk, image=None).exclude(verdict__refused__in=FINAL_VERDICTS).update(
+            verdict=None
+        )
     try:
         verify_direct_upload.delay(str(upload.pk))
     except BROKER_ERRORS as exc:
@@ -255,8 +265,9 @@ def _verified_by_worker(upload: DirectUpload) -> Image | None:
                 return None
             upload.verdict = verdict
             raise _answered(upload) if verdict["refused"] in FINAL_VERDICTS else _refusal(verdict)
-    logger.warning("No worker verified upload %s within %s s: verifying here", upload.pk,
-                   settings.IMAGE_DIRECT_UPLOAD_VERIFY_WAIT)
+    logger.warning(
+        "No worker verified upload %s within %s s: verifying here", upload.pk, settings.IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
+    )
     return None
 
 

@@ -1,4 +1,5 @@
 """Query parameters of the image list: search, upload-date range and ordering, each validated."""
+
 import django_filters
 from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
@@ -27,7 +28,7 @@ class ImageFilter(django_filters.FilterSet):
         method="filter_checksum",
         validators=[RegexValidator(r"^[0-9a-fA-F]{64}$", "Enter a SHA-256 checksum: 64 hexadecimal digits.")],
         help_text="SHA-256 (hex) of a file: the image whose stored bytes or uploaded bytes have it (issue 13: "
-                  "a script skips files it has uploaded before).",
+        "a script skips files it has uploaded before).",
     )
     uploaded_after = django_filters.IsoDateTimeFilter(
         field_name="uploaded_at", lookup_expr="gte", help_text="ISO 8601 date-time: uploaded at or after it."

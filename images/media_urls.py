@@ -1,4 +1,5 @@
 """/media/: local files at their signed URLs (mounted by config.urls)."""
+
 from django.urls import re_path
 
 from .views import serve_media

@@ -1,4 +1,5 @@
 """An uploaded image and where its file is stored."""
+
 import re
 import unicodedata
 import uuid
@@ -75,7 +76,9 @@ class Image(models.Model):
         max_length=64, editable=False, blank=True, help_text="SHA-256 of the bytes as uploaded, in hex."
     )
     original_filename = models.CharField(
-        max_length=255, editable=False, blank=True,
+        max_length=255,
+        editable=False,
+        blank=True,
         help_text="The client's filename, made safe: downloads are saved under it.",
     )
     # Variant name -> storage name, filled in the background (services.build_variants).

@@ -6,6 +6,7 @@ and, with ?count=true, the number of matching images in `X-Total-Count`. The cur
 item's ordering values (keyset paging), so page 1000 costs one indexed query, as page 1 does. It is
 signed: a client cannot forge values into the query, only hand back what it was given.
 """
+
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -58,15 +59,27 @@ class KeysetLinkPagination(BasePagination):
     def get_schema_operation_parameters(self, view) -> list[dict]:
         maximum = settings.IMAGE_PAGE_SIZE_MAX
         return [
-            {"name": self.limit_query_param, "in": "query", "required": False,
-             "description": f"Page size (at most {maximum}). Without it the whole list is returned.",
-             "schema": {"type": "integer", "minimum": 1}},
-            {"name": self.cursor_query_param, "in": "query", "required": False,
-             "description": 'Where the next page starts: take it from the Link rel="next" header.',
-             "schema": {"type": "string"}},
-            {"name": self.count_query_param, "in": "query", "required": False,
-             "description": "true adds the number of matching images in an X-Total-Count header.",
-             "schema": {"type": "boolean"}},
+            {
+                "name": self.limit_query_param,
+                "in": "query",
+                "required": False,
+                "description": f"Page size (at most {maximum}). Without it the whole list is returned.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                "description": 'Where the next page starts: take it from the Link rel="next" header.',
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.count_query_param,
+                "in": "query",
+                "required": False,
+                "description": "true adds the number of matching images in an X-Total-Count header.",
+                "schema": {"type": "boolean"},
+            },
         ]
 
     # --- parameters -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Pillow work: the variants of an accepted image, small, upright and free of metadata."""
+
 import io
 import warnings
 

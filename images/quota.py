@@ -4,6 +4,7 @@ Usage is computed from the rows (each image's `size` plus its `variants_bytes`),
 that could drift. Two uploads racing for the last free bytes are serialised by `quota_reserve`, which
 locks the owner's row for the rest of the transaction that inserts the image (see its docstring).
 """
+
 from dataclasses import asdict, dataclass
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """How the image fields read in the OpenAPI description (loaded by ImagesConfig.ready)."""
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
 
@@ -13,5 +14,5 @@ class StoredFileFieldExtension(OpenApiSerializerFieldExtension):
         return {
             "type": "string",
             "description": "The file's URL: a path such as /media/images/1/... for local storage, "
-                           "an absolute presigned URL that expires for S3.",
+            "an absolute presigned URL that expires for S3.",
         }

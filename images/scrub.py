@@ -21,6 +21,7 @@ the decoded pixels are bit for bit those sent:
 A file with nothing to remove comes back byte for byte. Anything the walk cannot make sense of raises
 ScrubError: such a file is refused, never stored with its metadata.
 """
+
 import re
 import struct
 import zlib
@@ -88,10 +89,10 @@ def _jpeg(data: bytes) -> bytes:
             out.append(b"\xff\xd9")
             break  # what follows the end of image is not this picture
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
-            out.append(data[pos:pos + 2])
+            out.append(data[pos : pos + 2])
             pos += 2
             continue
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         end = pos + 2 + length
         if length < 2 or end > len(data):
             raise ValueError(f"segment {marker:02X} at {pos} runs past the end")
@@ -101,7 +102,7 @@ def _jpeg(data: bytes) -> bytes:
             out.append(data[pos:stop])
             pos = stop
             continue
-        payload = data[pos + 4:end]
+        payload = data[pos + 4 : end]
         if marker == APP1 and payload.startswith(EXIF_PREFIX) and not seen_exif:
             seen_exif = True
             orientation = exif_orientation(payload)
@@ -131,8 +132,22 @@ def _jpeg_segment(marker: int, payload: bytes) -> bytes:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Ancillary chunks that change what is shown: colour, transparency, pixel aspect, animation (APNG).
 PNG_DISPLAY_CHUNKS = {
-    b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"cICP", b"mDCV", b"cLLI", b"bKGD", b"hIST",
-    b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
+    b"tRNS",
+    b"cHRM",
+    b"gAMA",
+    b"iCCP",
+    b"sBIT",
+    b"sRGB",
+    b"cICP",
+    b"mDCV",
+    b"cLLI",
+    b"bKGD",
+    b"hIST",
+    b"pHYs",
+    b"sPLT",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
 }
 
 
@@ -141,7 +156,7 @@ def _png(data: bytes) -> bytes:
         raise ValueError("no PNG signature")
     out, pos = [PNG_SIGNATURE], len(PNG_SIGNATURE)
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         end = pos + 12 + length
         if end > len(data):
             raise ValueError(f"chunk {kind!r} at {pos} runs past the end")
@@ -149,9 +164,9 @@ def _png(data: bytes) -> bytes:
         if critical or kind in PNG_DISPLAY_CHUNKS:
             out.append(data[pos:end])
         elif kind == b"eXIf":
-            orientation = exif_orientation(data[pos + 8:end - 4])
+            orientation = exif_orientation(data[pos + 8 : end - 4])
             if orientation != 1:
-                out.append(_png_chunk(b"eXIf", minimal_exif(orientation)[len(EXIF_PREFIX):]))
+                out.append(_png_chunk(b"eXIf", minimal_exif(orientation)[len(EXIF_PREFIX) :]))
         pos = end
         if kind == b"IEND":
             break  # bytes after the end are no part of the image
@@ -174,11 +189,11 @@ def _webp(data: bytes) -> bytes:
     riff_end = min(8 + struct.unpack("<I", data[4:8])[0], len(data))
     chunks, pos = [], 12
     while pos + 8 <= riff_end:
-        kind, size = struct.unpack("<4sI", data[pos:pos + 8])
+        kind, size = struct.unpack("<4sI", data[pos : pos + 8])
         end = pos + 8 + size + (size & 1)  # chunks are padded to an even length
         if pos + 8 + size > len(data):
             raise ValueError(f"chunk {kind!r} at {pos} runs past the end")
-        chunks.append((kind, data[pos:min(end, len(data))]))
+        chunks.append((kind, data[pos : min(end, len(data))]))
         pos = end
     out, has_exif = [], False
     for kind, chunk in chunks:
@@ -187,7 +202,7 @@ def _webp(data: bytes) -> bytes:
         elif kind == b"EXIF" and chunks[0][0] == b"VP8X" and not has_exif:
             orientation = exif_orientation(chunk[8:])
             if orientation != 1:
-                out.append(_riff_chunk(b"EXIF", minimal_exif(orientation)[len(EXIF_PREFIX):]))
+                out.append(_riff_chunk(b"EXIF", minimal_exif(orientation)[len(EXIF_PREFIX) :]))
                 has_exif = True
     if out and out[0][:4] == b"VP8X":  # the extended header's flags must match the chunks present
         flags = out[0][8] & ~(VP8X_XMP | VP8X_EXIF) | (VP8X_EXIF if has_exif else 0)
@@ -228,13 +243,13 @@ def _isobmff(data: bytes) -> bytes:
         else:
             continue
         extents = locations.get(item_id, [])
-        payload = b"".join(data[offset:offset + length] for offset, length in extents)
+        payload = b"".join(data[offset : offset + length] for offset, length in extents)
         if replacement is None:
             # exif_tiff_header_offset (4 bytes), then usually "Exif\0\0", then the TIFF data.
             if len(payload) < 4:
                 continue
             (tiff_offset,) = struct.unpack(">I", payload[:4])
-            orientation = exif_orientation(payload[4 + tiff_offset:])
+            orientation = exif_orientation(payload[4 + tiff_offset :])
             replacement = struct.pack(">I", len(EXIF_PREFIX)) + minimal_exif(orientation)
             if len(replacement) > len(payload):
                 # Too short for even one IFD entry beside the header: it cannot hold a GPS IFD.
@@ -247,10 +262,10 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]
     """(type, payload start, box end) of each box between start and end."""
     pos = start
     while pos + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
         header = 8
         if size == 1:
-            (size,) = struct.unpack(">Q", data[pos + 8:pos + 16])
+            (size,) = struct.unpack(">Q", data[pos + 8 : pos + 16])
             header = 16
         elif size == 0:
             size = end - pos
@@ -269,10 +284,10 @@ def _iinf(data: bytes, start: int, end: int) -> dict[int, tuple[bytes, bytes]]:
             continue
         id_size = 2 if data[pos] == 2 else 4
         pos += 4
-        item_id = int.from_bytes(data[pos:pos + id_size], "big")
+        item_id = int.from_bytes(data[pos : pos + id_size], "big")
         pos += id_size + 2  # item_protection_index
-        item_type = data[pos:pos + 4]
-        names = data[pos + 4:box_end].split(b"\x00")
+        item_type = data[pos : pos + 4]
+        names = data[pos + 4 : box_end].split(b"\x00")
         content_type = names[1] if item_type == b"mime" and len(names) > 1 else b""
         items[item_id] = (item_type, content_type)
     return items
@@ -289,7 +304,7 @@ def _iloc(data: bytes, start: int, end: int, idat_start: int | None) -> dict[int
         nonlocal pos
         if pos + size > end:
             raise ValueError("iloc runs past its box")
-        value = int.from_bytes(data[pos:pos + size], "big")
+        value = int.from_bytes(data[pos : pos + size], "big")
         pos += size
         return value
 
@@ -319,5 +334,5 @@ def _iloc(data: bytes, start: int, end: int, idat_start: int | None) -> dict[int
 def _overwrite(out: bytearray, extents: list[tuple[int, int]], replacement: bytes) -> None:
     done = 0
     for offset, length in extents:
-        out[offset:offset + length] = replacement[done:done + length]
+        out[offset : offset + length] = replacement[done : done + length]
         done += length

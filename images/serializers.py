@@ -1,4 +1,5 @@
 """The image as uploaded, and the image as listed and shown."""
+
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
@@ -14,8 +15,16 @@ from .storage import download_url
 
 # Read-only fields derived from the file, shown beside the spec's fields.
 DERIVED_FIELDS = [
-    "width", "height", "format", "mime_type", "size", "checksum", "upload_checksum", "original_filename",
-    "variants", "processing",
+    "width",
+    "height",
+    "format",
+    "mime_type",
+    "size",
+    "checksum",
+    "upload_checksum",
+    "original_filename",
+    "variants",
+    "processing",
 ]
 
 
@@ -48,8 +57,9 @@ class VariantSerializer(serializers.Serializer):
     """One variant, ready for srcset: its URL and the size it was made at (width and height as shown)."""
 
     url = serializers.URLField()
-    width = serializers.IntegerField(allow_null=True, help_text="null only for variants made before sizes "
-                                     "were recorded, until rebuild_variants")
+    width = serializers.IntegerField(
+        allow_null=True, help_text="null only for variants made before sizes were recorded, until rebuild_variants"
+    )
     height = serializers.IntegerField(allow_null=True)
 
 
@@ -69,11 +79,13 @@ class BaseImageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
-    @extend_schema_field(serializers.DictField(
-        child=VariantSerializer(allow_null=True),
-        help_text="Each configured variant (IMAGE_VARIANTS: thumbnail, medium...) by name: its URL, width and "
-                  "height, or null while it is not made yet.",
-    ))
+    @extend_schema_field(
+        serializers.DictField(
+            child=VariantSerializer(allow_null=True),
+            help_text="Each configured variant (IMAGE_VARIANTS: thumbnail, medium...) by name: its URL, width and "
+            "height, or null while it is not made yet.",
+        )
+    )
     def get_variants(self, obj: Image) -> dict[str, dict | None]:
         """Each configured variant as {url, width, height} (issue 13: srcset), or None while it is not made yet."""
         storage = obj.image.storage
@@ -123,7 +135,14 @@ class ImageSerializer(BaseImageSerializer):
 
     class Meta(BaseImageSerializer.Meta):
         fields = [
-            "id", "user", "image", "image_url", "title", "description", "uploaded_at", "updated_at",
+            "id",
+            "user",
+            "image",
+            "image_url",
+            "title",
+            "description",
+            "uploaded_at",
+            "updated_at",
             *DERIVED_FIELDS,
         ]
         read_only_fields = [name for name in fields if name not in ("title", "description")]
@@ -160,7 +179,9 @@ class DirectUploadSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         # "fields" is a Serializer attribute, so this field is added here rather than declared.
         fields["fields"] = serializers.DictField(
-            child=serializers.CharField(), read_only=True, source="post_fields",
+            child=serializers.CharField(),
+            read_only=True,
+            source="post_fields",
             help_text="Form fields to send as they are, before the file.",
         )
         return fields
@@ -217,8 +238,10 @@ class LocalUploadSerializer(serializers.Serializer):
     def create(self, validated_data: dict) -> dict:
         try:
             local_upload_receive(
-                key=validated_data["key"], content_type=validated_data["Content-Type"],
-                policy=validated_data["policy"], file=validated_data["file"],
+                key=validated_data["key"],
+                content_type=validated_data["Content-Type"],
+                policy=validated_data["policy"],
+                file=validated_data["file"],
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None

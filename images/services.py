@@ -4,6 +4,7 @@ The API's upload, the admin and the management commands call these; `tasks.py` o
 `build_variants` for Celery (the pattern of the HackSoft Django styleguide's services, and of Wagtail's
 single `_set_image_file_metadata`).
 """
+
 import hashlib
 import io
 import logging
@@ -101,9 +102,7 @@ def _scrubbed(data: bytes, info: ImageInfo) -> bytes:
     return scrubbed
 
 
-def image_create(
-    *, user, file: File, title: str = "", description: str = "", duplicates: str | None = None
-) -> Image:
+def image_create(*, user, file: File, title: str = "", description: str = "", duplicates: str | None = None) -> Image:
     """Validate the file, store it with its row and every derived field, and schedule its variants.
 
     `duplicates` (default IMAGE_DUPLICATES): "allow" stores bytes the user already has as a new image;
@@ -161,9 +160,7 @@ def image_find_duplicate(user, *checksums: str) -> Image | None:
     if not wanted:
         return None
     return (
-        Image.objects.filter(Q(checksum__in=wanted) | Q(upload_checksum__in=wanted), user=user)
-        .order_by("pk")
-        .first()
+        Image.objects.filter(Q(checksum__in=wanted) | Q(upload_checksum__in=wanted), user=user).order_by("pk").first()
     )
 
 
@@ -257,7 +254,10 @@ def variants_render(image: Image) -> dict[str, bytes]:
         data = original.read()  # storage errors surface here (at most IMAGE_MAX_UPLOAD_SIZE bytes)
     try:
         return render_variants(
-            io.BytesIO(data), settings.IMAGE_VARIANTS, fmt.name, settings.IMAGE_VARIANT_QUALITY,
+            io.BytesIO(data),
+            settings.IMAGE_VARIANTS,
+            fmt.name,
+            settings.IMAGE_VARIANT_QUALITY,
             webp_method=settings.IMAGE_VARIANT_WEBP_METHOD,
         )
     except Exception as exc:
@@ -337,9 +337,7 @@ def deletions_retry() -> dict[str, int]:
         try:
             default_storage.delete(deletion.name)
         except RETRYABLE_ERRORS as exc:
-            StoredFileDeletion.objects.filter(pk=deletion.pk).update(
-                attempts=F("attempts") + 1, last_error=str(exc)
-            )
+            StoredFileDeletion.objects.filter(pk=deletion.pk).update(attempts=F("attempts") + 1, last_error=str(exc))
             break
         deleted += 1
         deletion.delete()

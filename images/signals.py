@@ -1,4 +1,5 @@
 """Keep storage in step with the database: a deleted row's files go too, however it was deleted."""
+
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.signals import post_delete
@@ -20,6 +21,8 @@ def delete_files_after_commit(sender, instance: Image, using: str, **kwargs) -> 
 def check_store_before_account_deletion(sender, user, **kwargs) -> None:
     """Stop an account's deletion (the store's error: a 503) while its images' files cannot be removed."""
     user_images_store_check(user)
+
+
 @receiver(post_delete, sender=DirectUpload)
 def delete_upload_object_after_commit(sender, instance: DirectUpload, using: str, **kwargs) -> None:
     """A direct upload's key goes with its row (swept, refused, a user's deletion); after a completion the

@@ -3,6 +3,7 @@ listing a store; signing a direct upload to the store and moving what arrived (i
 
 Either way a file's URL is the only key to it, it expires, and it names the file for downloads.
 """
+
 import hashlib
 import json
 import os
@@ -57,7 +58,7 @@ def stored_objects(storage: Storage, prefix: str) -> Iterator[tuple[str, datetim
         paginator = storage.connection.meta.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=key_prefix):
             for obj in page.get("Contents", []):
-                yield obj["Key"][len(key_prefix) - len(prefix):], obj["LastModified"]
+                yield obj["Key"][len(key_prefix) - len(prefix) :], obj["LastModified"]
         return
     root = Path(storage.path(""))
     for folder, _, files in os.walk(root / prefix):
@@ -116,6 +117,8 @@ def download_url(storage: Storage, name: str, filename: str = "") -> str:
         disposition = content_disposition_header(as_attachment=False, filename=filename)
         return storage.url(name, parameters={"ResponseContentDisposition": disposition})
     return storage.url(name)
+
+
 # The tag that marks a direct upload's object until it is completed (IMAGE_DIRECT_UPLOAD_TAGGING).
 PENDING_TAGGING = "<Tagging><TagSet><Tag><Key>upload</Key><Value>pending</Value></Tag></TagSet></Tagging>"
 

@@ -1,4 +1,5 @@
 """Background jobs: thin Celery wrappers around the services that do the work."""
+
 import logging
 
 from celery import shared_task

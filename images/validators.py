@@ -4,6 +4,7 @@ One path for every way in (API, admin, commands): `validate_image_file` checks t
 `images.services.image_file_metadata`; `validate_description_length` is the description field's own.
 The bytes decide the format; the client's filename and Content-Type are never believed.
 """
+
 import hashlib
 import struct
 import warnings
@@ -148,4 +149,3 @@ def _decode_every_frame(img: Image.Image) -> None:
     for frame in range(getattr(img, "n_frames", 1)):
         img.seek(frame)
         img.load()
-

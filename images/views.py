@@ -1,4 +1,5 @@
 """Image endpoints: DRF generic views over the requesting user's own images only; local files at signed URLs."""
+
 import mimetypes
 from pathlib import PurePosixPath
 from urllib.parse import quote
@@ -58,7 +59,11 @@ class OwnedImageMixin:
 # Examples from the spec (seed-readme.md, "Image Endpoints"), with the fields the service adds.
 # A portrait phone photo: stored 4032 x 3024 with EXIF orientation 6, shown (and recorded) 3024 x 4032.
 DERIVED_EXAMPLE = {
-    "width": 3024, "height": 4032, "format": "JPEG", "mime_type": "image/jpeg", "size": 3145728,
+    "width": 3024,
+    "height": 4032,
+    "format": "JPEG",
+    "mime_type": "image/jpeg",
+    "size": 3145728,
     "checksum": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "upload_checksum": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
     "original_filename": "IMG_0001.jpg",
@@ -66,65 +71,110 @@ DERIVED_EXAMPLE = {
 SIGNED = "?expires=1705318200&signature=3q2-7wAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 FILE_QUERY = "?response-content-disposition=inline%3B+filename%3D%22IMG_0001.jpg%22&" + SIGNED[1:]
 SPEC_IMAGE = {
-    "id": 1, "user": EXAMPLE_USER, "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY,
-    "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg" + FILE_QUERY, "title": "My Image",
-    "description": "A beautiful landscape", "uploaded_at": "2024-01-15T10:35:00Z",
-    "updated_at": "2024-01-15T10:35:00Z", **DERIVED_EXAMPLE,
+    "id": 1,
+    "user": EXAMPLE_USER,
+    "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY,
+    "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg" + FILE_QUERY,
+    "title": "My Image",
+    "description": "A beautiful landscape",
+    "uploaded_at": "2024-01-15T10:35:00Z",
+    "updated_at": "2024-01-15T10:35:00Z",
+    **DERIVED_EXAMPLE,
     "variants": {
-        "thumbnail": {"url": "http://localhost:8000/media/images/1/uuid-filename.thumbnail.webp" + SIGNED,
-                      "width": 192, "height": 256},
-        "medium": {"url": "http://localhost:8000/media/images/1/uuid-filename.medium.webp" + SIGNED,
-                   "width": 768, "height": 1024},
+        "thumbnail": {
+            "url": "http://localhost:8000/media/images/1/uuid-filename.thumbnail.webp" + SIGNED,
+            "width": 192,
+            "height": 256,
+        },
+        "medium": {
+            "url": "http://localhost:8000/media/images/1/uuid-filename.medium.webp" + SIGNED,
+            "width": 768,
+            "height": 1024,
+        },
     },
     "processing": "ready",
 }
 UPLOADED_IMAGE = {
-    "id": 1, "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY, "title": "My Image",
-    "description": "A beautiful landscape", "uploaded_at": "2024-01-15T10:35:00Z", **DERIVED_EXAMPLE,
-    "variants": {"thumbnail": None, "medium": None}, "processing": "pending",
+    "id": 1,
+    "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY,
+    "title": "My Image",
+    "description": "A beautiful landscape",
+    "uploaded_at": "2024-01-15T10:35:00Z",
+    **DERIVED_EXAMPLE,
+    "variants": {"thumbnail": None, "medium": None},
+    "processing": "pending",
 }
-DUPLICATE_ERROR = inline_serializer("DuplicateImageError", fields={
-    "image": serializers.ListField(child=serializers.CharField()),
-    "existing_id": serializers.IntegerField(help_text="The id of the image that has these bytes."),
-})
-QUOTA_ERROR = inline_serializer("QuotaExceeded", fields={
-    "detail": serializers.CharField(),
-    "code": serializers.CharField(help_text='"quota_exceeded"'),
-    "usage": UsageSerializer(),
-    "size": serializers.IntegerField(help_text="Bytes this upload would add."),
-})
+DUPLICATE_ERROR = inline_serializer(
+    "DuplicateImageError",
+    fields={
+        "image": serializers.ListField(child=serializers.CharField()),
+        "existing_id": serializers.IntegerField(help_text="The id of the image that has these bytes."),
+    },
+)
+QUOTA_ERROR = inline_serializer(
+    "QuotaExceeded",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(help_text='"quota_exceeded"'),
+        "usage": UsageSerializer(),
+        "size": serializers.IntegerField(help_text="Bytes this upload would add."),
+    },
+)
 UPLOAD_CONFLICT = PolymorphicProxySerializer(
     "UploadConflict", serializers=[DUPLICATE_ERROR, QUOTA_ERROR], resource_type_field_name=None
 )
-QUOTA_EXAMPLE = OpenApiExample("Over the quota", response_only=True, status_codes=["409"], value={
-    "detail": "This upload (3.0 MB) would exceed your storage quota: 98.1 MB of 100.0 MB used.",
-    "code": "quota_exceeded", "usage": {"bytes": 102862848, "images": 41, "quota_bytes": 104857600},
-    "size": 3145728,
-})
-
-
-@extend_schema_view(post=extend_schema(
-    summary="Upload an image",
-    description="IMAGE_DUPLICATES decides what bytes the user already has give: `allow` (the default) a new "
-                "image (201), `reuse` the existing image (200), `refuse` a 409 naming it.",
-    responses={
-        201: ImageUploadSerializer,
-        200: OpenApiResponse(ImageUploadSerializer, description="IMAGE_DUPLICATES=reuse: the image that "
-                             "already has these bytes; nothing new was stored."),
-        409: OpenApiResponse(UPLOAD_CONFLICT, description="IMAGE_DUPLICATES=refuse: the user already has "
-                             "these bytes (`existing_id`); or over the storage quota (`code` quota_exceeded, with "
-                             "the usage). Nothing was stored."),
+QUOTA_EXAMPLE = OpenApiExample(
+    "Over the quota",
+    response_only=True,
+    status_codes=["409"],
+    value={
+        "detail": "This upload (3.0 MB) would exceed your storage quota: 98.1 MB of 100.0 MB used.",
+        "code": "quota_exceeded",
+        "usage": {"bytes": 102862848, "images": 41, "quota_bytes": 104857600},
+        "size": 3145728,
     },
-    examples=[
-        OpenApiExample("Uploaded", response_only=True, status_codes=["201"], value=UPLOADED_IMAGE),
-        OpenApiExample("Already there", response_only=True, status_codes=["200"],
-                       value={**UPLOADED_IMAGE, "variants": SPEC_IMAGE["variants"], "processing": "ready"}),
-        OpenApiExample("Refused duplicate", response_only=True, status_codes=["409"], value={
-            "image": ["You already have this image (id 1)."], "existing_id": 1,
-        }),
-        QUOTA_EXAMPLE,
-    ],
-))
+)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Upload an image",
+        description="IMAGE_DUPLICATES decides what bytes the user already has give: `allow` (the default) a new "
+        "image (201), `reuse` the existing image (200), `refuse` a 409 naming it.",
+        responses={
+            201: ImageUploadSerializer,
+            200: OpenApiResponse(
+                ImageUploadSerializer,
+                description="IMAGE_DUPLICATES=reuse: the image that already has these bytes; nothing new was stored.",
+            ),
+            409: OpenApiResponse(
+                UPLOAD_CONFLICT,
+                description="IMAGE_DUPLICATES=refuse: the user already has "
+                "these bytes (`existing_id`); or over the storage quota (`code` quota_exceeded, with "
+                "the usage). Nothing was stored.",
+            ),
+        },
+        examples=[
+            OpenApiExample("Uploaded", response_only=True, status_codes=["201"], value=UPLOADED_IMAGE),
+            OpenApiExample(
+                "Already there",
+                response_only=True,
+                status_codes=["200"],
+                value={**UPLOADED_IMAGE, "variants": SPEC_IMAGE["variants"], "processing": "ready"},
+            ),
+            OpenApiExample(
+                "Refused duplicate",
+                response_only=True,
+                status_codes=["409"],
+                value={
+                    "image": ["You already have this image (id 1)."],
+                    "existing_id": 1,
+                },
+            ),
+            QUOTA_EXAMPLE,
+        ],
+    )
+)
 class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     """POST /api/images/upload/"""
 
@@ -158,16 +208,28 @@ class StoreCheckedDestroyMixin:
         image_delete(instance)
 
 
-@extend_schema_view(get=extend_schema(
-    summary="List your images",
-    examples=[OpenApiExample("Images", response_only=True, value=[SPEC_IMAGE])],
-    parameters=[
-        OpenApiParameter("Link", location=OpenApiParameter.HEADER, response=True, type=str,
-                         description='With ?limit: <URL of the next page>; rel="next", while there is one.'),
-        OpenApiParameter("X-Total-Count", location=OpenApiParameter.HEADER, response=True, type=int,
-                         description="With ?count=true: how many images match."),
-    ],
-))
+@extend_schema_view(
+    get=extend_schema(
+        summary="List your images",
+        examples=[OpenApiExample("Images", response_only=True, value=[SPEC_IMAGE])],
+        parameters=[
+            OpenApiParameter(
+                "Link",
+                location=OpenApiParameter.HEADER,
+                response=True,
+                type=str,
+                description='With ?limit: <URL of the next page>; rel="next", while there is one.',
+            ),
+            OpenApiParameter(
+                "X-Total-Count",
+                location=OpenApiParameter.HEADER,
+                response=True,
+                type=int,
+                description="With ?count=true: how many images match.",
+            ),
+        ],
+    )
+)
 class ImageListView(OwnedImageMixin, generics.ListAPIView):
     """GET /api/images/: the user's images, newest first; optional search, date range, ordering, paging."""
 
@@ -177,8 +239,9 @@ class ImageListView(OwnedImageMixin, generics.ListAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Show one image",
-                      examples=[OpenApiExample("Image", response_only=True, value=SPEC_IMAGE)]),
+    get=extend_schema(
+        summary="Show one image", examples=[OpenApiExample("Image", response_only=True, value=SPEC_IMAGE)]
+    ),
     put=extend_schema(summary="Replace title and description"),
     patch=extend_schema(summary="Change title or description"),
     delete=extend_schema(summary="Delete an image"),
@@ -225,38 +288,48 @@ def media_content_type(path: str) -> str:
         if extension in fmt.extensions:
             return fmt.mime_type
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
 # --- Direct uploads (issue 12): sign, the client POSTs to the store, complete -----------------------------
 
 DIRECT_UPLOAD_EXAMPLE = {
     "id": "6f1c3b1e-8a52-4c9e-9d5e-2f7a0c1b9e44",
     "url": "https://my-bucket.s3.amazonaws.com/",
     "fields": {
-        "Content-Type": "image/jpeg", "key": "images/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg",
-        "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-credential": "AKIA.../20240115/us-east-1/s3/aws4_request",
-        "x-amz-date": "20240115T103000Z", "policy": "eyJleHBpcmF0aW9uIjog...", "x-amz-signature": "5d6c...",
+        "Content-Type": "image/jpeg",
+        "key": "images/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg",
+        "x-amz-algorithm": "AWS4-HMAC-SHA256",
+        "x-amz-credential": "AKIA.../20240115/us-east-1/s3/aws4_request",
+        "x-amz-date": "20240115T103000Z",
+        "policy": "eyJleHBpcmF0aW9uIjog...",
+        "x-amz-signature": "5d6c...",
     },
     "expires_at": "2024-01-15T10:40:00Z",
 }
 
 
-@extend_schema_view(post=extend_schema(
-    summary="Start a direct upload",
-    description=(
-        "Declare a file (name and size in bytes); the answer says where to POST it: send every entry of "
-        "`fields` as a form field, then the file as the field `file` (multipart/form-data), to `url` before "
-        "`expires_at`. The store itself refuses another key, a body outside 1 byte to the upload limit and a "
-        "Content-Type that is not image/*. Then call the upload's complete operation."
-    ),
-    responses={
-        201: DirectUploadSerializer,
-        409: OpenApiResponse(QUOTA_ERROR, description="The declared size would pass the storage quota."),
-    },
-    examples=[
-        OpenApiExample("Start", request_only=True, value={"filename": "beach.jpg", "size": 3145728, "title": "Beach"}),
-        OpenApiExample("Signed", response_only=True, status_codes=["201"], value=DIRECT_UPLOAD_EXAMPLE),
-        QUOTA_EXAMPLE,
-    ],
-))
+@extend_schema_view(
+    post=extend_schema(
+        summary="Start a direct upload",
+        description=(
+            "Declare a file (name and size in bytes); the answer says where to POST it: send every entry of "
+            "`fields` as a form field, then the file as the field `file` (multipart/form-data), to `url` before "
+            "`expires_at`. The store itself refuses another key, a body outside 1 byte to the upload limit and a "
+            "Content-Type that is not image/*. Then call the upload's complete operation."
+        ),
+        responses={
+            201: DirectUploadSerializer,
+            409: OpenApiResponse(QUOTA_ERROR, description="The declared size would pass the storage quota."),
+        },
+        examples=[
+            OpenApiExample(
+                "Start", request_only=True, value={"filename": "beach.jpg", "size": 3145728, "title": "Beach"}
+            ),
+            OpenApiExample("Signed", response_only=True, status_codes=["201"], value=DIRECT_UPLOAD_EXAMPLE),
+            QUOTA_EXAMPLE,
+        ],
+    )
+)
 class DirectUploadView(generics.CreateAPIView):
     """POST /api/images/uploads/: sign a direct upload of one file to the store."""
 
@@ -271,35 +344,49 @@ class DirectUploadView(generics.CreateAPIView):
         serializer.save(user=self.request.user)  # images.direct_uploads.direct_upload_start
 
 
-@extend_schema_view(post=extend_schema(
-    summary="Complete a direct upload",
-    description=(
-        "Verify the file that arrived in the store with the rules of the upload endpoint (a worker does, when one "
-        "runs, while this waits for its verdict), create the image and "
-        "answer it as the upload endpoint does. Completing again answers the same image. Invalid bytes: 400 "
-        "under `image`, and the upload and its file are deleted. 409 `upload_not_received` while nothing has "
-        "arrived, 410 once the upload expired without a file, 409 `quota_exceeded` over the quota (the upload "
-        "stays until it expires: delete images and complete again). IMAGE_DUPLICATES applies as on the upload "
-        "endpoint."
-    ),
-    request=None,
-    responses={
-        201: DirectUploadCompleteSerializer,
-        200: OpenApiResponse(DirectUploadCompleteSerializer, description="IMAGE_DUPLICATES=reuse: the image "
-                             "that already has these bytes; the upload and its file are deleted."),
-        409: OpenApiResponse(
-            PolymorphicProxySerializer("CompleteConflict", serializers=[
-                QUOTA_ERROR, DUPLICATE_ERROR,
-                inline_serializer("UploadNotReceived", fields={
-                    "detail": serializers.CharField(), "code": serializers.CharField(help_text='"upload_not_received"'),
-                }),
-            ], resource_type_field_name=None),
-            description="Over the storage quota (the upload stays); IMAGE_DUPLICATES=refuse and the user already "
-                        "has these bytes (the upload is deleted); or nothing has arrived yet.",
+@extend_schema_view(
+    post=extend_schema(
+        summary="Complete a direct upload",
+        description=(
+            "Verify the file that arrived in the store with the rules of the upload endpoint (a worker does, when one "
+            "runs, while this waits for its verdict), create the image and "
+            "answer it as the upload endpoint does. Completing again answers the same image. Invalid bytes: 400 "
+            "under `image`, and the upload and its file are deleted. 409 `upload_not_received` while nothing has "
+            "arrived, 410 once the upload expired without a file, 409 `quota_exceeded` over the quota (the upload "
+            "stays until it expires: delete images and complete again). IMAGE_DUPLICATES applies as on the upload "
+            "endpoint."
         ),
-    },
-    examples=[QUOTA_EXAMPLE],
-))
+        request=None,
+        responses={
+            201: DirectUploadCompleteSerializer,
+            200: OpenApiResponse(
+                DirectUploadCompleteSerializer,
+                description="IMAGE_DUPLICATES=reuse: the image "
+                "that already has these bytes; the upload and its file are deleted.",
+            ),
+            409: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    "CompleteConflict",
+                    serializers=[
+                        QUOTA_ERROR,
+                        DUPLICATE_ERROR,
+                        inline_serializer(
+                            "UploadNotReceived",
+                            fields={
+                                "detail": serializers.CharField(),
+                                "code": serializers.CharField(help_text='"upload_not_received"'),
+                            },
+                        ),
+                    ],
+                    resource_type_field_name=None,
+                ),
+                description="Over the storage quota (the upload stays); IMAGE_DUPLICATES=refuse and the user already "
+                "has these bytes (the upload is deleted); or nothing has arrived yet.",
+            ),
+        },
+        examples=[QUOTA_EXAMPLE],
+    )
+)
 class DirectUploadCompleteView(generics.CreateAPIView):
     """POST /api/images/uploads/{id}/complete/: verify the uploaded file and create its image."""
 

@@ -1,4 +1,5 @@
 """Admin for accounts: Django's user admin, keyed on email."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm as DjangoAdminUserCreationForm
@@ -27,8 +28,17 @@ class UserAdmin(DjangoUserAdmin):
 
     form = UserChangeForm
     add_form = UserCreationForm
-    list_display = ("email", "username", "email_verified", "is_active", "is_staff", "date_joined", "last_login",
-                    "usage", "quota")
+    list_display = (
+        "email",
+        "username",
+        "email_verified",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+        "usage",
+        "quota",
+    )
     list_filter = ("email_verified", "is_active", "is_staff", "is_superuser", "date_joined")
     search_fields = ("email", "username", "first_name", "last_name")
     ordering = ("-date_joined",)

@@ -1,4 +1,5 @@
 """SimpleJWT's authentication, also refusing tokens of a session that has ended (users.tokens.session_check)."""
+
 from rest_framework_simplejwt.tokens import Token
 
 from config.authentication import BearerJWTAuthentication

@@ -5,6 +5,7 @@ the failure that reaches ADMIN_LOGIN_FAILURE_LIMIT locks that email and that IP 
 the right password is refused too until it ends. Staff clear a lockout early in the admin (Access
 attempts) or with `manage.py axes_reset_username EMAIL` / `axes_reset_ip IP`.
 """
+
 import math
 
 from axes.backends import AxesStandaloneBackend
@@ -34,8 +35,9 @@ class AdminLoginHandler(AxesDatabaseHandler):
 class AdminLockoutBackend(AxesStandaloneBackend):
     """Refuse a locked-out admin login before any password is checked; pass everything else on."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
-                     **kwargs) -> None:
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs
+    ) -> None:
         # Without a request there is nothing to count it against (management commands, the test client's
         # login()); the admin's form always sends one.
         if request is None:
@@ -54,8 +56,9 @@ def client_ip(request: HttpRequest) -> str:
     return BaseThrottle().get_ident(request)
 
 
-def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
-                     credentials: dict | None = None) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
     """429 with a page saying what happened and for how long, and Retry-After."""
     cool_off = get_cool_off(request)
     seconds = int(cool_off.total_seconds()) if cool_off else None

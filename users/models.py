@@ -1,4 +1,5 @@
 """A user who logs in with an email address."""
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -37,7 +38,9 @@ class User(AbstractUser):
     token_generation = models.PositiveIntegerField(default=0, editable=False)
     # Set by staff in the admin (issue 12); empty: the default, IMAGE_USER_QUOTA_BYTES.
     quota_bytes = models.PositiveBigIntegerField(
-        "storage quota (bytes)", null=True, blank=True,
+        "storage quota (bytes)",
+        null=True,
+        blank=True,
         help_text="Bytes this user may store, originals and variants; overrides the default. Empty: the default.",
     )
 

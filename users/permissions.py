@@ -1,4 +1,5 @@
 """Permissions that other apps' views declare."""
+
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 

@@ -1,6 +1,7 @@
 """The OpenAPI description's account parts (loaded by UsersConfig.ready): the bearer scheme of our JWT
 authentication, example values from the spec (seed-readme.md, "API Documentation") shared by the views, and
 the empty answer of token verify and logout."""
+
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse

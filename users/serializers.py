@@ -1,4 +1,5 @@
 """Signup and login, the public view of a user, the user's own account and password, and token checks."""
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet

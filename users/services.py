@@ -1,4 +1,5 @@
 """Account operations with more than one way in: tokens and sessions, passwords, email verification, deletion."""
+
 import logging
 
 from django.conf import settings
@@ -91,7 +92,10 @@ def session_revoke_if_replayed(raw_refresh: str) -> None:
     revoked = refresh_tokens_blacklist(user_id, session_id)
     logger.warning(
         "Refresh token replayed: user %s, session %s, token %s; %d live refresh token(s) of the session revoked.",
-        user_id, session_id or "(all)", payload.get(api_settings.JTI_CLAIM), revoked,
+        user_id,
+        session_id or "(all)",
+        payload.get(api_settings.JTI_CLAIM),
+        revoked,
     )
 
 

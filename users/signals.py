@@ -1,4 +1,5 @@
 """Signals the users app sends for the apps that build on it (which it must not import)."""
+
 from django.dispatch import Signal
 
 # Sent with `user` before an account is deleted through the API, inside the deleting transaction.

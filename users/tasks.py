@@ -1,4 +1,5 @@
 """Account mail, sent in the background (inline without a broker): a mail server outage never fails a request."""
+
 from celery import shared_task
 
 from .models import User

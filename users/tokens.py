@@ -6,6 +6,7 @@
   however often the refresh token is rotated.
 - `gen` is the user's token generation when the session began; "log out everywhere" moves it on.
 """
+
 import uuid
 from datetime import datetime, timedelta
 
@@ -87,6 +88,7 @@ def session_tokens(user_id: int, session_id: str | None) -> list[int]:
         return list(outstanding.values_list("pk", flat=True))
     # The session id is inside each stored token: a user has one live token per session, so few to read.
     return [
-        pk for pk, raw in outstanding.values_list("pk", "token")
+        pk
+        for pk, raw in outstanding.values_list("pk", "token")
         if token_backend.decode(raw, verify=False).get(SESSION_CLAIM) == session_id
     ]

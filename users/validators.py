@@ -1,4 +1,5 @@
 """A password validator Django lacks (AUTH_PASSWORD_VALIDATORS)."""
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
 
@@ -11,8 +12,9 @@ class MaximumLengthValidator:
 
     def validate(self, password: str, user=None) -> None:
         if len(password) > self.max_length:
-            raise ValidationError(self.get_error_message(), code="password_too_long",
-                                  params={"max_length": self.max_length})
+            raise ValidationError(
+                self.get_error_message(), code="password_too_long", params={"max_length": self.max_length}
+            )
 
     def get_error_message(self) -> str:
         return ngettext(

@@ -1,5 +1,6 @@
 """Account endpoints: SimpleJWT's views for tokens, with throttle scopes; signup, account, sessions, password
 reset and email verification of our own."""
+
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import SAFE_METHODS, AllowAny
@@ -29,18 +30,30 @@ PASSWORD_RESET_SENT = "If an account has this email, a link to reset its passwor
 VERIFICATION_SENT = "A link to verify your email address is on its way."
 
 
-@extend_schema_view(post=extend_schema(
-    summary="Sign up",
-    responses={201: SignupResponseSerializer},
-    examples=[
-        OpenApiExample("Signup", request_only=True, value={
-            "email": "user@example.com", "username": "johndoe",
-            "password": "SecurePassword123", "password2": "SecurePassword123",
-        }),
-        OpenApiExample("Created", response_only=True, status_codes=["201"],
-                       value={"user": EXAMPLE_USER, "tokens": {"refresh": EXAMPLE_TOKEN, "access": EXAMPLE_TOKEN}}),
-    ],
-))
+@extend_schema_view(
+    post=extend_schema(
+        summary="Sign up",
+        responses={201: SignupResponseSerializer},
+        examples=[
+            OpenApiExample(
+                "Signup",
+                request_only=True,
+                value={
+                    "email": "user@example.com",
+                    "username": "johndoe",
+                    "password": "SecurePassword123",
+                    "password2": "SecurePassword123",
+                },
+            ),
+            OpenApiExample(
+                "Created",
+                response_only=True,
+                status_codes=["201"],
+                value={"user": EXAMPLE_USER, "tokens": {"refresh": EXAMPLE_TOKEN, "access": EXAMPLE_TOKEN}},
+            ),
+        ],
+    )
+)
 class SignupView(generics.CreateAPIView):
     """POST /api/auth/signup/: create an account and answer with the user and a token pair."""
 
@@ -50,29 +63,34 @@ class SignupView(generics.CreateAPIView):
     throttle_scope = "signup"
 
 
-@extend_schema_view(post=extend_schema(
-    summary="Log in",
-    # Said outright: LoginSerializer's fields are all write-only, so drf-spectacular would describe no answer.
-    responses={200: TokenPairSerializer},
-    examples=[
-        OpenApiExample("Login", request_only=True,
-                       value={"email": "user@example.com", "password": "SecurePassword123"}),
-        OpenApiExample("Tokens", response_only=True, value={"refresh": EXAMPLE_TOKEN, "access": EXAMPLE_TOKEN}),
-    ],
-))
+@extend_schema_view(
+    post=extend_schema(
+        summary="Log in",
+        # Said outright: LoginSerializer's fields are all write-only, so drf-spectacular would describe no answer.
+        responses={200: TokenPairSerializer},
+        examples=[
+            OpenApiExample(
+                "Login", request_only=True, value={"email": "user@example.com", "password": "SecurePassword123"}
+            ),
+            OpenApiExample("Tokens", response_only=True, value={"refresh": EXAMPLE_TOKEN, "access": EXAMPLE_TOKEN}),
+        ],
+    )
+)
 class LoginView(jwt_views.TokenObtainPairView):
     """POST /api/auth/login/: email (any letter case) and password give a refresh/access pair."""
 
     throttle_scope = "login"
 
 
-@extend_schema_view(post=extend_schema(
-    summary="Refresh the access token",
-    examples=[
-        OpenApiExample("Refresh", request_only=True, value={"refresh": EXAMPLE_TOKEN}),
-        OpenApiExample("New tokens", response_only=True, value={"access": EXAMPLE_TOKEN, "refresh": EXAMPLE_TOKEN}),
-    ],
-))
+@extend_schema_view(
+    post=extend_schema(
+        summary="Refresh the access token",
+        examples=[
+            OpenApiExample("Refresh", request_only=True, value={"refresh": EXAMPLE_TOKEN}),
+            OpenApiExample("New tokens", response_only=True, value={"access": EXAMPLE_TOKEN, "refresh": EXAMPLE_TOKEN}),
+        ],
+    )
+)
 class TokenRefreshView(jwt_views.TokenRefreshView):
     """POST /api/auth/token/refresh/: a refresh token gives a new access token and a new refresh token."""
 
@@ -87,9 +105,7 @@ class TokenVerifyView(jwt_views.TokenVerifyView):
     throttle_scope = "token"
 
 
-@extend_schema_view(
-    post=extend_schema(summary="Log out (blacklist a refresh token)", responses={200: EMPTY_RESPONSE})
-)
+@extend_schema_view(post=extend_schema(summary="Log out (blacklist a refresh token)", responses={200: EMPTY_RESPONSE}))
 class LogoutView(jwt_views.TokenBlacklistView):
     """POST /api/auth/logout/: end this session: its refresh token can no longer be used.
 
@@ -174,7 +190,7 @@ class PasswordResetRequestView(generics.GenericAPIView):
     @extend_schema(
         summary="Ask for a password reset link",
         description="Always 202 with the same body, whether or not the email has an account. The mail holds a "
-                    "link built from PASSWORD_RESET_URL with {uid} and {token}, for reset/confirm/.",
+        "link built from PASSWORD_RESET_URL with {uid} and {token}, for reset/confirm/.",
         responses={202: DetailSerializer},
         examples=[OpenApiExample("Reset", request_only=True, value={"email": "user@example.com"})],
     )
@@ -199,12 +215,14 @@ class MailedLinkView(generics.GenericAPIView):
         return Response({"detail": self.done_detail})
 
 
-@extend_schema_view(post=extend_schema(
-    summary="Set a new password from a reset link",
-    description="The link works once and expires after PASSWORD_RESET_TIMEOUT_MINUTES. Every session of the "
-                "account ends; log in with the new password.",
-    responses={200: DetailSerializer},
-))
+@extend_schema_view(
+    post=extend_schema(
+        summary="Set a new password from a reset link",
+        description="The link works once and expires after PASSWORD_RESET_TIMEOUT_MINUTES. Every session of the "
+        "account ends; log in with the new password.",
+        responses={200: DetailSerializer},
+    )
+)
 class PasswordResetConfirmView(MailedLinkView):
     """POST /api/auth/password/reset/confirm/: set a new password with a reset link's uid and token."""
 

@@ -4,6 +4,7 @@ Every call goes through the generated package `image_service_client` (on PYTHONP
 parse into the model its status declares: a 2xx into the resource's model, a 4xx into `FieldErrors` or
 `Error`. Usage: python flow.py http://127.0.0.1:PORT
 """
+
 import io
 import sys
 import time
@@ -67,8 +68,14 @@ from PIL import Image as PILImage
 
 calls: Counter = Counter()
 # Models that are maps by design; every other model must hold exactly what the server sent, nothing undeclared.
-OPEN_MODELS = {"FieldErrors", "Error", "ImageVariants", "ImageUploadVariants", "DirectUploadFields",
-               "DirectUploadCompleteVariants"}
+OPEN_MODELS = {
+    "FieldErrors",
+    "Error",
+    "ImageVariants",
+    "ImageUploadVariants",
+    "DirectUploadFields",
+    "DirectUploadCompleteVariants",
+}
 
 
 def undeclared(value: Any, path: str = "") -> list[str]:
@@ -131,43 +138,70 @@ def main(base_url: str) -> None:
     suffix = uuid.uuid4().hex[:8]
     email, password = f"sdk-{suffix}@example.com", "Sdk-Password-42"
     signup = SignupRequest(email=email, username=f"sdk{suffix}", password=password, password2=password)
-    created = expect("signup", auth_signup_create.sync_detailed(client=public, body=signup),
-                     HTTPStatus.CREATED, SignupResponse)
+    created = expect(
+        "signup", auth_signup_create.sync_detailed(client=public, body=signup), HTTPStatus.CREATED, SignupResponse
+    )
     assert created.user.email == email and created.tokens.access
-    taken = expect("signup again (400)", auth_signup_create.sync_detailed(client=public, body=signup),
-                   HTTPStatus.BAD_REQUEST, FieldErrors)
+    taken = expect(
+        "signup again (400)",
+        auth_signup_create.sync_detailed(client=public, body=signup),
+        HTTPStatus.BAD_REQUEST,
+        FieldErrors,
+    )
     assert "email" in taken.additional_properties, taken
-    wrong = expect("login, wrong password (401)", auth_login_create.sync_detailed(
-        client=public, body=LoginRequest(email=email, password="not-it")), HTTPStatus.UNAUTHORIZED, Error)
+    wrong = expect(
+        "login, wrong password (401)",
+        auth_login_create.sync_detailed(client=public, body=LoginRequest(email=email, password="not-it")),
+        HTTPStatus.UNAUTHORIZED,
+        Error,
+    )
     assert wrong.detail
-    tokens = expect("login", auth_login_create.sync_detailed(
-        client=public, body=LoginRequest(email=email.upper(), password=password)), HTTPStatus.OK,
-        TokenPair)
+    tokens = expect(
+        "login",
+        auth_login_create.sync_detailed(client=public, body=LoginRequest(email=email.upper(), password=password)),
+        HTTPStatus.OK,
+        TokenPair,
+    )
     api = AuthenticatedClient(base_url=base_url, token=tokens.access, raise_on_unexpected_status=True)
 
     me = expect("me", auth_me_retrieve.sync_detailed(client=api), HTTPStatus.OK, Account)
     assert me.email == email
-    me = expect("me, PATCH username", auth_me_partial_update.sync_detailed(
-        client=api, body=PatchedAccountRequest(username=f"sdk{suffix}x")), HTTPStatus.OK, Account)
+    me = expect(
+        "me, PATCH username",
+        auth_me_partial_update.sync_detailed(client=api, body=PatchedAccountRequest(username=f"sdk{suffix}x")),
+        HTTPStatus.OK,
+        Account,
+    )
     assert me.username == f"sdk{suffix}x"
 
     # Upload (multipart): three images, and a file that is not one (400 FieldErrors under "image").
     ids = []
     for number, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)], start=1):
         body = ImageUploadRequest(
-            image=File(payload=io.BytesIO(jpeg(400, 300, colour)), file_name=f"photo {number}.jpg",
-                       mime_type="image/jpeg"),
-            title=f"Photo {number}", description=f"Uploaded by the generated client ({number})",
+            image=File(
+                payload=io.BytesIO(jpeg(400, 300, colour)), file_name=f"photo {number}.jpg", mime_type="image/jpeg"
+            ),
+            title=f"Photo {number}",
+            description=f"Uploaded by the generated client ({number})",
         )
-        uploaded = expect(f"upload {number}", images_upload_create.sync_detailed(client=api, body=body),
-                          HTTPStatus.CREATED, ImageUpload)
+        uploaded = expect(
+            f"upload {number}",
+            images_upload_create.sync_detailed(client=api, body=body),
+            HTTPStatus.CREATED,
+            ImageUpload,
+        )
         assert (uploaded.width, uploaded.height, uploaded.format_) == (400, 300, "JPEG"), uploaded
         assert uploaded.title == f"Photo {number}" and uploaded.original_filename.endswith(".jpg")
         ids.append(uploaded.id)
-    not_an_image = ImageUploadRequest(image=File(payload=io.BytesIO(b"plain text"), file_name="notes.jpg",
-                                                 mime_type="image/jpeg"))
-    refused = expect("upload, not an image (400)", images_upload_create.sync_detailed(
-        client=api, body=not_an_image), HTTPStatus.BAD_REQUEST, FieldErrors)
+    not_an_image = ImageUploadRequest(
+        image=File(payload=io.BytesIO(b"plain text"), file_name="notes.jpg", mime_type="image/jpeg")
+    )
+    refused = expect(
+        "upload, not an image (400)",
+        images_upload_create.sync_detailed(client=api, body=not_an_image),
+        HTTPStatus.BAD_REQUEST,
+        FieldErrors,
+    )
     assert "image" in refused.additional_properties, refused
 
     # List: pages of two by the Link header, newest first; the count in X-Total-Count.
@@ -184,8 +218,9 @@ def main(base_url: str) -> None:
     assert pages == 2 and seen == ids[::-1], (pages, seen, ids)
     everything = expect("list, whole", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in everything] == ids[::-1]
-    bad_limit = expect("list, ?limit=0 (400)", images_list.sync_detailed(client=api, limit=0),
-                       HTTPStatus.BAD_REQUEST, FieldErrors)
+    bad_limit = expect(
+        "list, ?limit=0 (400)", images_list.sync_detailed(client=api, limit=0), HTTPStatus.BAD_REQUEST, FieldErrors
+    )
     assert "limit" in bad_limit.additional_properties
 
     # Detail: variants are {url, width, height} objects (made inline here: no broker) or null.
@@ -198,20 +233,40 @@ def main(base_url: str) -> None:
             assert variant.url.startswith("http") and variant.width and variant.height, variant
 
     # Edit: PATCH the title, PUT both.
-    patched = expect("PATCH title", images_partial_update.sync_detailed(
-        client=api, id=ids[0], body=PatchedImageRequest(title="Renamed")), HTTPStatus.OK, Image)
+    patched = expect(
+        "PATCH title",
+        images_partial_update.sync_detailed(client=api, id=ids[0], body=PatchedImageRequest(title="Renamed")),
+        HTTPStatus.OK,
+        Image,
+    )
     assert patched.title == "Renamed" and patched.description == image.description
-    put = expect("PUT title and description", images_update.sync_detailed(
-        client=api, id=ids[0], body=ImageRequest(title="Replaced", description="Both set")), HTTPStatus.OK, Image)
+    put = expect(
+        "PUT title and description",
+        images_update.sync_detailed(client=api, id=ids[0], body=ImageRequest(title="Replaced", description="Both set")),
+        HTTPStatus.OK,
+        Image,
+    )
     assert (put.title, put.description) == ("Replaced", "Both set")
 
     # Delete by both paths; then the image is a 404 Error.
-    expect("delete (the spec's /delete/ path)", images_delete_destroy.sync_detailed(client=api, id=ids[0]),
-           HTTPStatus.NO_CONTENT, None)
-    expect("delete (DELETE /api/images/<id>/)", images_destroy.sync_detailed(client=api, id=ids[1]),
-           HTTPStatus.NO_CONTENT, None)
-    gone = expect("detail of a deleted image (404)", images_retrieve.sync_detailed(client=api, id=ids[0]),
-                  HTTPStatus.NOT_FOUND, Error)
+    expect(
+        "delete (the spec's /delete/ path)",
+        images_delete_destroy.sync_detailed(client=api, id=ids[0]),
+        HTTPStatus.NO_CONTENT,
+        None,
+    )
+    expect(
+        "delete (DELETE /api/images/<id>/)",
+        images_destroy.sync_detailed(client=api, id=ids[1]),
+        HTTPStatus.NO_CONTENT,
+        None,
+    )
+    gone = expect(
+        "detail of a deleted image (404)",
+        images_retrieve.sync_detailed(client=api, id=ids[0]),
+        HTTPStatus.NOT_FOUND,
+        Error,
+    )
     assert gone.detail
     remaining = expect("list after deleting", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in remaining] == [ids[2]]
@@ -219,19 +274,36 @@ def main(base_url: str) -> None:
     # Direct upload (issue 12): sign, POST the file to the store's URL with the signed fields (not an API
     # operation: S3's, or the service's own on local storage), complete; completing again, the same image.
     data = jpeg(320, 240, (200, 200, 30))
-    signed = expect("direct upload, sign", images_uploads_create.sync_detailed(
-        client=api, body=DirectUploadRequest(filename="direct.jpg", size=len(data), title="Direct")),
-        HTTPStatus.CREATED, DirectUpload)
+    signed = expect(
+        "direct upload, sign",
+        images_uploads_create.sync_detailed(
+            client=api, body=DirectUploadRequest(filename="direct.jpg", size=len(data), title="Direct")
+        ),
+        HTTPStatus.CREATED,
+        DirectUpload,
+    )
     sent = httpx.post(signed.url, data=signed.fields.additional_properties, files={"file": ("direct.jpg", data)})
     assert sent.status_code in (201, 204), sent.text
-    direct = expect("direct upload, complete", images_uploads_complete_create.sync_detailed(
-        client=api, id=signed.id), HTTPStatus.CREATED, DirectUploadComplete)
+    direct = expect(
+        "direct upload, complete",
+        images_uploads_complete_create.sync_detailed(client=api, id=signed.id),
+        HTTPStatus.CREATED,
+        DirectUploadComplete,
+    )
     assert (direct.width, direct.height, direct.title) == (320, 240, "Direct"), direct
-    again = expect("direct upload, complete again", images_uploads_complete_create.sync_detailed(
-        client=api, id=signed.id), HTTPStatus.CREATED, DirectUploadComplete)
+    again = expect(
+        "direct upload, complete again",
+        images_uploads_complete_create.sync_detailed(client=api, id=signed.id),
+        HTTPStatus.CREATED,
+        DirectUploadComplete,
+    )
     assert again.id == direct.id
-    expect("direct upload, complete another's or none (404)", images_uploads_complete_create.sync_detailed(
-        client=api, id=uuid.uuid4()), HTTPStatus.NOT_FOUND, Error)
+    expect(
+        "direct upload, complete another's or none (404)",
+        images_uploads_complete_create.sync_detailed(client=api, id=uuid.uuid4()),
+        HTTPStatus.NOT_FOUND,
+        Error,
+    )
     listed = expect("list after a direct upload", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in listed] == [direct.id, ids[2]]
 
@@ -239,26 +311,43 @@ def main(base_url: str) -> None:
     verified = auth_token_verify_create.sync_detailed(client=public, body=TokenVerifyRequest(token=tokens.access))
     expect("token verify", verified, HTTPStatus.OK, type(verified.parsed))  # the generated inline model
     assert verified.parsed.to_dict() == {}, verified.parsed
-    refreshed = expect("token refresh", auth_token_refresh_create.sync_detailed(
-        client=public, body=TokenRefreshRequest(refresh=tokens.refresh)), HTTPStatus.OK, TokenRefresh)
+    refreshed = expect(
+        "token refresh",
+        auth_token_refresh_create.sync_detailed(client=public, body=TokenRefreshRequest(refresh=tokens.refresh)),
+        HTTPStatus.OK,
+        TokenRefresh,
+    )
     api = AuthenticatedClient(base_url=base_url, token=refreshed.access, raise_on_unexpected_status=True)
     expect("me, refreshed token", auth_me_retrieve.sync_detailed(client=api), HTTPStatus.OK, Account)
     logout = auth_logout_create.sync_detailed(client=public, body=TokenBlacklistRequest(refresh=refreshed.refresh))
     expect("logout", logout, HTTPStatus.OK, type(logout.parsed))
     assert logout.parsed.to_dict() == {}, logout.parsed
-    expect("refresh after logout (401)", auth_token_refresh_create.sync_detailed(
-        client=public, body=TokenRefreshRequest(refresh=refreshed.refresh)), HTTPStatus.UNAUTHORIZED, Error)
+    expect(
+        "refresh after logout (401)",
+        auth_token_refresh_create.sync_detailed(client=public, body=TokenRefreshRequest(refresh=refreshed.refresh)),
+        HTTPStatus.UNAUTHORIZED,
+        Error,
+    )
     # Last: replaying a rotated-out refresh token ends its session (issue 14).
-    reused = expect("refresh with the rotated-out token (401)", auth_token_refresh_create.sync_detailed(
-        client=public, body=TokenRefreshRequest(refresh=tokens.refresh)), HTTPStatus.UNAUTHORIZED, Error)
+    reused = expect(
+        "refresh with the rotated-out token (401)",
+        auth_token_refresh_create.sync_detailed(client=public, body=TokenRefreshRequest(refresh=tokens.refresh)),
+        HTTPStatus.UNAUTHORIZED,
+        Error,
+    )
     assert reused.detail
     bogus = AuthenticatedClient(base_url=base_url, token="not-a-token", raise_on_unexpected_status=True)
     expect("me, invalid token (401)", auth_me_retrieve.sync_detailed(client=bogus), HTTPStatus.UNAUTHORIZED, Error)
 
-    operations = [name for name, value in globals().items() if getattr(value, "__name__", "").startswith(
-        "image_service_client.api.")]
-    print(f"OK: {sum(calls.values())} calls of {len(operations)} operations, every answer its declared model, "
-          f"in {time.monotonic() - started:.1f} s")
+    operations = [
+        name
+        for name, value in globals().items()
+        if getattr(value, "__name__", "").startswith("image_service_client.api.")
+    ]
+    print(
+        f"OK: {sum(calls.values())} calls of {len(operations)} operations, every answer its declared model, "
+        f"in {time.monotonic() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 What the description says of one endpoint is tested with it (the list's parameters: images/tests).
 """
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -51,7 +52,9 @@ def test_the_schema_describes_exactly_the_spec_endpoints_and_the_additions(schem
 
 def test_the_schema_has_the_bearer_scheme_and_a_multipart_upload(schema):
     assert schema["components"]["securitySchemes"]["jwtAuth"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
     }
     upload = schema["paths"]["/api/images/upload/"]["post"]
     form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
@@ -78,7 +81,8 @@ def test_health_reports_each_dependency(api_client):
 
 
 @pytest.mark.parametrize(
-    "broken", [{"endpoint_url": "http://127.0.0.1:9"}, {"bucket_name": "no-such-bucket"}, {"secret_key": "wrong"}],
+    "broken",
+    [{"endpoint_url": "http://127.0.0.1:9"}, {"bucket_name": "no-such-bucket"}, {"secret_key": "wrong"}],
     ids=["store-down", "missing-bucket", "wrong-secret"],
 )
 def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, settings, s3_server, broken):
@@ -88,7 +92,11 @@ def test_health_answers_503_naming_the_storage_when_it_is_down(api_client, setti
 
     assert response.status_code == 503
     assert response.json() == {
-        "status": "unavailable", "database": "ok", "storage": "unavailable", "cache": "ok", "broker": "ok"
+        "status": "unavailable",
+        "database": "ok",
+        "storage": "unavailable",
+        "cache": "ok",
+        "broker": "ok",
     }
 
 
@@ -101,7 +109,11 @@ def test_health_answers_503_when_media_root_cannot_hold_files(api_client, settin
 
     assert response.status_code == 503
     assert response.json() == {
-        "status": "unavailable", "database": "ok", "storage": "unavailable", "cache": "ok", "broker": "ok"
+        "status": "unavailable",
+        "database": "ok",
+        "storage": "unavailable",
+        "cache": "ok",
+        "broker": "ok",
     }
 
 
@@ -151,7 +163,7 @@ def test_a_json_body_to_the_upload_says_to_send_multipart_with_an_image_field(au
     assert response.status_code == 415
     assert response.json() == {
         "detail": 'Unsupported media type "application/json" in request. Send multipart/form-data with the file '
-                  'in an "image" field (curl -F "image=@photo.jpg").',
+        'in an "image" field (curl -F "image=@photo.jpg").',
     }
 
 

@@ -1,4 +1,5 @@
 """JSON errors under /api/ for what escapes DRF (a 500, a bad Host), and a cheap, throttled health check."""
+
 from datetime import timedelta
 
 import pytest

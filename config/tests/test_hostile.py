@@ -3,6 +3,7 @@
 Each test checks the status, the body, and that nothing was left behind. Hostile uploads are tested in
 images/tests/test_hostile_uploads.py, hostile account and token requests in users/tests/test_hostile.py.
 """
+
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ def test_a_body_claiming_to_be_huge_is_refused_before_it_is_read(auth_client, st
     assert response["Content-Type"] == "application/json"
     assert response.json() == {
         "detail": "The request body is too large (931.3\xa0GB); the limit is 10.0\xa0MB for the image and "
-                  "1.0\xa0MB for the other fields."
+        "1.0\xa0MB for the other fields."
     }
     assert stored_files() == []
 
@@ -81,9 +82,19 @@ def served(tmp_path_factory) -> Iterator[str]:
     """The README's production command, `gunicorn config.wsgi:application`, run from the project's root."""
     folder = tmp_path_factory.mktemp("served")
     port = free_port()
-    env = {**_clean_env(), **production_env(), "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "False",
-           "DATABASE_URL": f"sqlite:///{folder}/db.sqlite3", "DB_NAME": "", "USE_S3": "False",
-           "MEDIA_ROOT": str(folder / "media"), "REDIS_URL": "", "CELERY_BROKER_URL": "", "DOTENV_FILE": ""}
+    env = {
+        **_clean_env(),
+        **production_env(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "DATABASE_URL": f"sqlite:///{folder}/db.sqlite3",
+        "DB_NAME": "",
+        "USE_S3": "False",
+        "MEDIA_ROOT": str(folder / "media"),
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+        "DOTENV_FILE": "",
+    }
     log = folder / "gunicorn.log"
     server = start_gunicorn(port, env, log)
     base = f"http://127.0.0.1:{port}"
@@ -134,11 +145,18 @@ def test_a_request_line_over_the_limit_is_a_json_400(served):
     assert body["detail"].endswith(" > 8190)")
 
 
-@pytest.mark.parametrize("head, status, code", [
-    (b"GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n", "400 Bad Request", "bad_request"),
-    (b"GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n",
-     "431 Request Header Fields Too Large", "request_header_fields_too_large"),
-], ids=["malformed header", "too many headers"])
+@pytest.mark.parametrize(
+    "head, status, code",
+    [
+        (b"GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n", "400 Bad Request", "bad_request"),
+        (
+            b"GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n",
+            "431 Request Header Fields Too Large",
+            "request_header_fields_too_large",
+        ),
+    ],
+    ids=["malformed header", "too many headers"],
+)
 def test_a_request_the_server_cannot_parse_is_answered_in_json(served, head, status, code):
     status_line, headers, body = raw_request(served, head)
 
@@ -173,8 +191,13 @@ def test_check_deploy_passes_with_the_production_env_of_env_example(tmp_path):
     env = {**_clean_env(), **dict.fromkeys(["DB_NAME", "DATABASE_URL", "USE_S3"], ""), **production_env()}
     assert env["DEBUG"] == "False"
 
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=PROJECT, capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
@@ -183,8 +206,9 @@ def test_check_deploy_passes_with_the_production_env_of_env_example(tmp_path):
 def test_production_start_up_requires_secret_key_and_allowed_hosts():
     for missing in ("SECRET_KEY", "ALLOWED_HOSTS"):
         env = {**_clean_env(), **production_env(), missing: ""}
-        result = subprocess.run([sys.executable, "manage.py", "check"], cwd=PROJECT, capture_output=True,
-                                text=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"], cwd=PROJECT, capture_output=True, text=True, env=env
+        )
         assert result.returncode != 0
         assert f"{missing} is not set" in result.stderr
 
@@ -193,8 +217,13 @@ def test_production_start_up_requires_secret_key_and_allowed_hosts():
 def test_jwt_signing_key_can_be_set_apart_from_secret_key():
     env = {"JWT_SIGNING_KEY": "a-separate-signing-key", "SECRET_KEY": "s" * 50}
     code = "from django.conf import settings; print(settings.SIMPLE_JWT['SIGNING_KEY'])"
-    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True,
-                            env={**_clean_env(), **env, "DJANGO_SETTINGS_MODULE": "config.settings"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={**_clean_env(), **env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+    )
 
     assert result.stdout.strip() == "a-separate-signing-key"
 
@@ -202,10 +231,12 @@ def test_jwt_signing_key_can_be_set_apart_from_secret_key():
 def test_cors_allows_only_the_listed_origins(api_client, settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
 
-    allowed = api_client.options(LIST_URL, HTTP_ORIGIN="https://app.example.com",
-                                 HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
-    other = api_client.options(LIST_URL, HTTP_ORIGIN="https://evil.example.com",
-                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+    allowed = api_client.options(
+        LIST_URL, HTTP_ORIGIN="https://app.example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
+    other = api_client.options(
+        LIST_URL, HTTP_ORIGIN="https://evil.example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
 
     assert allowed["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in other

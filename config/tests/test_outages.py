@@ -3,6 +3,7 @@
 Each outage is real: a database address that refuses connections, a Redis process killed, a broker port
 nobody listens on, PostgreSQL ending the server's connection.
 """
+
 import logging
 import os
 import time
@@ -58,7 +59,11 @@ def test_health_names_the_database_when_it_is_down(api_client, database_down):
 
     assert response.status_code == 503
     assert response.json() == {
-        "status": "unavailable", "database": "unavailable", "storage": "ok", "cache": "ok", "broker": "ok"
+        "status": "unavailable",
+        "database": "unavailable",
+        "storage": "ok",
+        "cache": "ok",
+        "broker": "ok",
     }
 
 
@@ -85,7 +90,8 @@ def redis_cache(settings, private_redis):
     url, process = private_redis
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
@@ -129,7 +135,11 @@ def test_health_says_degraded_while_the_cache_or_the_broker_is_down(api_client, 
 
     assert response.status_code == 200
     assert response.json() == {
-        "status": "degraded", "database": "ok", "storage": "ok", "cache": "unavailable", "broker": "unavailable"
+        "status": "degraded",
+        "database": "ok",
+        "storage": "ok",
+        "cache": "unavailable",
+        "broker": "unavailable",
     }
 
 
@@ -145,10 +155,21 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
     db = connection.settings_dict
     port = free_port()
     env = {
-        **os.environ, "DEBUG": "False", "SECRET_KEY": "test-only-" + "k" * 50, "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "False", "DATABASE_URL": "", "DB_NAME": db["NAME"], "DB_USER": db["USER"],
-        "DB_PASSWORD": db["PASSWORD"] or "", "DB_HOST": db["HOST"], "DB_PORT": str(db["PORT"]),
-        "CONN_MAX_AGE": "60", "MEDIA_ROOT": str(tmp_path), "USE_S3": "False", "REDIS_URL": "",
+        **os.environ,
+        "DEBUG": "False",
+        "SECRET_KEY": "test-only-" + "k" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "DATABASE_URL": "",
+        "DB_NAME": db["NAME"],
+        "DB_USER": db["USER"],
+        "DB_PASSWORD": db["PASSWORD"] or "",
+        "DB_HOST": db["HOST"],
+        "DB_PORT": str(db["PORT"]),
+        "CONN_MAX_AGE": "60",
+        "MEDIA_ROOT": str(tmp_path),
+        "USE_S3": "False",
+        "REDIS_URL": "",
         "CELERY_BROKER_URL": "",
     }
     log = tmp_path / "gunicorn.log"
@@ -158,8 +179,7 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
         deadline = time.monotonic() + 30
         while True:
             try:
-                first = requests.post(url, json={"email": "keep@example.com", "password": PASSWORD},
-                                      timeout=30)
+                first = requests.post(url, json={"email": "keep@example.com", "password": PASSWORD}, timeout=30)
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline, log.read_text()

@@ -3,6 +3,7 @@
 It says what a client should send, one content type per operation, while the service keeps accepting the
 others. The generated clients themselves run in CI against a served instance: .ci/sdk-python/run.
 """
+
 from urllib.parse import urlencode
 
 import pytest

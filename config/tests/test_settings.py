@@ -1,4 +1,5 @@
 """Settings from the environment, read in a fresh interpreter as `manage.py` would read them."""
+
 import json
 import os
 import re
@@ -12,10 +13,27 @@ from testutils import PROJECT
 # Every key the settings read, blanked so neither the caller's environment nor a developer's .env
 # (python-dotenv never overrides a variable that is set, even to "") changes what a test sees.
 KEYS = [
-    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST",
-    "DB_PORT", "USE_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_STORAGE_BUCKET_NAME",
-    "AWS_S3_REGION_NAME", "AWS_S3_ENDPOINT_URL", "AWS_S3_CUSTOM_DOMAIN", "AWS_QUERYSTRING_EXPIRE",
-    "AWS_S3_ADDRESSING_STYLE", "IMAGE_MAX_UPLOAD_SIZE", "JWT_SIGNING_KEY", "MEDIA_ROOT",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_HOST",
+    "DB_PORT",
+    "USE_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_REGION_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_S3_CUSTOM_DOMAIN",
+    "AWS_QUERYSTRING_EXPIRE",
+    "AWS_S3_ADDRESSING_STYLE",
+    "IMAGE_MAX_UPLOAD_SIZE",
+    "JWT_SIGNING_KEY",
+    "MEDIA_ROOT",
 ]
 SHOW = """
 import json
@@ -60,7 +78,11 @@ def test_db_variables_select_postgresql():
     got = settings_for(DB_NAME="images", DB_USER="svc", DB_PASSWORD="pw", DB_HOST="db.internal", DB_PORT="6543")
 
     assert (got["ENGINE"], got["NAME"], got["USER"], got["HOST"], got["PORT"]) == (
-        "django.db.backends.postgresql", "images", "svc", "db.internal", "6543",
+        "django.db.backends.postgresql",
+        "images",
+        "svc",
+        "db.internal",
+        "6543",
     )
 
 
@@ -68,14 +90,21 @@ def test_database_url_wins_over_db_variables():
     got = settings_for(DATABASE_URL="postgres://u:p@h:5433/fromurl", DB_NAME="ignored")
 
     assert (got["ENGINE"], got["NAME"], got["HOST"], got["PORT"]) == (
-        "django.db.backends.postgresql", "fromurl", "h", "5433",
+        "django.db.backends.postgresql",
+        "fromurl",
+        "h",
+        "5433",
     )
 
 
 def test_use_s3_switches_the_default_storage_to_private_s3():
     got = settings_for(
-        USE_S3="True", AWS_ACCESS_KEY_ID="AK", AWS_SECRET_ACCESS_KEY="SK", AWS_STORAGE_BUCKET_NAME="bucket",
-        AWS_S3_REGION_NAME="eu-west-1", AWS_S3_ENDPOINT_URL="http://127.0.0.1:4566",
+        USE_S3="True",
+        AWS_ACCESS_KEY_ID="AK",
+        AWS_SECRET_ACCESS_KEY="SK",
+        AWS_STORAGE_BUCKET_NAME="bucket",
+        AWS_S3_REGION_NAME="eu-west-1",
+        AWS_S3_ENDPOINT_URL="http://127.0.0.1:4566",
     )
 
     assert got["STORAGE"] == "images.storage.PrivateS3Storage"
@@ -122,13 +151,18 @@ def test_the_tests_never_read_a_developers_env_file(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("USE_S3=True\nAWS_STORAGE_BUCKET_NAME=from-dotenv\n")
     show = "from django.conf import settings; print(settings.STORAGES['default']['BACKEND'])"
-    environ = {**os.environ, **dict.fromkeys(KEYS, ""), "DOTENV_FILE": str(env_file),
-               "DJANGO_SETTINGS_MODULE": "config.settings"}
+    environ = {
+        **os.environ,
+        **dict.fromkeys(KEYS, ""),
+        "DOTENV_FILE": str(env_file),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
     del environ["USE_S3"], environ["AWS_STORAGE_BUCKET_NAME"]
 
     def backend(prelude: str) -> str:
-        done = subprocess.run([sys.executable, "-c", prelude + show], cwd=PROJECT, env=environ,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", prelude + show], cwd=PROJECT, env=environ, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
@@ -140,11 +174,18 @@ def test_the_tests_never_read_a_developers_env_file(tmp_path):
 def test_a_missing_postgresql_database_is_one_line_naming_the_createdb_command():
     if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode != 0:
         pytest.skip("no PostgreSQL on 127.0.0.1:5432 (CI starts one)")
-    environ = {**os.environ, **dict.fromkeys(KEYS, ""), "DB_NAME": "no_such_database_here", "DB_HOST": "127.0.0.1",
-               "DB_USER": "postgres", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    environ = {
+        **os.environ,
+        **dict.fromkeys(KEYS, ""),
+        "DB_NAME": "no_such_database_here",
+        "DB_HOST": "127.0.0.1",
+        "DB_USER": "postgres",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
 
-    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=PROJECT, env=environ,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=PROJECT, env=environ, capture_output=True, text=True
+    )
 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

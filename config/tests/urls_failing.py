@@ -1,4 +1,5 @@
 """The project's URLs plus views that fail on purpose, for the tests of the last-resort error pages."""
+
 from django.http import HttpRequest
 from django.urls import path
 

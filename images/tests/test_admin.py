@@ -1,4 +1,5 @@
 """The image admin pages a staff member uses, rendered for real with a logged-in superuser (`admin_client`)."""
+
 from html import escape
 
 import pytest
@@ -68,8 +69,9 @@ def test_admin_upload_is_validated_like_the_api(admin_client, user, stored_files
     assert image.user == user
 
 
-def test_admin_delete_removes_the_file_after_commit(admin_client, stored_image, stored_files,
-                                                    django_capture_on_commit_callbacks):
+def test_admin_delete_removes_the_file_after_commit(
+    admin_client, stored_image, stored_files, django_capture_on_commit_callbacks
+):
     url = reverse("admin:images_image_delete", args=[stored_image.pk])
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -84,8 +86,7 @@ def test_image_changelist_shows_the_thumbnail_dimensions_format_and_status(
     admin_client, user, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        image = image_create(user=user, title="Wide",
-                             file=SimpleUploadedFile("w.png", image_bytes(size=(600, 300))))
+        image = image_create(user=user, title="Wide", file=SimpleUploadedFile("w.png", image_bytes(size=(600, 300))))
     image.refresh_from_db()
 
     html = admin_client.get(reverse("admin:images_image_changelist")).content.decode()
@@ -98,8 +99,9 @@ def test_image_changelist_shows_the_thumbnail_dimensions_format_and_status(
 
 def test_image_changelist_filters_by_format_and_status(admin_client, user):
     Image.objects.create(user=user, title="Pjpeg", format="JPEG", image=SimpleUploadedFile("a.jpg", b"x"))
-    Image.objects.create(user=user, title="Ppng", format="PNG", processing="failed",
-                         image=SimpleUploadedFile("b.png", b"x"))
+    Image.objects.create(
+        user=user, title="Ppng", format="PNG", processing="failed", image=SimpleUploadedFile("b.png", b"x")
+    )
     url = reverse("admin:images_image_changelist")
 
     by_format = admin_client.get(url, {"format": "JPEG"}).content.decode()
@@ -109,13 +111,16 @@ def test_image_changelist_filters_by_format_and_status(admin_client, user):
     assert "Ppng" in by_status and "Pjpeg" not in by_status
 
 
-def test_rebuild_variants_action_remakes_the_selected_images(admin_client, stored_image,
-                                                             django_capture_on_commit_callbacks):
+def test_rebuild_variants_action_remakes_the_selected_images(
+    admin_client, stored_image, django_capture_on_commit_callbacks
+):
     Image.objects.filter(pk=stored_image.pk).update(processing="failed")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(reverse("admin:images_image_changelist"),
-                                     {"action": "rebuild_variants", "_selected_action": [stored_image.pk]})
+        response = admin_client.post(
+            reverse("admin:images_image_changelist"),
+            {"action": "rebuild_variants", "_selected_action": [stored_image.pk]},
+        )
 
     assert response.status_code == 302
     stored_image.refresh_from_db()
@@ -135,6 +140,7 @@ def test_the_change_form_shows_each_variant_as_a_linked_thumbnail_with_its_size(
     for name, label in (("thumbnail", "thumbnail 256 × 128"), ("medium", "medium 600 × 300")):
         url = escape(image.image.storage.url(image.variants[name]))
         assert f'<a href="{url}" style="display:inline-block;margin-right:12px;text-align:center">' in html
-        assert f'<img src="{url}" alt="{name}" style="display:block;max-height:96px;max-width:128px">{label}</a>' \
-            in html
+        assert (
+            f'<img src="{url}" alt="{name}" style="display:block;max-height:96px;max-width:128px">{label}</a>' in html
+        )
     assert "{&quot;thumbnail&quot;" not in html and '{"thumbnail"' not in html  # not the raw JSON any more

@@ -1,4 +1,5 @@
 """The image endpoints end to end: upload, list, detail, delete, with files on a temporary MEDIA_ROOT."""
+
 import re
 
 import pytest
@@ -66,8 +67,9 @@ def test_upload_refuses_json_bodies(auth_client):
     assert not Image.objects.exists()
 
 
-def test_list_shows_only_the_users_images_newest_first_with_every_field(auth_client, user, upload, other_client,
-                                                                        make_image):
+def test_list_shows_only_the_users_images_newest_first_with_every_field(
+    auth_client, user, upload, other_client, make_image
+):
     first = upload(title="first")
     second = upload(title="second", description="later")
     other_client.post(UPLOAD_URL, {"image": make_image()}, format="multipart")
@@ -79,7 +81,15 @@ def test_list_shows_only_the_users_images_newest_first_with_every_field(auth_cli
     assert [item["id"] for item in body] == [second["id"], first["id"]]
     item = body[0]
     assert set(item) == {
-        "id", "user", "image", "image_url", "title", "description", "uploaded_at", "updated_at", *DERIVED_FIELDS
+        "id",
+        "user",
+        "image",
+        "image_url",
+        "title",
+        "description",
+        "uploaded_at",
+        "updated_at",
+        *DERIVED_FIELDS,
     }
     assert item["user"] == {
         "id": user.pk,
@@ -99,9 +109,7 @@ def test_list_is_an_empty_array_for_a_new_user(auth_client):
     assert response.json() == []
 
 
-def test_list_takes_the_same_number_of_queries_for_any_number_of_images(
-    auth_client, upload, django_assert_num_queries
-):
+def test_list_takes_the_same_number_of_queries_for_any_number_of_images(auth_client, upload, django_assert_num_queries):
     # Two queries whatever the count: the token's user, then the images joined with their owner.
     upload()
     with django_assert_num_queries(2):
@@ -174,8 +182,9 @@ def test_detail_and_delete_require_authentication(api_client, upload):
     assert Image.objects.filter(pk=body["id"]).exists()
 
 
-def test_delete_removes_the_row_and_then_the_file(auth_client, upload, stored_files,
-                                                  django_capture_on_commit_callbacks):
+def test_delete_removes_the_row_and_then_the_file(
+    auth_client, upload, stored_files, django_capture_on_commit_callbacks
+):
     body = upload()
     keep = upload()
     assert len(stored_files()) == 2
@@ -190,8 +199,9 @@ def test_delete_removes_the_row_and_then_the_file(auth_client, upload, stored_fi
     assert auth_client.get(detail_url(body["id"])).status_code == 404
 
 
-def test_delete_keeps_the_file_until_the_transaction_commits(auth_client, upload, stored_files,
-                                                             django_capture_on_commit_callbacks):
+def test_delete_keeps_the_file_until_the_transaction_commits(
+    auth_client, upload, stored_files, django_capture_on_commit_callbacks
+):
     upload_body = upload()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -3,6 +3,7 @@
 The S3 tests POST to the real SeaweedFS with `requests`, as any client would: the store itself enforces
 the signed policy. The local tests POST the same form to the service's own signed URL.
 """
+
 import base64
 import hashlib
 import io
@@ -105,13 +106,16 @@ def test_signing_answers_a_presigned_post_of_one_key_that_the_store_enforces(s3_
     assert Image.objects.count() == 0 and s3_storage.keys() == []  # signed, nothing stored
 
 
-@pytest.mark.parametrize(("fields", "errors"), [
-    ({"filename": "a.jpg", "size": 0}, {"size"}),
-    ({"filename": "a.jpg", "size": 10 * 1024 * 1024 + 1}, {"size"}),
-    ({"filename": "", "size": 10}, {"filename"}),
-    ({"size": 10}, {"filename"}),
-    ({"filename": "a.jpg", "size": 10, "title": "x" * 256}, {"title"}),
-])
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"filename": "a.jpg", "size": 0}, {"size"}),
+        ({"filename": "a.jpg", "size": 10 * 1024 * 1024 + 1}, {"size"}),
+        ({"filename": "", "size": 10}, {"filename"}),
+        ({"size": 10}, {"filename"}),
+        ({"filename": "a.jpg", "size": 10, "title": "x" * 256}, {"title"}),
+    ],
+)
 def test_signing_refuses_a_bad_declaration(auth_client, fields, errors):
     response = auth_client.post(UPLOADS_URL, fields, format="json")
 
@@ -198,8 +202,9 @@ def test_a_completed_upload_is_listed_with_working_presigned_urls_and_variants(
     # The same body as the proxied upload's, for the same bytes.
     proxied = auth_client.post(UPLOAD_URL, {"image": io.BytesIO(data)}, format="multipart").json()
     assert set(body) == set(proxied)
-    assert {k: body[k] for k in ("width", "height", "format", "mime_type", "size", "checksum")} == \
-        {k: proxied[k] for k in ("width", "height", "format", "mime_type", "size", "checksum")}
+    assert {k: body[k] for k in ("width", "height", "format", "mime_type", "size", "checksum")} == {
+        k: proxied[k] for k in ("width", "height", "format", "mime_type", "size", "checksum")
+    }
     assert (body["id"], body["title"], body["description"]) == (image.pk, "Holiday", "Sea")
     # A key of its own (the policy cannot reach it), named by the detected format; the pending key is gone.
     assert re.fullmatch(rf"images/{user.pk}/{UUID}_Holiday\.png", image.image.name)
@@ -268,8 +273,9 @@ def test_an_invalid_file_is_refused_with_the_upload_message_and_deleted(
     assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 404
 
 
-def test_a_file_over_the_pixel_cap_is_refused_on_completion(store, auth_client, settings,
-                                                            django_capture_on_commit_callbacks):
+def test_a_file_over_the_pixel_cap_is_refused_on_completion(
+    store, auth_client, settings, django_capture_on_commit_callbacks
+):
     settings.IMAGE_MAX_PIXELS = 100
     data = image_bytes("PNG", (20, 20))
     signed = sign(auth_client, "big.png", len(data)).json()
@@ -295,8 +301,10 @@ def test_completing_before_the_file_arrives_is_409_and_after_expiry_410(store, a
     late = auth_client.post(complete_url(signed["id"]), format="json")
 
     assert late.status_code == 410
-    assert late.json() == {"detail": "The upload expired before its file arrived; start a new upload.",
-                           "code": "upload_expired"}
+    assert late.json() == {
+        "detail": "The upload expired before its file arrived; start a new upload.",
+        "code": "upload_expired",
+    }
     assert DirectUpload.objects.count() == 0 and Image.objects.count() == 0
     assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 404
 
@@ -353,9 +361,7 @@ def test_check_storage_counts_an_open_upload_as_owned_until_it_is_abandoned(stor
     call_command("check_storage", "--grace", "0", stdout=out)
     assert "0 orphan(s)" in out.getvalue()
 
-    DirectUpload.objects.update(
-        expires_at=timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE + 1)
-    )
+    DirectUpload.objects.update(expires_at=timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE + 1))
     out = io.StringIO()
     with pytest.raises(CommandError):
         call_command("check_storage", "--grace", "0", stdout=out)
@@ -406,11 +412,14 @@ def test_the_same_flow_on_local_storage(auth_client, user, media_root, django_ca
     assert names_in_store() == {image.image.name, *image.variants.values()}
 
 
-@pytest.mark.parametrize(("overrides", "status", "message"), [
-    ({"key": "images/1/chosen-by-the-client.png"}, 403, "Policy condition failed: key."),
-    ({"Content-Type": "text/html"}, 403, "Content-Type must start with image/"),
-    ({"policy": "forged"}, 403, "signature"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "status", "message"),
+    [
+        ({"key": "images/1/chosen-by-the-client.png"}, 403, "Policy condition failed: key."),
+        ({"Content-Type": "text/html"}, 403, "Content-Type must start with image/"),
+        ({"policy": "forged"}, 403, "signature"),
+    ],
+)
 def test_the_local_store_enforces_the_same_conditions(auth_client, overrides, status, message, media_root):
     signed = sign(auth_client).json()
 
@@ -529,8 +538,10 @@ def test_bytes_the_user_already_has_follow_image_duplicates(
 
     assert response.status_code == status
     if policy == "refuse":
-        assert response.json() == {"image": [f"You already have this image (id {first['id']})."],
-                                   "existing_id": first["id"]}
+        assert response.json() == {
+            "image": [f"You already have this image (id {first['id']})."],
+            "existing_id": first["id"],
+        }
     else:
         assert response.json()["id"] == first["id"]
     assert Image.objects.count() == 1 and DirectUpload.objects.count() == 0
@@ -586,10 +597,13 @@ def test_a_worker_refuses_invalid_bytes_with_the_upload_message_and_nothing_is_l
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("worker_settings", "code"), [
-    ({"IMAGE_DUPLICATES": "refuse"}, "duplicate"),
-    ({"IMAGE_USER_QUOTA_BYTES": "1000"}, "quota_exceeded"),
-])
+@pytest.mark.parametrize(
+    ("worker_settings", "code"),
+    [
+        ({"IMAGE_DUPLICATES": "refuse"}, "duplicate"),
+        ({"IMAGE_USER_QUOTA_BYTES": "1000"}, "quota_exceeded"),
+    ],
+)
 def test_a_workers_duplicate_and_quota_refusals_reach_the_client(
     verify_in_worker, worker_settings, worker, auth_client, settings, media_root, code
 ):
@@ -597,8 +611,14 @@ def test_a_workers_duplicate_and_quota_refusals_reach_the_client(
     signed = sign(auth_client, "again.png", len(data)).json()
     send(signed, data, "again.png")
     # An image with these bytes, taking the whole quota of the second case.
-    first = Image.objects.create(user=DirectUpload.objects.get().user, image="images/x.png", size=1000,
-                                 checksum=hashlib.sha256(data).hexdigest(), width=30, height=30)
+    first = Image.objects.create(
+        user=DirectUpload.objects.get().user,
+        image="images/x.png",
+        size=1000,
+        checksum=hashlib.sha256(data).hexdigest(),
+        width=30,
+        height=30,
+    )
 
     response = auth_client.post(complete_url(signed["id"]), format="json")
 

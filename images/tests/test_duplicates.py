@@ -1,4 +1,5 @@
 """Issue 13: finding a user's image by content (?checksum=), and IMAGE_DUPLICATES (allow, reuse, refuse)."""
+
 import hashlib
 
 import pytest
@@ -14,8 +15,9 @@ def photo(data: bytes | None = None, name: str = "IMG_0001.jpg") -> SimpleUpload
     return SimpleUploadedFile(name, data or phone_photo("JPEG"), content_type="image/jpeg")
 
 
-def test_checksum_finds_an_image_by_the_bytes_sent_or_the_bytes_stored(auth_client, upload, other_client,
-                                                                       django_assert_num_queries):
+def test_checksum_finds_an_image_by_the_bytes_sent_or_the_bytes_stored(
+    auth_client, upload, other_client, django_assert_num_queries
+):
     sent = phone_photo("JPEG")
     wanted = upload(photo(sent))
     upload(photo(image_bytes("JPEG")))
@@ -50,8 +52,7 @@ def test_duplicates_are_allowed_by_default_as_the_spec_has_it(upload, settings, 
     assert len(stored_files()) == 2
 
 
-def test_reuse_answers_200_with_the_image_already_there_and_stores_nothing(auth_client, upload, settings,
-                                                                           stored_files):
+def test_reuse_answers_200_with_the_image_already_there_and_stores_nothing(auth_client, upload, settings, stored_files):
     settings.IMAGE_DUPLICATES = "reuse"
     sent = phone_photo("JPEG")
     first = upload(photo(sent), title="first")
@@ -66,8 +67,7 @@ def test_reuse_answers_200_with_the_image_already_there_and_stores_nothing(auth_
     assert stored_files() == files
 
 
-def test_refuse_answers_409_naming_the_existing_image_and_stores_nothing(auth_client, upload, settings,
-                                                                         stored_files):
+def test_refuse_answers_409_naming_the_existing_image_and_stores_nothing(auth_client, upload, settings, stored_files):
     settings.IMAGE_DUPLICATES = "refuse"
     sent = phone_photo("JPEG")
     first = upload(photo(sent))
@@ -77,7 +77,8 @@ def test_refuse_answers_409_naming_the_existing_image_and_stores_nothing(auth_cl
 
     assert response.status_code == 409
     assert response.json() == {
-        "image": [f"You already have this image (id {first['id']})."], "existing_id": first["id"]
+        "image": [f"You already have this image (id {first['id']})."],
+        "existing_id": first["id"],
     }
     assert Image.objects.count() == 1
     assert stored_files() == files

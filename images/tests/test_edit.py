@@ -1,4 +1,5 @@
 """Editing an image's title and description, and deleting it at /api/images/<id>/ as well."""
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -53,7 +54,8 @@ def test_derived_fields_cannot_be_edited(auth_client, upload):
     body = upload()
 
     response = auth_client.patch(
-        detail_url(body["id"]), {"width": 1, "size": 2, "checksum": "x", "processing": "ready", "user": 99},
+        detail_url(body["id"]),
+        {"width": 1, "size": 2, "checksum": "x", "processing": "ready", "user": 99},
         format="json",
     )
 
@@ -103,8 +105,9 @@ def test_another_users_image_cannot_be_edited_or_deleted(other_client, upload, s
     assert len(stored_files()) == 1
 
 
-def test_delete_at_the_detail_path_removes_row_and_file(auth_client, upload, stored_files,
-                                                        django_capture_on_commit_callbacks):
+def test_delete_at_the_detail_path_removes_row_and_file(
+    auth_client, upload, stored_files, django_capture_on_commit_callbacks
+):
     body = upload()
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -3,6 +3,7 @@
 Each test checks the status, the body, and that no row and no file were left behind. The plain validation
 rules (size, format, truncated, pixel and frame caps, field lengths) are in test_validators.py.
 """
+
 import struct
 import zlib
 
@@ -26,8 +27,11 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -152,8 +156,7 @@ def test_the_stored_content_type_comes_from_the_bytes_and_responses_forbid_sniff
 
 
 def test_uploads_are_throttled_per_user(auth_client, other_client, make_image, low_rates):
-    statuses = [auth_client.post(UPLOAD_URL, {"image": make_image()}, format="multipart").status_code
-                for _ in range(3)]
+    statuses = [auth_client.post(UPLOAD_URL, {"image": make_image()}, format="multipart").status_code for _ in range(3)]
 
     assert statuses == [201, 201, 429]
     assert Image.objects.count() == 2

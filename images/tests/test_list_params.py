@@ -1,4 +1,5 @@
 """The list's optional parameters: paging (Link and X-Total-Count headers), search, dates, ordering."""
+
 import base64
 import json
 import re
@@ -20,8 +21,13 @@ def images(user, other_user):
     start = timezone.now() - timedelta(days=1)
     made = []
     for i, title in enumerate(["delta", "Alpha", "echo", "bravo", "Charlie sunset", "foxtrot", "golf"]):
-        image = Image.objects.create(user=user, title=title, description="by the SEA" if i == 2 else "",
-                                     size=1000 - i * 100, image=SimpleUploadedFile(f"{i}.png", image_bytes()))
+        image = Image.objects.create(
+            user=user,
+            title=title,
+            description="by the SEA" if i == 2 else "",
+            size=1000 - i * 100,
+            image=SimpleUploadedFile(f"{i}.png", image_bytes()),
+        )
         Image.objects.filter(pk=image.pk).update(uploaded_at=start + timedelta(minutes=i))
         made.append(Image.objects.get(pk=image.pk))
     Image.objects.create(user=other_user, title="alpha of bob", image=SimpleUploadedFile("b.png", image_bytes()))
@@ -90,8 +96,10 @@ def test_the_limit_is_capped_by_the_setting(auth_client, images, settings):
         ({"cursor": "not-a-cursor"}, {"cursor": ["Invalid cursor."]}),
         ({"uploaded_after": "yesterday"}, {"uploaded_after": ["Enter a valid date/time."]}),
         ({"uploaded_before": "2024-13-45"}, {"uploaded_before": ["Enter a valid date/time."]}),
-        ({"ordering": "password"},
-         {"ordering": ["Select a valid choice. password is not one of the available choices."]}),
+        (
+            {"ordering": "password"},
+            {"ordering": ["Select a valid choice. password is not one of the available choices."]},
+        ),
     ],
 )
 def test_invalid_parameters_are_a_400_naming_the_parameter(auth_client, images, params, error):
@@ -138,8 +146,13 @@ def test_uploaded_after_and_before_bound_the_dates(auth_client, images):
 
 @pytest.mark.parametrize(
     ("ordering", "key", "reverse"),
-    [("uploaded_at", "uploaded_at", False), ("-uploaded_at", "uploaded_at", True),
-     ("title", "title", False), ("-title", "title", True), ("size", "size", False)],
+    [
+        ("uploaded_at", "uploaded_at", False),
+        ("-uploaded_at", "uploaded_at", True),
+        ("title", "title", False),
+        ("-title", "title", True),
+        ("size", "size", False),
+    ],
 )
 def test_ordering(auth_client, images, ordering, key, reverse):
     expected = sorted(images, key=lambda image: getattr(image, key), reverse=reverse)
@@ -160,8 +173,7 @@ def test_ordering_pages_with_equal_values_lose_and_repeat_nothing(auth_client, u
     assert len(seen) == len(set(seen))
 
 
-def test_the_query_count_stays_constant_with_paging_search_and_ordering(auth_client, images,
-                                                                        django_assert_num_queries):
+def test_the_query_count_stays_constant_with_paging_search_and_ordering(auth_client, images, django_assert_num_queries):
     params = {"limit": 2, "search": "a", "ordering": "-title"}
     first = auth_client.get(LIST_URL, params)
     # The token's user, then the page of images with their owners.

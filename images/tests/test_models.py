@@ -1,4 +1,5 @@
 """Where a file goes and what is left behind when a save fails."""
+
 import re
 
 import pytest

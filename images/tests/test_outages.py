@@ -4,6 +4,7 @@ A broker that refuses connections on upload, deletions racing the variants job, 
 a crash, deletions the store refused, images stuck pending, and the reconcile command, on local storage
 and on the S3 server.
 """
+
 import io
 from datetime import timedelta
 
@@ -157,9 +158,7 @@ def test_deletions_the_store_refused_are_recorded_and_the_sweeper_does_them(s3_s
 # --- Images stuck pending ------------------------------------------------------------------------------
 
 
-def test_the_sweeper_requeues_stuck_images_then_marks_those_that_keep_failing(
-    pending_image, settings, auth_client
-):
+def test_the_sweeper_requeues_stuck_images_then_marks_those_that_keep_failing(pending_image, settings, auth_client):
     settings.IMAGE_PENDING_TIMEOUT = 600
     settings.IMAGE_SWEEP_MAX_REQUEUES = 2
     Image.objects.filter(pk=pending_image.pk).update(processing_queued_at=timezone.now() - timedelta(minutes=5))
@@ -169,9 +168,7 @@ def test_the_sweeper_requeues_stuck_images_then_marks_those_that_keep_failing(
     assert "Queued again 0 image(s), marked 0 failed" in out.getvalue()
 
     for requeues in (1, 2):  # still no broker: queued again, still pending
-        Image.objects.filter(pk=pending_image.pk).update(
-            processing_queued_at=timezone.now() - timedelta(minutes=11)
-        )
+        Image.objects.filter(pk=pending_image.pk).update(processing_queued_at=timezone.now() - timedelta(minutes=11))
         call_command("sweep_images", stdout=out)
         image = Image.objects.get(pk=pending_image.pk)
         assert (image.processing, image.processing_requeues) == ("pending", requeues)
@@ -205,8 +202,10 @@ def test_check_storage_is_quiet_and_exits_zero_when_rows_and_store_agree(
     out, error = check_storage()
 
     assert error is None
-    assert "3 object(s), 1 image(s): 0 orphan(s) (0 younger than 3600 s, left alone), 0 missing original(s), " \
-           "0 missing variant(s)." in out
+    assert (
+        "3 object(s), 1 image(s): 0 orphan(s) (0 younger than 3600 s, left alone), 0 missing original(s), "
+        "0 missing variant(s)." in out
+    )
 
 
 def test_check_storage_finds_orphans_and_fix_deletes_the_old_ones(store, upload, user):

@@ -1,6 +1,7 @@
 """Issue 13: photos as phones take them. Upright sizes, no location or device data in the stored original
 (same pixels, same orientation on screen), HEIC and AVIF held to the rules of every format, srcset-ready
 variants. Every file is a real one, made here with Pillow (and pillow-heif for HEIC)."""
+
 import hashlib
 import io
 import struct
@@ -54,9 +55,7 @@ def decoded(data: bytes) -> PILImage.Image:
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF", "AVIF"])
-def test_the_stored_original_has_no_gps_camera_or_xmp_but_the_same_pixels_and_colour_profile(
-    upload, client, fmt
-):
+def test_the_stored_original_has_no_gps_camera_or_xmp_but_the_same_pixels_and_colour_profile(upload, client, fmt):
     sent = phone_photo(fmt, size=(64, 48))
     assert dict(decoded(sent).getexif().get_ifd(ExifTags.IFD.GPSInfo))[ExifTags.GPS.GPSLatitude] == GPS_LATITUDE
 
@@ -149,7 +148,7 @@ def with_claimed_size(data: bytes, width: int, height: int) -> bytes:
     """The file with its image spatial extents (ispe) box claiming width x height: a decompression bomb."""
     at = data.find(b"ispe")
     assert at > 0
-    return data[: at + 8] + struct.pack(">II", width, height) + data[at + 16:]
+    return data[: at + 8] + struct.pack(">II", width, height) + data[at + 16 :]
 
 
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])

@@ -3,6 +3,7 @@
 The races run real threads, each with its own database connection, through the real endpoints: on
 PostgreSQL the owner's row lock decides (CI runs the suite there too); on SQLite the database's write lock.
 """
+
 import threading
 from collections.abc import Callable
 
@@ -73,9 +74,7 @@ def test_signing_checks_the_declared_size(auth_client, settings, upload):
 
 
 @pytest.mark.parametrize("store", ["local", "s3"])
-def test_completion_checks_the_real_size_and_the_upload_waits_for_room(
-    request, store, auth_client, settings, upload
-):
+def test_completion_checks_the_real_size_and_the_upload_waits_for_room(request, store, auth_client, settings, upload):
     if store == "s3":
         request.getfixturevalue("s3_storage")
     first = upload(png())

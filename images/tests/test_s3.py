@@ -1,4 +1,5 @@
 """USE_S3 for real: the API against a running S3 server (SeaweedFS) over HTTP, no mocks."""
+
 import re
 import time
 import urllib.error
@@ -27,9 +28,7 @@ def fetch(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_upload_stores_a_private_object_at_the_spec_key_with_the_detected_content_type(
-    s3_storage, auth_client, user
-):
+def test_upload_stores_a_private_object_at_the_spec_key_with_the_detected_content_type(s3_storage, auth_client, user):
     data = image_bytes("JPEG", size=(40, 30))
     file = SimpleUploadedFile("Beach Day.jpeg", data, content_type="text/plain")
 
@@ -80,8 +79,7 @@ def test_list_and_detail_give_presigned_urls(s3_storage, auth_client, upload):
         assert fetch(item["image_url"])[0] == 200
 
 
-def test_delete_removes_the_object_after_commit(s3_storage, auth_client, upload,
-                                                django_capture_on_commit_callbacks):
+def test_delete_removes_the_object_after_commit(s3_storage, auth_client, upload, django_capture_on_commit_callbacks):
     gone = upload()
     kept = upload()
 
@@ -110,8 +108,7 @@ def test_another_user_cannot_reach_the_object(s3_storage, other_client, upload):
     ],
     ids=["store-down", "wrong-secret"],
 )
-def test_a_store_error_on_upload_is_a_json_503_and_saves_nothing(s3_storage, auth_client, make_image,
-                                                                 settings, broken):
+def test_a_store_error_on_upload_is_a_json_503_and_saves_nothing(s3_storage, auth_client, make_image, settings, broken):
     use_storage(settings, **s3_storage.storage_options(**broken))
 
     response = auth_client.post(UPLOAD_URL, {"image": make_image()}, format="multipart")
@@ -122,8 +119,9 @@ def test_a_store_error_on_upload_is_a_json_503_and_saves_nothing(s3_storage, aut
     assert s3_storage.keys() == []
 
 
-def test_a_store_error_on_delete_is_a_503_and_keeps_row_and_object(s3_storage, auth_client, upload, settings,
-                                                                   django_capture_on_commit_callbacks):
+def test_a_store_error_on_delete_is_a_503_and_keeps_row_and_object(
+    s3_storage, auth_client, upload, settings, django_capture_on_commit_callbacks
+):
     body = upload()
     use_storage(settings, **s3_storage.storage_options(endpoint_url="http://127.0.0.1:9"))
 
@@ -221,8 +219,9 @@ def test_migrate_media_reports_failures_and_exits_non_zero(s3_storage, settings,
 # --- Variants on S3 -------------------------------------------------------------------------------
 
 
-def test_variants_are_stored_beside_the_original_as_private_webp_objects(s3_storage, auth_client, upload,
-                                                                         django_capture_on_commit_callbacks):
+def test_variants_are_stored_beside_the_original_as_private_webp_objects(
+    s3_storage, auth_client, upload, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         body = upload(SimpleUploadedFile("p.png", image_bytes("PNG", size=(600, 300))))
     image = Image.objects.get(pk=body["id"])

@@ -1,4 +1,5 @@
 """images/scrub.py on its own: what each format keeps and loses, and hostile structures refused."""
+
 import io
 import struct
 
@@ -35,8 +36,8 @@ def test_a_jfif_thumbnail_goes_and_its_density_stays():
     data = bytearray(image_bytes("JPEG", size=(40, 30)))
     # Give the JFIF segment a 2 x 1 RGB thumbnail, as some cameras write one.
     length = struct.unpack(">H", data[4:6])[0]
-    jfif = bytes(data[6:4 + length - 2]) + b"\x02\x01" + b"\xff\x00\x00\x00\x00\xff"
-    with_thumbnail = bytes(data[:2]) + b"\xff\xe0" + struct.pack(">H", len(jfif) + 2) + jfif + bytes(data[4 + length:])
+    jfif = bytes(data[6 : 4 + length - 2]) + b"\x02\x01" + b"\xff\x00\x00\x00\x00\xff"
+    with_thumbnail = bytes(data[:2]) + b"\xff\xe0" + struct.pack(">H", len(jfif) + 2) + jfif + bytes(data[4 + length :])
 
     stripped = strip_metadata(with_thumbnail, "JPEG")
 

@@ -1,5 +1,6 @@
 """Issue 13: local files as private as S3 ones (signed, expiring URLs; the bare path refused), and
 download names (Content-Disposition on the local signed URL and on the S3 presigned URL)."""
+
 import urllib.error
 import urllib.request
 from urllib.parse import parse_qs, urlencode, urlsplit

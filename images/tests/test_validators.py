@@ -3,6 +3,7 @@
 Each rule is checked once, here; test_hostile_uploads.py has the attacks (bombs, disguised files, names).
 The `refused` fixture (conftest.py) checks the JSON 400 and that no row and no file were left.
 """
+
 import io
 
 import pytest
@@ -82,9 +83,7 @@ def test_the_default_size_limit_is_10_mb(refused, settings):
     ("name", "mime"), [("empty.png", "image/png"), ("empty", "application/octet-stream")], ids=["png", "no-claim"]
 )
 def test_an_empty_file_is_refused(refused, name, mime):
-    assert refused(SimpleUploadedFile(name, b"", content_type=mime)) == [
-        "The submitted file is empty."
-    ]
+    assert refused(SimpleUploadedFile(name, b"", content_type=mime)) == ["The submitted file is empty."]
 
 
 @pytest.mark.parametrize(

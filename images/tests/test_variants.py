@@ -1,4 +1,5 @@
 """What each upload becomes: metadata from its bytes, and variants made by the (eager) background task."""
+
 import hashlib
 import io
 from pathlib import Path
@@ -61,8 +62,14 @@ def test_metadata_is_recorded_from_the_bytes_and_shown(upload, auth_client, fmt,
 
     body = upload(SimpleUploadedFile("pic", data, content_type="application/octet-stream"))
 
-    expected = {"width": 120, "height": 80, "format": fmt, "mime_type": mime, "size": len(data),
-                "checksum": hashlib.sha256(data).hexdigest()}
+    expected = {
+        "width": 120,
+        "height": 80,
+        "format": fmt,
+        "mime_type": mime,
+        "size": len(data),
+        "checksum": hashlib.sha256(data).hexdigest(),
+    }
     assert {key: body[key] for key in expected} == expected
     shown = auth_client.get(detail_url(body["id"])).json()
     assert {key: shown[key] for key in expected} == expected
@@ -145,8 +152,9 @@ def test_variants_are_pending_until_the_row_commits(upload):
     assert body["variants"] == {"thumbnail": None, "medium": None}
 
 
-def test_deleting_an_image_removes_its_variants(upload_committed, auth_client, stored_files,
-                                               django_capture_on_commit_callbacks):
+def test_deleting_an_image_removes_its_variants(
+    upload_committed, auth_client, stored_files, django_capture_on_commit_callbacks
+):
     body = upload_committed()
     assert len(stored_files()) == 3
 
@@ -241,7 +249,10 @@ def test_rebuild_variants_backfills_metadata_of_older_rows(user):
 
     image.refresh_from_db()
     assert (image.width, image.height, image.format, image.checksum) == (
-        30, 20, "PNG", hashlib.sha256(data).hexdigest()
+        30,
+        20,
+        "PNG",
+        hashlib.sha256(data).hexdigest(),
     )
     assert image.processing == "ready"
 

@@ -1,4 +1,5 @@
 """End to end with the production shape: a real Redis broker and a real Celery worker process."""
+
 import time
 
 import pytest

@@ -1,4 +1,5 @@
 """A real SMTP server on loopback (aiosmtpd) that account mail is sent to, and what it received."""
+
 import email
 import email.policy
 import re

@@ -1,4 +1,5 @@
 """The user's own account: read and change it, change the password, verify tokens; through the real endpoints."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,10 +22,15 @@ NEW_PASSWORD = "Battery-Staple-77"
 def account(user: User) -> dict:
     """The user as GET /api/auth/me/ should show it, read from the database."""
     user.refresh_from_db()
-    return {"id": user.pk, "email": user.email, "username": user.username,
-            "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ"), "email_verified": user.email_verified,
-            # No images and no quota (issue 12; users/tests/test_usage.py shows it counting).
-            "usage": {"bytes": 0, "images": 0, "quota_bytes": None}}
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "username": user.username,
+        "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "email_verified": user.email_verified,
+        # No images and no quota (issue 12; users/tests/test_usage.py shows it counting).
+        "usage": {"bytes": 0, "images": 0, "quota_bytes": None},
+    }
 
 
 def refresh(client: APIClient, token: str):
@@ -226,8 +232,12 @@ def test_password_change_ends_every_session_and_answers_with_working_tokens(api_
 
 def test_password_change_keeps_tokens_blacklisted_earlier(auth_client, user):
     earlier = token_pair_for(user)
-    assert bearer(earlier["access"]).post(reverse("users:logout"), {"refresh": earlier["refresh"]},
-                                          format="json").status_code == 200
+    assert (
+        bearer(earlier["access"])
+        .post(reverse("users:logout"), {"refresh": earlier["refresh"]}, format="json")
+        .status_code
+        == 200
+    )
     logged_out = BlacklistedToken.objects.get(token__token=earlier["refresh"])
 
     assert change_password(auth_client).status_code == 200
@@ -284,9 +294,7 @@ def test_password_change_requires_both_fields(auth_client, user):
     response = auth_client.post(PASSWORD_CHANGE_URL, {}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {
-        "old_password": ["This field is required."], "new_password": ["This field is required."]
-    }
+    assert response.json() == {"old_password": ["This field is required."], "new_password": ["This field is required."]}
 
 
 def test_password_change_needs_a_token(api_client, user):
@@ -365,9 +373,10 @@ def test_verify_refuses_a_token_of_a_deleted_user(api_client, user):
 
 
 def test_account_writes_are_throttled_like_login_but_reads_are_not(auth_client, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-                                                          "login": "2/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "2/min"},
+    }
     wrong = {"email": "new@example.com", "password": "guess"}
 
     statuses = [auth_client.patch(ME_URL, wrong, format="json").status_code for _ in range(3)]

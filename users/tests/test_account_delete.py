@@ -1,4 +1,5 @@
 """DELETE /api/auth/me/ through the real endpoint: the account, its images and every stored file go."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -15,7 +16,6 @@ def delete_account(client: APIClient, capture, password: str | None = PASSWORD):
     body = {} if password is None else {"password": password}
     with capture(execute=True):  # files go once the deletion commits
         return client.delete(ME_URL, body, format="json")
-
 
 
 def test_delete_removes_the_account_its_images_and_every_local_file(

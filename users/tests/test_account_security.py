@@ -1,4 +1,5 @@
 """What the account endpoints give away and what they hash: no email probing, no password over 4096 characters."""
+
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -60,8 +61,9 @@ def test_signup_refuses_a_password_over_4096_characters(api_client):
 
 
 def test_login_refuses_an_over_long_password_without_checking_it(api_client, user):
-    response = api_client.post(reverse("users:login"), {"email": user.email, "password": "x" * 1_000_000},
-                               format="json")
+    response = api_client.post(
+        reverse("users:login"), {"email": user.email, "password": "x" * 1_000_000}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json() == {"password": ["Ensure this field has no more than 4096 characters."]}
@@ -70,10 +72,16 @@ def test_login_refuses_an_over_long_password_without_checking_it(api_client, use
 def test_the_admin_refuses_an_over_long_password(client):
     client.force_login(User.objects.create_superuser(email="admin@example.com", username="admin", password=PASSWORD))
 
-    response = client.post(reverse("admin:users_user_add"), {
-        "email": "carol@example.com", "username": "carol", "usable_password": "true",
-        "password1": TOO_LONG, "password2": TOO_LONG,
-    })
+    response = client.post(
+        reverse("admin:users_user_add"),
+        {
+            "email": "carol@example.com",
+            "username": "carol",
+            "usable_password": "true",
+            "password1": TOO_LONG,
+            "password2": TOO_LONG,
+        },
+    )
 
     assert response.status_code == 200
     assert "This password is too long. It must contain at most 4096 characters." in response.content.decode()
@@ -81,17 +89,25 @@ def test_the_admin_refuses_an_over_long_password(client):
 
 
 def test_reset_confirm_refuses_an_over_long_password(user):
-    response = APIClient().post(reverse("users:password_reset_confirm"),
-                                {"uid": "x", "token": "y", "new_password": TOO_LONG}, format="json")
+    response = APIClient().post(
+        reverse("users:password_reset_confirm"), {"uid": "x", "token": "y", "new_password": TOO_LONG}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["new_password"] == ["Ensure this field has no more than 4096 characters."]
 
 
-@pytest.mark.parametrize("path", [
-    "/api/auth/logout/all/", "/api/auth/email/verify/resend/", "/api/auth/email/verify/",
-    "/api/auth/password/reset/", "/api/auth/password/reset/confirm/", "/api/auth/me/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/auth/logout/all/",
+        "/api/auth/email/verify/resend/",
+        "/api/auth/email/verify/",
+        "/api/auth/password/reset/",
+        "/api/auth/password/reset/confirm/",
+        "/api/auth/me/",
+    ],
+)
 def test_options_describes_the_account_endpoints(auth_client, path):
     response = auth_client.options(path)
 

@@ -1,4 +1,5 @@
 """The user admin pages a staff member uses, rendered for real with a logged-in superuser (`admin_client`)."""
+
 import pytest
 from django.urls import reverse
 
@@ -21,8 +22,13 @@ def test_user_changelist_and_forms_render_and_search(admin_client, user, other_u
 def test_admin_creates_a_user_with_an_email_login(admin_client):
     response = admin_client.post(
         reverse("admin:users_user_add"),
-        {"email": "eve@example.com", "username": "eve", "usable_password": "true",
-         "password1": PASSWORD, "password2": PASSWORD},
+        {
+            "email": "eve@example.com",
+            "username": "eve",
+            "usable_password": "true",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -32,8 +38,13 @@ def test_admin_creates_a_user_with_an_email_login(admin_client):
 def test_admin_refuses_an_email_that_differs_only_in_case(admin_client, user):
     response = admin_client.post(
         reverse("admin:users_user_add"),
-        {"email": "ALICE@example.com", "username": "alice2", "usable_password": "true",
-         "password1": PASSWORD, "password2": PASSWORD},
+        {
+            "email": "ALICE@example.com",
+            "username": "alice2",
+            "usable_password": "true",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
     )
 
     assert response.status_code == 200

@@ -1,4 +1,5 @@
 """The admin login form's lockout (django-axes), through the real form; the API login is left to its throttle."""
+
 from datetime import timedelta
 
 import pytest
@@ -104,8 +105,10 @@ def test_the_api_login_is_not_counted_nor_locked_by_the_admin_lockout(staff, use
         "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "100/min"},
     }
     api = APIClient()
-    wrong = [api.post("/api/auth/login/", {"email": staff.email, "password": "guess"}, format="json").status_code
-             for _ in range(8)]
+    wrong = [
+        api.post("/api/auth/login/", {"email": staff.email, "password": "guess"}, format="json").status_code
+        for _ in range(8)
+    ]
 
     assert wrong == [401] * 8
     assert AccessAttempt.objects.count() == 0
@@ -123,7 +126,9 @@ def test_the_api_login_keeps_its_throttle(user, settings):
     }
     api = APIClient()
 
-    statuses = [api.post("/api/auth/login/", {"email": user.email, "password": "guess"}, format="json").status_code
-                for _ in range(3)]
+    statuses = [
+        api.post("/api/auth/login/", {"email": user.email, "password": "guess"}, format="json").status_code
+        for _ in range(3)
+    ]
 
     assert statuses == [401, 401, 429]

@@ -1,4 +1,5 @@
 """Signup, login and refresh, through the real endpoints with real tokens."""
+
 from datetime import timedelta
 
 import jwt

@@ -1,4 +1,5 @@
 """Email verification through the real endpoints, the links received by a real SMTP server on loopback."""
+
 import re
 from datetime import timedelta
 

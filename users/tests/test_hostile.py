@@ -2,6 +2,7 @@
 
 Every request may be malicious; each test checks what the client is told and what is left.
 """
+
 from datetime import timedelta
 
 import jwt
@@ -126,10 +127,14 @@ def test_a_deactivated_account_is_refused_everywhere(api_client, user):
     User.objects.filter(pk=user.pk).update(is_active=False)
 
     assert get_with(tokens["access"]).json() == {"detail": "User is inactive", "code": "user_inactive"}
-    assert api_client.post(reverse("users:token_refresh"), {"refresh": tokens["refresh"]},
-                           format="json").status_code == 401
-    assert api_client.post(reverse("users:login"), {"email": user.email, "password": PASSWORD},
-                           format="json").status_code == 401
+    assert (
+        api_client.post(reverse("users:token_refresh"), {"refresh": tokens["refresh"]}, format="json").status_code
+        == 401
+    )
+    assert (
+        api_client.post(reverse("users:login"), {"email": user.email, "password": PASSWORD}, format="json").status_code
+        == 401
+    )
 
 
 def test_a_refresh_token_of_a_deleted_account_is_a_401(api_client, user):

@@ -1,4 +1,5 @@
 """The User model: email login, case-insensitive uniqueness enforced by the database itself."""
+
 import pytest
 from django.contrib.auth import authenticate
 from django.db import IntegrityError

@@ -1,4 +1,5 @@
 """Password reset through the real endpoints, the mail received by a real SMTP server on loopback."""
+
 import re
 from datetime import timedelta
 
@@ -43,7 +44,6 @@ def link_parts(mailbox, address: str) -> dict:
 
 def confirm(client: APIClient, parts: dict, new_password: str = NEW_PASSWORD):
     return client.post(CONFIRM_URL, {**parts, "new_password": new_password}, format="json")
-
 
 
 def test_reset_mail_reaches_the_smtp_server_and_its_link_works_once(
@@ -141,8 +141,13 @@ def test_reset_refuses_forged_or_mismatched_links(
     parts = link_parts(mailbox, user.email)
     other_uid = urlsafe_base64_encode(force_bytes(other_user.pk))
 
-    for forged in [{**parts, "uid": "junk"}, {**parts, "uid": ""}, {**parts, "token": "1-abc"},
-                   {**parts, "uid": other_uid}, {"uid": "MTAwMDAwMDAwMDAwMDAwMDAwMDAw", "token": parts["token"]}]:
+    for forged in [
+        {**parts, "uid": "junk"},
+        {**parts, "uid": ""},
+        {**parts, "token": "1-abc"},
+        {**parts, "uid": other_uid},
+        {"uid": "MTAwMDAwMDAwMDAwMDAwMDAwMDAw", "token": parts["token"]},
+    ]:
         response = confirm(api_client, forged)
         assert response.status_code == 400, forged
         assert set(response.json()) <= {"uid", "token"}, response.json()
@@ -159,8 +164,10 @@ def test_reset_is_throttled_like_login(api_client, user, settings):
     }
 
     asks = [api_client.post(RESET_URL, {"email": user.email}, format="json").status_code for _ in range(3)]
-    confirms = [api_client.post(CONFIRM_URL, {"uid": "x", "token": "y", "new_password": "z"}, format="json")
-                .status_code for _ in range(1)]
+    confirms = [
+        api_client.post(CONFIRM_URL, {"uid": "x", "token": "y", "new_password": "z"}, format="json").status_code
+        for _ in range(1)
+    ]
 
     assert asks == [202, 202, 429]
     assert confirms == [429]  # the same budget as login: one client's guesses are counted together

@@ -1,5 +1,6 @@
 """Sessions through the real endpoints: refresh reuse ends the session, logout everywhere, an absolute
 lifetime carried through rotation, and refresh refusing tokens older than the last password change."""
+
 import base64
 import json
 import logging
@@ -21,7 +22,6 @@ ME_URL = "/api/auth/me/"
 REFRESH_URL = "/api/auth/token/refresh/"
 LOGOUT_ALL_URL = "/api/auth/logout/all/"
 DAY = 24 * 3600
-
 
 
 def refresh(token: str):
@@ -135,8 +135,10 @@ def test_a_shorter_max_age_set_later_ends_older_sessions_at_refresh(user, settin
         response = refresh(tokens["refresh"])
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "This session has reached its maximum age: log in again.",
-                               "code": "session_expired"}
+    assert response.json() == {
+        "detail": "This session has reached its maximum age: log in again.",
+        "code": "session_expired",
+    }
 
 
 # --- Log out everywhere -------------------------------------------------------------------------

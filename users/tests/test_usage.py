@@ -2,6 +2,7 @@
 
 users never imports images: the usage comes through the hook named by settings.USER_USAGE_BACKEND.
 """
+
 import ast
 from pathlib import Path
 
@@ -63,9 +64,15 @@ def test_the_admin_lists_each_users_usage_and_staff_set_a_quota(admin_client, us
     change = reverse("admin:users_user_change", args=[user.pk])
     page = admin_client.get(change).content.decode()
     assert f"{size}\xa0bytes in 1 image(s), of no quota" in page
-    response = admin_client.post(change, {
-        "email": user.email, "username": user.username, "is_active": "on", "quota_bytes": "2048",
-    })
+    response = admin_client.post(
+        change,
+        {
+            "email": user.email,
+            "username": user.username,
+            "is_active": "on",
+            "quota_bytes": "2048",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:3000]
     user.refresh_from_db()

@@ -1,4 +1,5 @@
 """Compare the rows with the store: orphaned objects, missing originals, missing variants; --fix mends."""
+
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -27,7 +28,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--fix", action="store_true", help="Delete old orphans; queue missing variants again.")
         parser.add_argument(
-            "--grace", type=int, default=3600,
+            "--grace",
+            type=int,
+            default=3600,
             help="Seconds an orphan is left alone: it may be an upload still in progress (default 3600).",
         )
 
@@ -37,8 +40,12 @@ class Command(BaseCommand):
         owned: set[str] = set()
         missing_originals: list[int] = []
         missing_variants: list[int] = []
-        for image in tqdm(Image.objects.order_by("pk").iterator(), total=Image.objects.count(),
-                          desc="Checking rows", **{**bar, "unit": "image"}):
+        for image in tqdm(
+            Image.objects.order_by("pk").iterator(),
+            total=Image.objects.count(),
+            desc="Checking rows",
+            **{**bar, "unit": "image"},
+        ):
             owned.update(image.stored_names())
             if image.image.name not in objects:
                 missing_originals.append(image.pk)

@@ -1,4 +1,5 @@
 """Copy local media into the S3 bucket under the same keys, for a switch to USE_S3=True."""
+
 import mimetypes
 from pathlib import Path
 

@@ -3,6 +3,7 @@
 Each image's derived fields are read again from its stored file on the way: rows recorded before
 issue 13 get their upright width and height (EXIF orientation applied) and their variants' sizes.
 """
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
@@ -17,9 +18,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--user", type=int, help="Only the images of this user id.")
-        parser.add_argument("--missing", action="store_true",
-                            help="Only images not ready (pending, failed, or made before a variant was added or "
-                                 "before variant sizes were recorded).")
+        parser.add_argument(
+            "--missing",
+            action="store_true",
+            help="Only images not ready (pending, failed, or made before a variant was added or "
+            "before variant sizes were recorded).",
+        )
 
     def handle(self, *args, user: int | None, missing: bool, verbosity: int, **options) -> None:
         images = Image.objects.order_by("pk")
@@ -32,8 +36,13 @@ class Command(BaseCommand):
             images = images.filter(~Q(processing=Image.Processing.READY) | lacking)
 
         built = failed = 0
-        for image in tqdm(images.iterator(), total=images.count(), unit="image", desc="Rebuilding",
-                          disable=None if verbosity else True):
+        for image in tqdm(
+            images.iterator(),
+            total=images.count(),
+            unit="image",
+            desc="Rebuilding",
+            disable=None if verbosity else True,
+        ):
             try:
                 # Older rows: the metadata fields, upright sizes (issue 13) filled from the file.
                 image_metadata_backfill(image)

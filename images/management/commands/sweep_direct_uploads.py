@@ -1,4 +1,5 @@
 """Remove abandoned direct uploads and whatever object they left (sweep_images does this too)."""
+
 from django.core.management.base import BaseCommand
 
 from images.direct_uploads import direct_uploads_sweep

@@ -1,5 +1,6 @@
 """Queue again the images stuck pending, fail those that keep failing, retry deletions the store refused,
 remove abandoned direct uploads."""
+
 from django.core.management.base import BaseCommand
 
 from images.services import images_sweep
