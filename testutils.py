@@ -26,8 +26,12 @@ PROJECT = Path(__file__).resolve().parent
 PASSWORD = "Correct-Horse-42"
 # A UUID4 as image_upload_to writes it into a stored name.
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The machine's shared Redis; TEST_REDIS_URL points the suite at another one (two suites running at once).
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 # Tests publish Celery tasks only to this Redis database (test_worker.py runs a real worker on it).
-TEST_BROKER_URL = "redis://127.0.0.1:6379/14"
+TEST_BROKER_URL = f"{TEST_REDIS_URL}/14"
+# The shared-cache tests use this one.
+TEST_CACHE_URL = f"{TEST_REDIS_URL}/15"
 
 # --- The image endpoints, at the spec's paths ---------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from testutils import LIST_URL, PASSWORD, bearer, login, signup
+from testutils import LIST_URL, PASSWORD, TEST_CACHE_URL, bearer, login, signup
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +179,7 @@ def test_signup_and_refresh_are_throttled(api_client, low_rates):
 
 
 def test_throttle_counts_are_shared_through_redis(api_client, low_rates, settings):
-    url = "redis://127.0.0.1:6379/15"
+    url = TEST_CACHE_URL
     server = redis.Redis.from_url(url)
     server.flushdb()
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
