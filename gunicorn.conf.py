@@ -9,6 +9,12 @@ import json
 
 from gunicorn import util
 
+# Threads, not one request per process: a request that waits (on the store, a worker's verdict, a slow client's
+# body) holds one thread of its process, and the others go on answering. Django keeps a database connection per
+# thread (CONN_MAX_AGE): each worker process may hold up to `threads` of them.
+worker_class = "gthread"
+threads = 8
+
 # The longest request line gunicorn allows (its default is 4094): a list URL with every filter, a long search
 # and a cursor fits. A longer one is refused with the JSON 400 below.
 limit_request_line = 8190
