@@ -162,6 +162,7 @@ class S3Server:
     access_key: str
     secret_key: str
     bucket: str
+    pid: int | None = None  # the server's process when the tests started it (to stop it on purpose)
 
     def client(self, secret_key: str | None = None):
         return boto3.client(

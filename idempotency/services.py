@@ -22,7 +22,7 @@ from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 # A Structured Field string ("...") as the draft writes it, or the same characters unquoted as clients often send.
-KEY_FORMAT = re.compile(r'^"?([\x20-\x21\x23-\x7e]{1,255})"?$')
+KEY_FORMAT = re.compile(r'^(?:"([\x20-\x21\x23-\x7e]{1,255})"|([\x21\x23-\x7e][\x20-\x21\x23-\x7e]{0,254}))$')
 
 
 class IdempotencyError(Exception):
@@ -46,9 +46,9 @@ def key_from_header(value: str | None) -> str | None:
     if value is None:
         return None
     match = KEY_FORMAT.match(value.strip())
-    if not match:
+    if not match or not (match.group(1) or match.group(2)).strip():
         raise KeyMalformed(value)
-    return match.group(1)
+    return match.group(1) or match.group(2)
 
 
 def request_fingerprint(method: str, path: str, data) -> str:

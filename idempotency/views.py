@@ -15,19 +15,27 @@ from .services import HEADER, IdempotentRequest, KeyInUse, KeyMalformed, KeyReus
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-class IdempotencyKeyMalformed(APIException):
+class CodedAPIException(APIException):
+    """An error whose answer names its code beside the message (config.exceptions adds `extra_data`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extra_data = {"code": self.default_code}
+
+
+class IdempotencyKeyMalformed(CodedAPIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = f"The {HEADER} header must be 1 to 255 printable ASCII characters, e.g. a UUID."
     default_code = "invalid_idempotency_key"
 
 
-class IdempotencyKeyReused(APIException):
+class IdempotencyKeyReused(CodedAPIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = f"This {HEADER} was used for another request; use a new key for a new request."
     default_code = "idempotency_key_reused"
 
 
-class IdempotencyKeyInUse(APIException):
+class IdempotencyKeyInUse(CodedAPIException):
     """409 with Retry-After: the same request with this key is still being processed."""
 
     status_code = status.HTTP_409_CONFLICT

@@ -216,9 +216,9 @@ REFUSALS = (ValidationError, DuplicateImageError, QuotaExceeded, UploadExpired, 
 # Verdicts that end the upload: answered once, then the row goes (its object went when it was refused).
 FINAL_VERDICTS = frozenset({"invalid", "duplicate", "expired"})
 
-# Completions this process verifies or waits on at once (each holds a gunicorn thread); created on first use,
-# from IMAGE_DIRECT_UPLOAD_CONCURRENCY.
-_completion_slots: threading.BoundedSemaphore | None = None
+# Completions this process verifies or waits on at once (each holds a gunicorn thread), by the value of
+# IMAGE_DIRECT_UPLOAD_CONCURRENCY (read when a completion comes, as every setting is).
+_completion_slots: dict[int, threading.BoundedSemaphore] = {}
 _completion_slots_lock = threading.Lock()
 
 
@@ -253,11 +253,9 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
 
 
 def _slots() -> threading.BoundedSemaphore:
-    global _completion_slots
+    size = settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY
     with _completion_slots_lock:
-        if _completion_slots is None:
-            _completion_slots = threading.BoundedSemaphore(settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY)
-        return _completion_slots
+        return _completion_slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
 def direct_upload_verify(upload_id, *, answering: bool) -> Image:

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ErrorDetail, NotFound
 
+from config.exceptions import StorageUnavailable
 from users.serializers import UserSerializer
 
 from .direct_uploads import (
@@ -16,7 +17,7 @@ from .direct_uploads import (
     local_upload_receive,
 )
 from .models import DirectUpload, Image
-from .services import DuplicateImageError, image_create
+from .services import DuplicateImageError, StoredFileClaimed, image_create
 from .storage import download_url
 
 # Read-only fields derived from the file, shown beside the spec's fields.
@@ -125,6 +126,8 @@ class ImageUploadSerializer(BaseImageSerializer):
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
         except DuplicateImageError as exc:
             return self.duplicate(exc)
+        except StoredFileClaimed:  # stalled past the sweeper's grace: its file is being deleted, nothing was saved
+            raise StorageUnavailable("The upload took too long to be stored; send it again.") from None
 
     def duplicate(self, exc: DuplicateImageError) -> Image:
         """IMAGE_DUPLICATES=reuse: the image the user already has; refuse: a 409 naming it."""
@@ -234,6 +237,8 @@ class DirectUploadCompleteSerializer(ImageUploadSerializer):
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
         except UploadGone:  # deleted meanwhile (refused by a racing completion, swept, its owner deleted)
             raise NotFound() from None
+        except StoredFileClaimed:
+            raise StorageUnavailable("The upload took too long to be stored; complete it again.") from None
         except DuplicateImageError as exc:
             return self.duplicate(exc)
 
