@@ -33,6 +33,7 @@ from storages.backends.s3 import S3Storage
 
 from config.unavailable import BROKER_ERRORS
 
+from .events import UPLOAD_COMPLETED, image_event_send
 from .models import DirectUpload, Image, image_upload_to
 from .quota import QuotaExceeded, Usage, quota_check, quota_reserve
 from .services import DuplicateImageError, files_delete, image_created, image_file_metadata, image_find_duplicate
@@ -336,6 +337,7 @@ def _complete_claimed(upload: DirectUpload) -> Image:
         image.save()
         upload.image = image
         upload.save(update_fields=["image"])
+        image_event_send(UPLOAD_COMPLETED, image)  # in the completing transaction
     except BaseException:
         _put_back(storage, final_name, upload.key)  # so that completing again can work
         raise
