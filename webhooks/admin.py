@@ -1,23 +1,46 @@
 """Admin for webhooks: endpoints (never their secrets) and deliveries, with a redeliver action."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from images.events import IMAGE_EVENTS
+
 from .models import WebhookDelivery, WebhookEndpoint
 from .services import deliveries_redeliver
+from .targets import TargetRefused, target_resolve
+
+
+class WebhookEndpointAdminForm(forms.ModelForm):
+    """The API's rules for a URL and its events, here too."""
+
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=[(event, event) for event in IMAGE_EVENTS])
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "description", "enabled"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            target_resolve(url)
+        except TargetRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     """Each user's endpoints: where, what, whether enabled, since when failing."""
 
+    form = WebhookEndpointAdminForm
     list_display = ("id", "url", "user", "enabled", "event_list", "failing_since", "created_at")
     list_filter = ("enabled", "created_at")
     list_select_related = ("user",)
     search_fields = ("url", "description", "user__email")
-    autocomplete_fields = ("user",)
-    readonly_fields = ("failing_since", "secret_rotated_until", "created_at", "updated_at")
-    fields = ("user", "url", "events", "description", "enabled", *readonly_fields)
+    readonly_fields = ("user", "failing_since", "secret_rotated_until", "created_at", "updated_at")
+    fields = ("user", "url", "events", "description", "enabled", *readonly_fields[1:])
 
     @admin.display(description="Events")
     def event_list(self, obj: WebhookEndpoint) -> str:
@@ -27,12 +50,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def secret_rotated_until(self, obj: WebhookEndpoint):
         return obj.previous_secret_expires_at or "—"
 
-    def get_readonly_fields(self, request, obj=None):
-        # Staff do not register endpoints for users (their secret would show nowhere): edit only.
-        return self.readonly_fields + (("user",) if obj else ())
+    def save_model(self, request, obj: WebhookEndpoint, form: WebhookEndpointAdminForm, change: bool) -> None:
+        if "enabled" in form.changed_data and obj.enabled:
+            obj.failing_since = None  # enabled again: its failures count afresh, as through the API
+        super().save_model(request, obj, form, change)
 
     def has_add_permission(self, request) -> bool:
-        return False
+        return False  # users register their own: the secret is shown to them alone, once
 
 
 @admin.register(WebhookDelivery)

@@ -70,7 +70,7 @@ def address_refusal(address: Address) -> str | None:
         return "outside the networks this service sends webhooks to"
     if settings.WEBHOOK_ALLOW_PRIVATE:
         return None
-    for kind in ("loopback", "private", "link_local", "reserved"):
+    for kind in ("loopback", "link_local", "private", "reserved"):
         if getattr(address, f"is_{kind}"):
             return f"a {kind.replace('_', '-')} address"
     if not address.is_global:  # shared (100.64.0.0/10), documentation, benchmarking...
