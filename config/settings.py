@@ -530,6 +530,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Image Upload Service API",
     "DESCRIPTION": (
         "Sign up, get JWT tokens, upload images and list, view, edit and delete your own images. "
+        "Register webhook endpoints (/api/webhooks/) to be sent signed events (Standard Webhooks: headers "
+        "webhook-id, webhook-timestamp, webhook-signature) when an image is ready, failed or deleted, or a direct "
+        "upload completed; each event's `data` is the image as GET /api/images/{id}/ answers it. "
         "Authenticate with `Authorization: Bearer <access token>` from /api/auth/login/."
     ),
     "VERSION": "1.0.0",
@@ -545,6 +548,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthStateEnum": ["ok", "unavailable"],
         "HealthStatusEnum": ["ok", "degraded", "unavailable"],
+        # Named after what they are (not "EventsEnum", "StateEnum"); import strings, so that config imports no app.
+        "WebhookEventTypeEnum": "images.events.IMAGE_EVENTS",
+        "WebhookEventTypeWithTestEnum": "webhooks.models.EVENT_TYPES",
+        "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
     },
 }
 
