@@ -34,9 +34,9 @@ from .targets import TargetRefused, target_resolve
 logger = logging.getLogger(__name__)
 
 SECRET_OVERLAP = timedelta(hours=24)  # how long a rotated-out secret keeps signing beside the new one
-# An attempt holds its delivery for its timeout and this much more (DNS, recording the answer); a worker that
-# dies mid-attempt leaves the delivery to the sweeper once this lease has passed.
-LEASE_MARGIN = 20
+# An attempt holds its delivery for twice its timeout and this much more (DNS, recording the answer); a worker
+# that dies mid-attempt leaves the delivery to the sweeper once this lease has passed.
+LEASE_MARGIN = 5
 # Retries this soon are queued with a countdown (held by the broker); later ones are left to the sweeper, as
 # a countdown held longer than Redis's visibility timeout would be delivered again meanwhile.
 COUNTDOWN_MAX = 60
@@ -201,7 +201,7 @@ def delivery_attempt(delivery_id: int) -> None:
     not due yet, and does nothing.
     """
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT + LEASE_MARGIN)
+    lease = now + timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT + LEASE_MARGIN)
     # The claim: one conditional UPDATE, so that of two workers holding the same job only one sends it.
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, state=WebhookDelivery.State.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)

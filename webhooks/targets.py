@@ -96,7 +96,7 @@ def target_resolve(url: str) -> Target:
     else:
         try:
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+        except (socket.gaierror, UnicodeError, ValueError):  # ValueError: e.g. a NUL in the name
             raise TargetRefused(f"The host {host} could not be resolved.") from None
         # Scope ids (fe80::1%eth0) are not part of the address.
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found))
