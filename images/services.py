@@ -195,6 +195,9 @@ def image_delete(image: Image) -> None:
     # row and file, instead of a deleted row whose file can no longer be removed.
     image.image.storage.exists(image.image.name)
     with transaction.atomic():
+        # A write first: the row's lock (a variants job waits, then finds it gone) and, on SQLite, the database's
+        # write lock at once, so that a concurrent writer makes this wait rather than fail with "database is locked".
+        Image.objects.filter(pk=image.pk).update(processing=F("processing"))
         image_event_send(IMAGE_DELETED, image)  # recorded with the deletion, or not at all
         image.delete()  # post_delete calls image_files_delete_on_commit (cascades from a user's deletion too)
 
@@ -338,16 +341,19 @@ def images_sweep() -> dict[str, int]:
 
 
 def images_mark_failed(images: QuerySet) -> int:
-    """Mark these images failed (those not failed already) and announce each, in one transaction; return how many."""
-    with transaction.atomic():
-        found = list(
-            images.exclude(processing=Image.Processing.FAILED).select_related("user").select_for_update(of=("self",))
-        )
-        Image.objects.filter(pk__in=[image.pk for image in found]).update(processing=Image.Processing.FAILED)
-        for image in found:
-            image.processing = Image.Processing.FAILED
-            image_event_send(IMAGE_FAILED, image)
-    return len(found)
+    """Mark these images failed (those not failed already), each announced in its own transaction; return how many."""
+    failed = 0
+    for pk in images.exclude(processing=Image.Processing.FAILED).values_list("pk", flat=True):
+        with transaction.atomic():
+            # The write first (no read before it: on SQLite a transaction that reads, then writes, can fail).
+            if (
+                Image.objects.filter(pk=pk)
+                .exclude(processing=Image.Processing.FAILED)
+                .update(processing=Image.Processing.FAILED)
+            ):
+                image_event_send(IMAGE_FAILED, Image.objects.select_related("user").get(pk=pk))
+                failed += 1
+    return failed
 
 
 def deletions_retry() -> dict[str, int]:

@@ -9,10 +9,21 @@ from .services import endpoint_create, endpoint_update
 from .targets import TargetRefused, target_resolve
 
 
+class EventTypesField(serializers.ListField):
+    """A list of event types; its errors are a flat list of messages, like every field's (not one per index)."""
+
+    def run_child_validation(self, data: list) -> list:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            messages = [str(message) for per_item in exc.detail.values() for message in per_item]
+            raise serializers.ValidationError(messages) from None
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint without its secret (list, detail, PATCH)."""
 
-    events = serializers.ListField(
+    events = EventTypesField(
         child=serializers.ChoiceField(choices=IMAGE_EVENTS),
         allow_empty=False,
         required=False,

@@ -94,7 +94,8 @@ def endpoint_update(endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
 def endpoint_rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """Give the endpoint a new secret; the one it had signs beside it for SECRET_OVERLAP more."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        _endpoint_lock(endpoint.pk)
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint.pk)
         endpoint.previous_secret = endpoint.secret
         endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
         endpoint.secret = secret_generate()
@@ -246,9 +247,9 @@ def _record(delivery: WebhookDelivery, answer: transport.Answer, retry: bool = T
     delays = settings.WEBHOOK_RETRY_DELAYS
     delay = delays[attempts - 1] if retry and attempts <= len(delays) else None
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).first()
-        if endpoint is None:
+        if not _endpoint_lock(delivery.endpoint_id):
             return  # deleted meanwhile, with its deliveries
+        endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
         if answer.ok:
             fields |= {"state": WebhookDelivery.State.DELIVERED, "next_attempt_at": None}
             if endpoint.failing_since is not None:
@@ -266,6 +267,16 @@ def _record(delivery: WebhookDelivery, answer: transport.Answer, retry: bool = T
     level = logging.INFO if answer.ok else logging.WARNING
     outcome = answer.status or answer.error
     logger.log(level, "Webhook %s to endpoint %s: %s", delivery.event.message_id, endpoint.pk, outcome)
+
+
+def _endpoint_lock(pk: int) -> bool:
+    """Lock the endpoint's row until the transaction ends (False: it is gone), with a write that changes nothing.
+
+    A write rather than select_for_update: on SQLite, where select_for_update does nothing, it takes the
+    database's write lock at once; a transaction that reads first and writes later can fail there with
+    "database is locked" instead of waiting (images.quota does the same).
+    """
+    return bool(WebhookEndpoint.objects.filter(pk=pk).update(failing_since=F("failing_since")))
 
 
 def _endpoint_failed(endpoint: WebhookEndpoint, now: datetime) -> bool:
@@ -304,11 +315,11 @@ def deliveries_sweep() -> dict[str, int]:
         state=WebhookDelivery.State.PENDING,
         next_attempt_at__lte=now - timedelta(seconds=settings.WEBHOOK_SWEEP_INTERVAL),
     )
-    with transaction.atomic():
-        ids = list(overdue.select_for_update(skip_locked=True).values_list("pk", flat=True)[:SWEEP_BATCH])
-        # Due from now: queued once per interval at most, however long the queue takes to reach them.
-        overdue.filter(pk__in=ids).update(next_attempt_at=now)
-        deliveries_schedule(ids)
+    ids = list(overdue.values_list("pk", flat=True)[:SWEEP_BATCH])
+    # Due from now: queued once per interval at most, however long the queue takes to reach them. Two sweepers
+    # at once may queue one twice: the attempt's claim lets one job through.
+    overdue.filter(pk__in=ids).update(next_attempt_at=now)
+    deliveries_schedule(ids)
     cutoff = now - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
     _, deleted = (
         WebhookEvent.objects.filter(created_at__lt=cutoff).exclude(deliveries__state=WebhookDelivery.State.PENDING)
