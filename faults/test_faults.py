@@ -393,9 +393,9 @@ def test_worker_killed_with_sigkill(stack, tokens):
     held, mid_delivery = [], []
 
     def crash() -> float:
-        # Kill it in the middle of a webhook delivery (the receiver holds requests for a while), so holding
-        # work: a task taken and not acknowledged (each polled for up to 5 s).
-        stack.receiver.slow.set()
+        # Kill it while it holds work, a task taken and not acknowledged: in the middle of a webhook delivery (the
+        # receiver has held its requests since the phase began, so the worker's processes are busy sending). Each
+        # polled for up to 5 s.
         deadline = time.monotonic() + 5
         while not (stack.receiver.in_flight and stack.redis.unacked()) and time.monotonic() < deadline:
             time.sleep(0.002)
@@ -408,6 +408,7 @@ def test_worker_killed_with_sigkill(stack, tokens):
         return time.monotonic()
 
     load = Load(stack, tokens)
+    stack.receiver.slow.set()
     recovered = load.run(LOAD_SECONDS, crash)
     settle_and_check(stack, load, recovered, "worker SIGKILL")
     print(f"\ntasks the killed worker held unacknowledged: {held[0]}; webhooks it was sending: {mid_delivery[0]}")
