@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "idempotency",
     "users",
     "images",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -440,6 +441,36 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # Seconds a client is told to wait (Retry-After) when a dependency is unavailable (JSON 503).
 RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 5)
 
+# --- Webhooks: signed events to the users' own endpoints (webhooks app) -------------------------------
+
+# Targets on loopback, private, link-local and other non-public addresses are refused at registration and at
+# delivery, unless this allows them (development, tests). Cloud metadata addresses are refused always.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+# Only https:// endpoint URLs (plain http:// is for development).
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
+# Comma-separated networks (CIDR) every target address must also be in, e.g. an egress proxy's, or
+# 127.0.0.0/8,::1/128 to keep a test deployment on the machine; empty: any address the rules above allow.
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+# Seconds one delivery may take in all (connecting, sending, the answer's first bytes).
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+# Seconds before each retry of a delivery that failed; after the last one it is marked failed.
+try:
+    WEBHOOK_RETRY_DELAYS = [int(delay) for delay in env_list("WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000")]
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_DELAYS must be whole numbers of seconds, e.g. 5,300,1800.") from None
+# An endpoint whose deliveries have failed for this many days, without one success, is disabled (its owner mailed).
+WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10)
+# The webhook sweeper (Celery beat): queues deliveries due for longer than this many seconds (their job was lost
+# with the broker or a worker), and forgets events older than WEBHOOK_RETENTION_DAYS.
+WEBHOOK_SWEEP_INTERVAL = env_int("WEBHOOK_SWEEP_INTERVAL", 30)
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)
+# The service's own address, e.g. https://images.example.com: local file URLs in events are made absolute with it
+# (S3's are absolute already). Empty: they stay paths, as /media/...
+WEBHOOK_BASE_URL = env_str("WEBHOOK_BASE_URL").rstrip("/")
+if WEBHOOK_TIMEOUT < 1 or min(WEBHOOK_RETRY_DELAYS, default=0) < 0:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT must be at least 1 and WEBHOOK_RETRY_DELAYS never negative.")
+
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
 # Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
@@ -450,8 +481,13 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 # A client waits on a direct upload's verification: it has a queue of its own ("uploads"), so that it never
 # waits behind variants. A worker consumes both queues unless told otherwise (-Q uploads: a worker for it alone).
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"))
-CELERY_TASK_ROUTES = {"images.tasks.verify_direct_upload": {"queue": "uploads"}}
+# Webhook deliveries wait on other people's servers (up to WEBHOOK_TIMEOUT each): a queue of their own too, for a
+# worker of many threads (README, "Webhooks").
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"), Queue("webhooks"))
+CELERY_TASK_ROUTES = {
+    "images.tasks.verify_direct_upload": {"queue": "uploads"},
+    "webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
+}
 # A task is acknowledged when it ends, and one whose worker died is delivered again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -489,6 +525,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "sweep-images": {"task": "images.tasks.sweep_images", "schedule": float(IMAGE_SWEEP_INTERVAL)},
     "purge-idempotency-keys": {"task": "idempotency.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "sweep-webhooks": {"task": "webhooks.tasks.sweep_webhooks", "schedule": float(WEBHOOK_SWEEP_INTERVAL)},
 }
 
 # --- REST API and JWT ---------------------------------------------------------------------------
@@ -516,6 +553,8 @@ REST_FRAMEWORK = {
         "token": env_str("THROTTLE_TOKEN_RATE", "30/min"),
         "upload": env_str("THROTTLE_UPLOAD_RATE", "30/min"),
         "health": env_str("THROTTLE_HEALTH_RATE", "120/min"),
+        # Test events and redeliveries, per user: each makes the service send a request.
+        "webhooks": env_str("THROTTLE_WEBHOOK_RATE", "60/min"),
     },
     # Proxies in front that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR (a client cannot
     # dodge the limits by forging the header).
@@ -528,6 +567,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Image Upload Service API",
     "DESCRIPTION": (
         "Sign up, get JWT tokens, upload images and list, view, edit and delete your own images. "
+        "Register webhook endpoints (/api/webhooks/) to be sent signed events (Standard Webhooks: headers "
+        "webhook-id, webhook-timestamp, webhook-signature) when an image is ready, failed or deleted, or a direct "
+        "upload completed; each event's `data` is the image as GET /api/images/{id}/ answers it. "
         "Authenticate with `Authorization: Bearer <access token>` from /api/auth/login/."
     ),
     "VERSION": "1.0.0",
@@ -543,6 +585,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthStateEnum": ["ok", "unavailable"],
         "HealthStatusEnum": ["ok", "degraded", "unavailable"],
+        # Named after what they are (not "EventsEnum", "StateEnum"); import strings, so that config imports no app.
+        "WebhookEventTypeEnum": "images.events.IMAGE_EVENTS",
+        "WebhookEventTypeWithTestEnum": "webhooks.models.EVENT_TYPES",
+        "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
     },
 }
 

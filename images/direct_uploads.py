@@ -36,6 +36,7 @@ from storages.backends.s3 import S3Storage
 
 from config.unavailable import BROKER_ERRORS
 
+from .events import UPLOAD_COMPLETED, image_event_send
 from .models import DirectUpload, Image, image_upload_to
 from .quota import QuotaExceeded, Usage, quota_check, quota_reserve
 from .services import (
@@ -328,6 +329,7 @@ def _verify_and_create(upload: DirectUpload) -> Image:
                 file_row_committed(name)
                 upload.image = image
                 upload.save(update_fields=["image"])
+                image_event_send(UPLOAD_COMPLETED, image)  # in the completing transaction
                 # The pending key goes once this commits, recorded with it: no crash leaves it behind.
                 files_delete_on_commit(storage, [upload.key])
                 return image

@@ -17,13 +17,14 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from PIL import Image as PILImage
 
 from config.celery import broker_jobs_lost_before
 from config.unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
+from .events import IMAGE_DELETED, IMAGE_FAILED, IMAGE_READY, image_event_send
 from .models import Image, StoredFileDeletion, image_upload_to, safe_image_filename
 from .processing import render_variants, variant_size
 from .quota import quota_check, quota_reserve
@@ -252,7 +253,12 @@ def image_delete(image: Image) -> None:
     # Reach the store before touching the row: when it is down the client gets a 503 and keeps both
     # row and file, instead of a deleted row whose file can no longer be removed.
     image.image.storage.exists(image.image.name)
-    image.delete()  # post_delete calls image_files_delete_on_commit (cascades from a user's deletion too)
+    with transaction.atomic():
+        # A write first: the row's lock (a variants job waits, then finds it gone) and, on SQLite, the database's
+        # write lock at once, so that a concurrent writer makes this wait rather than fail with "database is locked".
+        Image.objects.filter(pk=image.pk).update(processing=F("processing"))
+        image_event_send(IMAGE_DELETED, image)  # recorded with the deletion, or not at all
+        image.delete()  # post_delete calls image_files_delete_on_commit (cascades from a user's deletion too)
 
 
 def user_images_store_check(user) -> None:
@@ -345,23 +351,34 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     names = image.variant_names()
     sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset (issue 13)
     stored: dict[str, str] = {}
+    earlier = set(image.variants.values())
     try:
         for variant, data in rendered.items():
             content = ContentFile(data)
             content.content_type = fmt.mime_type
             stored[variant] = _store_as(storage, names[variant], content)
         variants_bytes = sum(len(data) for data in rendered.values())  # counted against the owner's quota
-        found = Image.objects.filter(pk=image.pk).update(
-            variants=stored, variant_sizes=sizes, variants_bytes=variants_bytes, processing=Image.Processing.READY
-        )
+        fields = {"variants": stored, "variant_sizes": sizes, "variants_bytes": variants_bytes}
+        with transaction.atomic():
+            row = Image.objects.filter(pk=image.pk)
+            # Announced when it becomes ready, not again when a job delivered twice finds it ready already.
+            became_ready = row.exclude(processing=Image.Processing.READY).update(
+                **fields, processing=Image.Processing.READY
+            )
+            found = became_ready or row.update(**fields)
+            if found:
+                for field, value in fields.items():
+                    setattr(image, field, value)
+                image.processing = Image.Processing.READY
+            if became_ready:
+                image_event_send(IMAGE_READY, image)
     except BaseException:
         _delete_quietly(storage, stored.values())
         raise
     if not found:  # the image was deleted meanwhile: its variants must not outlive it
         files_delete(storage, stored.values())
         return
-    _delete_quietly(storage, set(image.variants.values()) - set(stored.values()))
-    image.variants, image.variant_sizes, image.processing = stored, sizes, Image.Processing.READY
+    _delete_quietly(storage, earlier - set(stored.values()))
 
 
 def _store_as(storage: Storage, name: str, content: File) -> str:
@@ -384,9 +401,7 @@ def images_sweep() -> dict[str, int]:
         processing=Image.Processing.PENDING,
         processing_queued_at__lt=timezone.now() - timedelta(seconds=settings.IMAGE_PENDING_TIMEOUT),
     )
-    failed = stale.filter(processing_requeues__gte=settings.IMAGE_SWEEP_MAX_REQUEUES).update(
-        processing=Image.Processing.FAILED
-    )
+    failed = images_mark_failed(stale.filter(processing_requeues__gte=settings.IMAGE_SWEEP_MAX_REQUEUES))
     if failed:
         logger.error("%s image(s) pending after %s requeues marked failed", failed, settings.IMAGE_SWEEP_MAX_REQUEUES)
     with transaction.atomic():
@@ -433,6 +448,22 @@ def images_requeue_lost() -> int:
     if ids:
         logger.warning("Queued again %s image(s) whose job the broker lost", len(ids))
     return len(ids)
+
+
+def images_mark_failed(images: QuerySet) -> int:
+    """Mark these images failed (those not failed already), each announced in its own transaction; return how many."""
+    failed = 0
+    for pk in images.exclude(processing=Image.Processing.FAILED).values_list("pk", flat=True):
+        with transaction.atomic():
+            # The write first (no read before it: on SQLite a transaction that reads, then writes, can fail).
+            if (
+                Image.objects.filter(pk=pk)
+                .exclude(processing=Image.Processing.FAILED)
+                .update(processing=Image.Processing.FAILED)
+            ):
+                image_event_send(IMAGE_FAILED, Image.objects.select_related("user").get(pk=pk))
+                failed += 1
+    return failed
 
 
 def deletions_retry() -> dict[str, int]:

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from .direct_uploads import REFUSALS, UploadGone, direct_upload_verify
 from .models import DirectUpload, Image
-from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_sweep
+from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_mark_failed, images_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -73,4 +73,4 @@ def _deleted(image_id: int) -> bool:
 
 def _mark_failed(image_id: int, exc: Exception) -> None:
     logger.error("Variants of image %s failed", image_id, exc_info=exc)
-    Image.objects.filter(pk=image_id).update(processing=Image.Processing.FAILED)
+    images_mark_failed(Image.objects.filter(pk=image_id))
