@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint format faults sdk migrate superuser manage s3 clean
+.PHONY: install install-dev run worker test lint format faults faults-full sdk migrate superuser manage s3 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,15 @@ worker: migrate
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Fault injection: the service (gunicorn, a worker, PostgreSQL, Redis, SeaweedFS of its own) under load
-# while each dependency fails for real; prints the figures of each phase. About four minutes.
+# Fault injection: the service with its shipped defaults (gunicorn, workers, beat, PostgreSQL, Redis or RabbitMQ,
+# SeaweedFS of its own; two nodes behind nginx) under load while each part fails for real; prints the figures of
+# each phase. `make faults`: Redis with one node, RabbitMQ with two (CI); `make faults-full`: all four.
+FAULT_STACKS ?= redis-1,rabbitmq-2
 faults: install-dev
-	$(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
+	FAULT_STACKS=$(FAULT_STACKS) $(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
+
+faults-full: install-dev
+	FAULT_STACKS=redis-1,redis-2,rabbitmq-1,rabbitmq-2 $(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
 
 # Clients generated from the served OpenAPI schema drive the whole API, each against a server of its own:
 # Python (openapi-python-client), then TypeScript (openapi-typescript + openapi-fetch, checked by tsc; needs

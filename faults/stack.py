@@ -1,13 +1,17 @@
-"""The service in its production shape, every part a real process of its own, to stop and kill on purpose.
+"""The service as production runs it, every part a real process of its own, to stop and kill on purpose.
 
-A private PostgreSQL cluster, a private Redis (cache and broker), SeaweedFS on fixed ports (so a restart
-comes back where it was), gunicorn with two workers, and a Celery worker with the beat sweeper, supervised
-as production runs it (systemd's Restart=always): a worker that exits is started again, and counted. All on
-127.0.0.1, all in one temporary folder, all stopped at the end; the machine's own services are never touched.
+A private PostgreSQL cluster, a private Redis (the shared cache, and the broker when chosen), a private RabbitMQ
+node (when it is the broker), SeaweedFS on fixed ports (so that a restart comes back where it was), one or two API
+nodes (gunicorn as gunicorn.conf.py makes it, two worker processes each) behind nginx when there are two, one or
+two Celery workers and one beat, each started with its line of the project's Procfile, and the workers supervised
+as production runs them (systemd's Restart=always). Every setting is the shipped default but those that say
+where things are, and the rates that would throttle the suite's own load. All on 127.0.0.1, all in one temporary
+folder, all stopped at the end; the machine's own services are never touched.
 """
 
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -44,14 +48,39 @@ def wait_until(check, what: str, timeout: float = 60, log: Path | None = None) -
         except Exception:  # noqa: BLE001 (anything but success means: not yet)
             pass
         if time.monotonic() > deadline:
-            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise RuntimeError(f"{what} not ready after {timeout} s\n{tail}")
         time.sleep(0.1)
 
 
-def as_postgres(command: list[str]) -> list[str]:
+def port_open(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+
+
+def as_user(user: str, command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    return ["runuser", "-u", user, "--", *command] if os.geteuid() == 0 else command
+
+
+def kill_group(process: subprocess.Popen | None, sig: int = signal.SIGKILL) -> None:
+    """Send a signal to a process started in a session of its own, and to every process it started."""
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        if sig == signal.SIGKILL:
+            process.wait(timeout=30)
+
+
+def procfile_command(kind: str) -> str:
+    """The project's Procfile line for a kind of process (web, worker, beat)."""
+    for line in (PROJECT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == kind:
+            return command.strip()
+    raise KeyError(kind)
 
 
 class Postgres:
@@ -61,22 +90,18 @@ class Postgres:
         self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1])
         self.data, self.log, self.port = folder / "data", folder / "postgres.log", free_port()
         subprocess.run(
-            as_postgres(
-                [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            as_user(
+                "postgres",
+                [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
             ),
             check=True,
             capture_output=True,
         )
 
     def _ctl(self, *args: str) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            as_postgres(
-                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", *args]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        command = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", *args]
+        subprocess.run(as_user("postgres", command), check=True, capture_output=True)
 
     def start(self) -> None:
         self._ctl("start")
@@ -92,42 +117,95 @@ class Postgres:
 
 
 class Redis:
-    """A Redis of the suite's own (the machine's shared one is never stopped)."""
+    """A Redis of the suite's own (the machine's shared one is never stopped); it keeps nothing on disk."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.port, self.process = folder, free_port(), None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-            ],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        wait_until(
-            lambda: socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close() or True, "redis", timeout=10
-        )
+        wait_until(lambda: port_open(self.port), "redis", timeout=10)
 
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
 
-    def unacked(self, db: int = 1) -> int:
-        """Tasks taken by a worker and not acknowledged yet (kombu's "unacked" hash in the broker's db)."""
+    def restart(self) -> None:
+        """Killed, and started again empty (no persistence, as on these machines)."""
+        self.kill()
+        time.sleep(5)
+        self.start()
+
+    def unacked(self) -> int:
+        """Jobs taken by a worker and not acknowledged yet (kombu's "unacked" hash in the broker's db)."""
         import redis
 
-        return redis.Redis(port=self.port, db=db).hlen("unacked")
+        return redis.Redis(port=self.port, db=1).hlen("unacked")
+
+
+class RabbitMQ:
+    """A RabbitMQ node of the suite's own, on free ports; its queues and messages survive a kill (on disk)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"faults{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.process = None
+        (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
+        (folder / "enabled_plugins").write_text("[].\n")
+        (folder / "rabbitmq-env.conf").write_text("")
+        for sub in ("mnesia", "log"):
+            (folder / sub).mkdir(exist_ok=True)
+        if os.geteuid() == 0:  # rabbitmq-server runs as its own user when started by root
+            for path in (folder, *folder.rglob("*")):
+                shutil.chown(path, "rabbitmq", "rabbitmq")
+
+    def start(self) -> None:
+        f = self.folder
+        env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONFIG_FILE": str(f / "rabbitmq.conf"),
+            "RABBITMQ_CONF_ENV_FILE": str(f / "rabbitmq-env.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(f / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(f / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(f / "log"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": str(f / "feature_flags"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+        with (f / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["rabbitmq-server"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_until(lambda: port_open(self.port), "rabbitmq", timeout=90, log=f / "server.log")
+
+    def kill(self) -> None:
+        kill_group(self.process)
+
+    def restart(self) -> None:
+        """Killed (SIGKILL), and started again on its data: durable queues and persistent messages come back."""
+        self.kill()
+        time.sleep(5)
+        self.start()
+
+    def unacked(self) -> int:
+        """Jobs taken by a worker and not acknowledged yet, over every queue."""
+        listed = subprocess.run(
+            ["rabbitmqctl", "-n", self.node, "-q", "list_queues", "messages_unacknowledged"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        return sum(int(n) for n in re.findall(r"^\d+$", listed.stdout, flags=re.MULTILINE))
 
 
 class SeaweedFS:
@@ -174,8 +252,14 @@ class SeaweedFS:
         wait_until(lambda: self.client().head_bucket(Bucket=BUCKET) or True, "SeaweedFS", timeout=90, log=self.log)
 
     def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        kill_group(self.process)
+
+    def hang(self) -> None:
+        """SIGSTOP: connections are still accepted (by the kernel), and nothing answers."""
+        kill_group(self.process, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        kill_group(self.process, signal.SIGCONT)
 
     def client(self):
         return boto3.client(
@@ -196,11 +280,52 @@ class SeaweedFS:
         return keys
 
 
+class Nginx:
+    """nginx (Debian's package, installed here when missing) running deploy/nginx.conf in front of the nodes."""
+
+    def __init__(self, folder: Path, upstreams: list[int]) -> None:
+        self.folder, self.port, self.process = folder, free_port(), None
+        self.url = f"http://127.0.0.1:{self.port}"
+        site = (PROJECT / "deploy" / "nginx.conf").read_text()
+        servers = "".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;\n" for port in upstreams)
+        site = re.sub(r"(upstream image_api \{\n)(?:\s*server [^\n]*\n)+", rf"\g<1>{servers}", site)
+        site = re.sub(r"listen 80;", f"listen 127.0.0.1:{self.port};", site)
+        (folder / "site.conf").write_text(site)
+        temp = "".join(f"    {kind}_temp_path {folder}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi"))
+        temp += "".join(f"    {kind}_temp_path {folder}/{kind};\n" for kind in ("uwsgi", "scgi"))
+        (folder / "nginx.conf").write_text(
+            f"worker_processes 1;\nerror_log {folder}/error.log warn;\npid {folder}/nginx.pid;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{\n    access_log off;\n{temp}    include {folder}/site.conf;\n}}\n"
+        )
+
+    @staticmethod
+    def install() -> str:
+        """The nginx binary; installed with apt-get (Debian's package) when the machine has none."""
+        found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        if found:
+            return found
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx"], check=True, capture_output=True, env=env)
+        return shutil.which("nginx") or "/usr/sbin/nginx"
+
+    def start(self) -> None:
+        binary = self.install()
+        command = [binary, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"), "-g", "daemon off;"]
+        with (self.folder / "nginx.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: port_open(self.port), "nginx", timeout=20, log=self.folder / "error.log")
+
+    def stop(self) -> None:
+        kill_group(self.process)
+
+
 class WebhookReceiver:
     """A webhook receiver on loopback (a thread of the suite): it records what it got and answers 200.
 
-    While `slow` is set it holds each request up to 3 s before answering, so that a worker can be killed in the
-    middle of a delivery.
+    While `slow` is set it holds each request 3 s before answering, so that a worker can be killed in the middle of
+    a delivery.
     """
 
     def __init__(self) -> None:
@@ -241,31 +366,75 @@ class WebhookReceiver:
         self.server.server_close()
 
 
-class Stack:
-    """Every process of the service, configured as production would be (DEBUG off, S3, Redis, a worker)."""
+class Service:
+    """One process of the service, started with its Procfile line, in a session of its own (to kill it whole)."""
 
-    def __init__(self) -> None:
-        # In /tmp itself, readable by the postgres user (pytest's tmp_path is not).
-        self.folder = Path(tempfile.mkdtemp(prefix="faults-"))
-        os.chmod(self.folder, 0o755)
-        pg_folder = self.folder / "pg"
-        pg_folder.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(pg_folder, "postgres", "postgres")
-        self.postgres = Postgres(pg_folder)
-        self.redis = Redis(self.folder)
-        (self.folder / "s3").mkdir()
-        self.s3 = SeaweedFS(self.folder / "s3")
+    def __init__(self, stack: "Stack", kind: str, name: str, env: dict[str, str] | None = None) -> None:
+        self.stack, self.kind, self.name, self.env = stack, kind, name, env or {}
+        self.log = stack.folder / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+        self.wanted = False  # the supervisor starts it again when it exits on its own
+        self.restarts = 0
+
+    def start(self) -> None:
+        env = {**self.stack.env, **self.env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["bash", "-c", "exec " + procfile_command(self.kind)],
+                cwd=PROJECT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wanted = True
+
+    def kill(self) -> None:
+        """SIGKILL the process and every child, as a crash of its machine would; not started again for it."""
+        self.wanted = False
+        kill_group(self.process)
+
+    def hold(self) -> None:
+        """SIGSTOP the process and its children: alive, connected, doing nothing."""
+        kill_group(self.process, signal.SIGSTOP)
+
+    def release(self) -> None:
+        kill_group(self.process, signal.SIGCONT)
+
+
+class ApiNode(Service):
+    """An API node: gunicorn with two worker processes (the Procfile's web line), on a port of its own."""
+
+    def __init__(self, stack: "Stack", number: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(stack, "web", f"api{number}", {"BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "2"})
+
+    def start(self) -> None:
+        super().start()
+        wait_until(
+            lambda: requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200, self.name, log=self.log
+        )
+
+
+class Stack:
+    """Every process of the service, configured as production would be, with this broker and this many nodes."""
+
+    def __init__(self, broker: str = "redis", nodes: int = 1) -> None:
+        self.broker_kind, self.nodes_count = broker, nodes
+        # In /tmp itself, readable by the postgres and rabbitmq users (pytest's tmp_path is not).
+        self.folder = Path(tempfile.mkdtemp(prefix=f"faults-{broker}-{nodes}-"))
+        os.chmod(self.folder, 0o755)
+        self.postgres = Postgres(self._folder("pg", owner="postgres"))
+        self.redis = Redis(self.folder)
+        self.rabbitmq = RabbitMQ(self._folder("rabbitmq")) if broker == "rabbitmq" else None
+        self.s3 = SeaweedFS(self._folder("s3"))
         self.receiver = WebhookReceiver()
-        self.gunicorn = self.worker = None
-        # The supervisor: restarts a worker that exited on its own (not one kill_worker stopped on purpose).
-        self.worker_restarts = 0
-        self.worker_wanted = threading.Event()
-        self.stopping = threading.Event()
+        broker_url = self.rabbitmq.url if self.rabbitmq else f"redis://127.0.0.1:{self.redis.port}/1"
         self.env = {
             **os.environ,
+            "DOTENV_FILE": "",
+            # Where things are, and production's security settings as a plain-HTTP loopback test needs them.
             "DEBUG": "False",
             "SECRET_KEY": "fault-suite-" + "x" * 50,
             "ALLOWED_HOSTS": "127.0.0.1",
@@ -278,128 +447,102 @@ class Stack:
             "DB_PASSWORD": "",
             "DB_HOST": "127.0.0.1",
             "DB_PORT": str(self.postgres.port),
-            "CONN_MAX_AGE": "60",
             "USE_S3": "True",
             "AWS_ACCESS_KEY_ID": S3_KEY,
             "AWS_SECRET_ACCESS_KEY": S3_SECRET,
             "AWS_STORAGE_BUCKET_NAME": BUCKET,
             "AWS_S3_ENDPOINT_URL": self.s3.endpoint,
             "AWS_S3_ADDRESSING_STYLE": "path",
-            "AWS_S3_CONNECT_TIMEOUT": "2",
-            "AWS_S3_READ_TIMEOUT": "10",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/0",
-            "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis.port}/1",
-            # Short waits, so that the suite sees each recovery within seconds.
-            "CELERY_VISIBILITY_TIMEOUT": "10",
-            "IMAGE_TASK_RETRY_DELAY": "1",
-            "IMAGE_PENDING_TIMEOUT": "15",
-            "IMAGE_SWEEP_INTERVAL": "5",
-            "RETRY_AFTER_SECONDS": "1",
-            "IMAGE_DIRECT_UPLOAD_VERIFY_WAIT": "3",
-            # Webhooks to the suite's receiver on loopback (and nowhere else), retried and swept within seconds.
+            "CELERY_BROKER_URL": broker_url,
+            "MEDIA_ROOT": str(self.folder / "media"),
+            "BEAT_SCHEDULE": str(self.folder / "beat-schedule"),
+            "NUM_PROXIES": "1" if nodes > 1 else "0",  # behind nginx
+            # Webhooks to the suite's receiver on loopback, and nowhere else.
             "WEBHOOK_ALLOW_PRIVATE": "True",
             "WEBHOOK_REQUIRE_HTTPS": "False",
             "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "WEBHOOK_TIMEOUT": "2",  # an attempt killed with its worker is made again after its lease (9 s)
-            "WEBHOOK_RETRY_DELAYS": "1,2,4,8,16,32",
-            "WEBHOOK_SWEEP_INTERVAL": "5",
-            "THROTTLE_LOGIN_RATE": "100000/min",
+            # The suite's own load would be throttled: four clients upload as fast as they can.
             "THROTTLE_SIGNUP_RATE": "100000/min",
-            "THROTTLE_TOKEN_RATE": "100000/min",
             "THROTTLE_UPLOAD_RATE": "100000/min",
-            "MEDIA_ROOT": str(self.folder / "media"),
             "LOG_LEVEL": "WARNING",
         }
+        self.api = [ApiNode(self, n + 1) for n in range(nodes)]
+        # Each worker a name of its own (on one machine they would share celery@<host>, and RabbitMQ refuses the
+        # second one's control queue).
+        self.workers = [
+            Service(self, "worker", f"worker{n + 1}", {"WORKER_NAME": f"worker{n + 1}"}) for n in range(nodes)
+        ]
+        self.beat = Service(self, "beat", "beat")
+        self.nginx = Nginx(self._folder("nginx"), [node.port for node in self.api]) if nodes > 1 else None
+        self.url = self.nginx.url if self.nginx else self.api[0].url
+        self.stopping = threading.Event()
+
+    def _folder(self, name: str, owner: str | None = None) -> Path:
+        folder = self.folder / name
+        folder.mkdir()
+        if owner and os.geteuid() == 0:
+            shutil.chown(folder, owner, owner)
+        return folder
+
+    @property
+    def name(self) -> str:
+        return f"{self.broker_kind}, {self.nodes_count} node{'s' if self.nodes_count > 1 else ''}"
+
+    @property
+    def broker(self):
+        return self.rabbitmq or self.redis
 
     def start(self) -> None:
         self.postgres.start()
         with self.postgres.connect("postgres") as connection:
             connection.execute("CREATE DATABASE images")
         self.redis.start()
+        if self.rabbitmq:
+            self.rabbitmq.start()
         self.s3.start()
-        self.manage("migrate", "--noinput", "-v", "0")
-        with (self.folder / "gunicorn.log").open("ab") as log:  # the child keeps its own copy of the file
-            self.gunicorn = subprocess.Popen(
-                [
-                    str(BIN / "gunicorn"),
-                    "config.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "2",
-                    "--timeout",
-                    "60",
-                ],
-                cwd=PROJECT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            lambda: requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200,
-            "gunicorn",
-            log=self.folder / "gunicorn.log",
-        )
-        self.start_worker()
+        migrated = self.manage("migrate", "--noinput", "-v", "0")
+        assert migrated.returncode == 0, migrated.stderr
+        for node in self.api:
+            node.start()
+        if self.nginx:
+            self.nginx.start()
+        for process in (*self.workers, self.beat):
+            process.start()
         threading.Thread(target=self._supervise, daemon=True).start()
 
-    def start_worker(self) -> None:
-        with (self.folder / "worker.log").open("ab") as log:
-            self.worker = subprocess.Popen(
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "config",
-                    "worker",
-                    "-B",
-                    "-s",
-                    str(self.folder / "beat-schedule"),
-                    "--concurrency",
-                    "2",
-                    "--loglevel",
-                    "INFO",
-                ],
-                cwd=PROJECT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.worker_wanted.set()
-
-    def kill_worker(self) -> None:
-        """SIGKILL the worker's whole process group, as a crash of its machine would (not restarted for it)."""
-        self.worker_wanted.clear()
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait()
-
     def _supervise(self) -> None:
-        # Celery's worker can exit on a broker connection lost while it restores unacknowledged messages
-        # (kombu's "Unrecoverable error: AttributeError ... 'hostname'"); production's supervisor starts it again.
+        # A Celery worker can exit on its own when it loses the broker while handing back unacknowledged jobs;
+        # production's supervisor starts it again, and so does this one (counted).
         while not self.stopping.wait(0.5):
-            if self.worker_wanted.is_set() and self.worker.poll() is not None:
-                self.worker_restarts += 1
-                print(f"\nsupervisor: the worker exited ({self.worker.returncode}); starting it again", flush=True)
-                self.start_worker()
+            for process in (*self.workers, self.beat):
+                if process.wanted and process.process.poll() is not None:
+                    process.restarts += 1
+                    print(f"\nsupervisor: {process.name} exited ({process.process.returncode}); starting it again")
+                    process.start()
+
+    @property
+    def worker_restarts(self) -> int:
+        return sum(process.restarts for process in (*self.workers, self.beat))
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args], cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=300
         )
 
     def stop(self) -> None:
         self.stopping.set()
-        self.worker_wanted.clear()
-        for process in (self.gunicorn, self.worker):
-            if process is not None and process.poll() is None:
-                if process is self.worker:
-                    os.killpg(process.pid, signal.SIGKILL)
-                else:
-                    process.terminate()
-                process.wait(timeout=30)
+        for process in (*self.workers, self.beat, *self.api):
+            process.release()
+            process.kill()
+        if self.nginx:
+            self.nginx.stop()
+        self.s3.resume()
         for stopping in (self.s3.kill, self.redis.kill, self.postgres.stop, self.receiver.stop):
             try:
                 stopping()
             except Exception:  # noqa: BLE001 (already down)
                 pass
+        if self.rabbitmq:
+            self.rabbitmq.kill()
         shutil.rmtree(self.folder, ignore_errors=True)

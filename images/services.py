@@ -352,42 +352,32 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset (issue 13)
     stored: dict[str, str] = {}
     earlier = set(image.variants.values())
-    try:
-        for variant, data in rendered.items():
-            content = ContentFile(data)
-            content.content_type = fmt.mime_type
-            stored[variant] = _store_as(storage, names[variant], content)
-        variants_bytes = sum(len(data) for data in rendered.values())  # counted against the owner's quota
-        fields = {"variants": stored, "variant_sizes": sizes, "variants_bytes": variants_bytes}
-        with transaction.atomic():
-            row = Image.objects.filter(pk=image.pk)
-            # Announced when it becomes ready, not again when a job delivered twice finds it ready already.
-            became_ready = row.exclude(processing=Image.Processing.READY).update(
-                **fields, processing=Image.Processing.READY
-            )
-            found = became_ready or row.update(**fields)
-            if found:
-                for field, value in fields.items():
-                    setattr(image, field, value)
-                image.processing = Image.Processing.READY
-            if became_ready:
-                image_event_send(IMAGE_READY, image)
-    except BaseException:
-        _delete_quietly(storage, stored.values())
-        raise
+    # Each written over whatever is there in one step (a second run of the job, after a crash or delivered twice,
+    # never leaves a ready image without its file, even for a moment). Not deleted if this run fails: the names
+    # are the image's own (stored_names), and the next run writes over them.
+    for variant, data in rendered.items():
+        content = ContentFile(data)
+        content.content_type = fmt.mime_type
+        stored[variant] = storage.save_replacing(names[variant], content)
+    variants_bytes = sum(len(data) for data in rendered.values())  # counted against the owner's quota
+    fields = {"variants": stored, "variant_sizes": sizes, "variants_bytes": variants_bytes}
+    with transaction.atomic():
+        row = Image.objects.filter(pk=image.pk)
+        # Announced when it becomes ready, not again when a job delivered twice finds it ready already.
+        became_ready = row.exclude(processing=Image.Processing.READY).update(
+            **fields, processing=Image.Processing.READY
+        )
+        found = became_ready or row.update(**fields)
+        if found:
+            for field, value in fields.items():
+                setattr(image, field, value)
+            image.processing = Image.Processing.READY
+        if became_ready:
+            image_event_send(IMAGE_READY, image)
     if not found:  # the image was deleted meanwhile: its variants must not outlive it
         files_delete(storage, stored.values())
         return
     _delete_quietly(storage, earlier - set(stored.values()))
-
-
-def _store_as(storage: Storage, name: str, content: File) -> str:
-    """Store the content under exactly this name, replacing a file already there."""
-    storage.delete(name)  # what an earlier run of the same job left (the storages never overwrite)
-    stored = storage.save(name, content)
-    if stored != name:  # a run of the same job wrote the same bytes there meanwhile: keep that one
-        storage.delete(stored)
-    return name
 
 
 def images_sweep() -> dict[str, int]:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core import signing
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
@@ -36,6 +38,10 @@ class PrivateS3Storage(S3Storage):
     client also sees the same URL again while it is valid, and its browser can reuse the image it has.
     The cache is an optimisation: while it is unreachable, URLs are signed afresh (config.cache).
     """
+
+    def save_replacing(self, name: str, content: File) -> str:
+        """Store the content under exactly this name in one PUT, replacing what is there (S3 replaces atomically)."""
+        return self._save(name, content)
 
     @property
     def connection(self):
@@ -87,6 +93,18 @@ class SignedFileSystemStorage(FileSystemStorage):
     MEDIA_URL_EXPIRE, so a URL stays the same for a while (a browser reuses what it fetched) and is
     valid for between half and all of MEDIA_URL_EXPIRE.
     """
+
+    def save_replacing(self, name: str, content: File) -> str:
+        """Store the content under exactly this name, replacing what is there in one step (a rename over it)."""
+        path = Path(self.path(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".replacing-", delete=False) as temporary:
+            for chunk in content.chunks():
+                temporary.write(chunk)
+        if self.file_permissions_mode is not None:
+            os.chmod(temporary.name, self.file_permissions_mode)
+        os.replace(temporary.name, path)
+        return name
 
     def url(self, name: str, parameters: dict | None = None, expire: int | None = None) -> str:
         disposition = (parameters or {}).get("ResponseContentDisposition", "")
