@@ -225,11 +225,12 @@ REQUIRE_VERIFIED_EMAIL = env_bool("REQUIRE_VERIFIED_EMAIL", False)
 
 # --- Admin login lockout (django-axes; the API login has its own throttle) ------------------------
 
-# Failures are counted per email typed and per client IP; the failure that reaches the limit locks
-# that email (from anywhere) and that IP (for any email) for the cool-off.
+# Failures are counted per (email typed, client IP) pair and per client IP; the failure that reaches the
+# limit locks that pair and that IP for the cool-off. Never an email alone: anyone could then lock its
+# owner out by typing it wrong six times, while the owner, from any other address, still gets in.
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 6)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "users.lockout.AdminLoginHandler"
 AXES_ONLY_ADMIN_SITE = True
 AXES_USERNAME_FORM_FIELD = "username"  # the admin form's field (it holds the email)
