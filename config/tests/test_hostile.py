@@ -67,6 +67,52 @@ def test_malformed_json_is_a_json_400(api_client, body):
     assert response.json()
 
 
+# 2 KB of valid JSON whose parsing recursed past Python's limit: a RecursionError, a 500 and a traceback.
+DEEPLY_NESTED = ["[" * 1000 + "]" * 1000, '{"a": ' * 1000 + "1" + "}" * 1000]
+
+
+def test_json_nested_too_deeply_is_a_400_on_every_json_endpoint(
+    schema, api_client, auth_client, user, upload, make_image, caplog
+):
+    image = upload(make_image(), title="Kept")
+    direct = auth_client.post("/api/images/uploads/", {"filename": "a.png", "size": 10}, format="json").json()
+    path_ids = {"/api/images/{id}/": image["id"], "/api/images/uploads/{id}/complete/": direct["id"]}
+    operations = {
+        (method, path, op.get("security") is None)  # no security: public, sent without a token
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "application/json" in op.get("requestBody", {}).get("content", {})
+    }
+    # Completion describes no body, but reads one like any JSON view.
+    operations.add(("post", "/api/images/uploads/{id}/complete/", False))
+    public = {path for _, path, is_public in operations if is_public}
+    assert {
+        "/api/auth/signup/",
+        "/api/auth/login/",
+        "/api/auth/token/refresh/",
+        "/api/auth/password/reset/",
+        "/api/auth/password/reset/confirm/",
+        "/api/auth/email/verify/",
+    } <= public
+    assert len(operations) >= 16
+
+    answers = {}
+    for method, path, is_public in sorted(operations):
+        client = api_client if is_public else auth_client
+        url = path.replace("{id}", str(path_ids.get(path, "")))
+        for body in DEEPLY_NESTED:
+            response = getattr(client, method)(url, data=body, content_type="application/json")
+            answers[(method, path, body[:2])] = (response.status_code, response["Content-Type"], response.json())
+
+    nested = {"detail": "JSON parse error - the document is nested too deeply."}
+    assert answers == dict.fromkeys(answers, (400, "application/json", nested))
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    # Nothing was done: the account, its image and the pending upload are as they were.
+    assert auth_client.get("/api/auth/me/").json()["email"] == user.email
+    assert auth_client.get(f"/api/images/{image['id']}/").json()["title"] == "Kept"
+    assert auth_client.post(f"/api/images/uploads/{direct['id']}/complete/").status_code == 409  # not received
+
+
 def test_a_malformed_multipart_body_is_a_json_400(auth_client):
     response = auth_client.post(UPLOAD_URL, data=b"garbage", content_type="multipart/form-data; boundary=")
 
