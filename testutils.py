@@ -145,6 +145,35 @@ def phone_photo(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), orientation
     return buffer.getvalue()
 
 
+GIF_COMMENT = b"Taken at 48.8566 N, 2.3522 E"
+GIF_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:GPSLatitude="48,51.4N"/></x:xmpmeta>'
+
+
+def gif_with_location(frames: int = 3) -> bytes:
+    """An animation (looping forever, a delay per frame) with its location in a comment and in XMP.
+
+    Pillow writes the comment; the XMP goes in an application extension "XMP DataXMP" with its "magic
+    trailer" (the XMP bytes read as sub-block sizes lead any reader to the terminator), as Adobe's tools write it.
+    """
+    palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] * 64
+    images = []
+    for index in range(frames):
+        frame = PILImage.new("P", (24, 16), index % 4)
+        frame.putpalette(palette)
+        frame.paste((index + 1) % 4, (index * 4, 2, index * 4 + 6, 10))
+        images.append(frame)
+    buffer = io.BytesIO()
+    durations = [100 * (index + 1) for index in range(frames)]
+    images[0].save(
+        buffer, "GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, comment=GIF_COMMENT
+    )
+    data = buffer.getvalue()
+    flags = data[10]
+    start = 13 + (3 << ((flags & 0x07) + 1) if flags & 0x80 else 0)  # after the global colour table
+    xmp = b"\x21\xff\x0bXMP DataXMP" + GIF_XMP + b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
+    return data[:start] + xmp + data[start:]
+
+
 # --- A real S3 server (SeaweedFS; the s3_server fixture starts it) ----------------------------------------
 
 S3_ACCESS_KEY = "test-access-key"
