@@ -13,6 +13,12 @@ from gunicorn import util
 # and a cursor fits. A longer one is refused with the JSON 400 below.
 limit_request_line = 8190
 
+# Threads in each worker: a request waiting on a slow client, the database or the store holds one thread, not
+# the whole process. Still, gunicorn must not face clients directly (README, "Reverse Proxy"): a proxy that
+# buffers request bodies, as nginx does, hands it only complete requests.
+worker_class = "gthread"
+threads = 8
+
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """Send gunicorn's own error answer (400, 403, 431, 500, 501) as JSON instead of HTML."""
