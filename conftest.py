@@ -366,6 +366,11 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         f"-s3.port={port}",
         "-master.telemetry=false",
         "-admin.ui=false",
+        # Off: WebDAV caches in a folder of /tmp that every weed on the machine shares (another suite's weed
+        # holds its locks), and the Iceberg and Lance ports are fixed ones that two weeds cannot both have.
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-bucket={S3_BUCKET}",
     ]
     # The keys in its environment are the server's credentials.
