@@ -114,6 +114,13 @@ def _database_url() -> str:
 
 
 @pytest.fixture
+def database_url(transactional_db) -> str:
+    """The test database as a URL for a process the test starts (gunicorn, a worker); what the test writes is
+    committed, so that process sees it."""
+    return _database_url()
+
+
+@pytest.fixture
 def broker() -> Iterator[str]:
     """Publish tasks to the real Redis test broker (an emptied database of its own), not inline."""
     from config.celery import app

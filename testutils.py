@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import redis
+import requests
 from botocore.config import Config as BotoConfig
 from django.urls import reverse
 from PIL import ExifTags
@@ -246,9 +247,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """Start the README's production command (one worker) from the project's root, so gunicorn.conf.py applies;
-    its output goes to log. The caller waits for it to answer."""
+def start_gunicorn(port: int, env: dict[str, str], log: Path, workers: int = 1) -> subprocess.Popen:
+    """Start the README's production command (one worker, unless told) from the project's root, so
+    gunicorn.conf.py applies; its output goes to log. The caller waits for it to answer (wait_for_http)."""
     with log.open("wb") as output:
         return subprocess.Popen(
             [
@@ -257,13 +258,26 @@ def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Pope
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "1",
+                str(workers),
             ],
             cwd=PROJECT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+def wait_for_http(base: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until a server started by a test answers HTTP at `base` (any status); fail with its log if it exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(f"{base}/api/", timeout=5)
+            return
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{base} does not answer:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.1)
 
 
 def start_redis(port: int, folder: Path) -> subprocess.Popen:

@@ -199,6 +199,23 @@ AUTHENTICATION_BACKENDS = ["users.lockout.AdminLockoutBackend", "django.contrib.
 
 # How long a password reset link works (Django's setting, in seconds); it also stops working once used.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
+
+
+def env_rates(name: str, default: str) -> list[tuple[int, int]]:
+    """Parse "1/min,5/hour" into [(1, 60), (5, 3600)], shortest window first (periods as DRF's: s, m, h, d)."""
+    try:
+        rates = []
+        for rate in env_list(name, default):
+            events, period = rate.split("/")
+            rates.append((int(events), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0].lower()]))
+    except (ValueError, KeyError, IndexError):
+        raise ImproperlyConfigured(f"{name} must look like 1/min,5/hour, not {env_str(name)!r}.") from None
+    return sorted(rates, key=lambda rate: rate[1])
+
+
+# Reset mails one address may receive, whoever asks and from wherever (the request's own limit is per
+# client address): a mail bomb through the reset form is a few mails.
+PASSWORD_RESET_MAIL_RATES = env_rates("PASSWORD_RESET_MAIL_RATES", "1/min,5/hour")
 # How long an email verification link works, in seconds.
 EMAIL_VERIFY_TIMEOUT = env_int("EMAIL_VERIFY_TIMEOUT_HOURS", 72) * 3600
 
