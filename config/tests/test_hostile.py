@@ -17,7 +17,7 @@ import requests
 from django.urls import reverse
 
 from images.models import Image
-from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn
+from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn, wait_for_http
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +210,54 @@ def test_a_request_the_server_cannot_parse_is_answered_in_json(served, head, sta
     assert headers["Content-Type"] == "application/json"
     assert int(headers["Content-Length"]) == len(body)
     assert json.loads(body)["code"] == code
+
+
+def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
+    """The attack: two connections each send a request's head, then its body a byte at a time, to gunicorn as
+    the README runs it (two workers, gunicorn.conf.py). With sync workers both were held, and health timed out
+    for as long as the bytes kept coming; with gthread's threads the rest of the service answers."""
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    env = {
+        **_clean_env(),
+        **production_env(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "DB_NAME": "",
+        "USE_S3": "False",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+        "DOTENV_FILE": "",
+    }
+    server = start_gunicorn(port, env, log, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    slow: list[socket.socket] = []
+    try:
+        wait_for_http(base, server, log)
+        for _ in range(2):
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            connection.sendall(
+                b"POST /api/auth/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n{"
+            )
+            slow.append(connection)
+        answers = []
+        for _ in range(3):
+            time.sleep(0.5)
+            for connection in slow:
+                connection.sendall(b" ")  # one more byte of each body: both requests are still being read
+            started = time.monotonic()
+            response = requests.get(f"{base}/api/health/", timeout=5)
+            answers.append((response.status_code, response.json()["database"], time.monotonic() - started))
+    finally:
+        for connection in slow:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert [(status, database) for status, database, _ in answers] == [(200, "ok")] * 3
+    assert max(elapsed for _, _, elapsed in answers) < 2, answers
 
 
 # --- Production settings --------------------------------------------------------------------------
