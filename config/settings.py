@@ -416,9 +416,12 @@ IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 300)
 # Direct uploads (issue 12): a signed POST lets the client send the file straight to the store (S3, or
 # the service's own signed URL on local storage), valid for this many seconds; the service verifies it after.
 # A pending upload left longer than twice this is swept with its object (sweep_images, sweep_direct_uploads).
-IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 600)
-# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule that
-# expires abandoned ones (README, "Direct uploads"). Off by default: SeaweedFS refuses the tagging field.
+# Short: an S3 POST cannot be revoked, and works again after completion until then (the sweeper removes what
+# it stores). A client signs just before it sends; the store checks the expiry when the POST begins.
+IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
+# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
+# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: README, "Browsers and the
+# bucket"). Off by default: SeaweedFS refuses the tagging field.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
 # while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
@@ -426,8 +429,8 @@ IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
 IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
 IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 10)
-# Bytes each user may store, originals and variants together; empty or 0: no quota. A quota set on a user
-# in the admin overrides it.
+# Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
+# are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
 IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
 # What GET /api/auth/me/ and the user admin show as a user's usage: users asks this hook, never images itself
 # (dependencies run images -> users -> config).

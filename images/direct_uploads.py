@@ -33,10 +33,10 @@ from storages.backends.s3 import S3Storage
 
 from config.unavailable import BROKER_ERRORS
 
-from .models import DirectUpload, Image, image_upload_to
-from .quota import QuotaExceeded, Usage, quota_check, quota_reserve
+from .models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, direct_upload_key, image_upload_to
+from .quota import QuotaExceeded, Usage, quota_reserve
 from .services import DuplicateImageError, files_delete, image_created, image_file_metadata, image_find_duplicate
-from .storage import s3_presigned_post, stored_file_move, stored_file_read
+from .storage import s3_presigned_post, stored_file_move, stored_file_read, stored_objects
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ def direct_upload_start(
 ) -> tuple[DirectUpload, dict]:
     """Record a pending upload of `size` bytes and sign a POST of its key: (the upload, {"url", "fields"}).
 
-    Raises QuotaExceeded when the declared size would take the user over their quota. A `url` of the
-    local store is a path: the caller makes it absolute.
+    The policy takes at most `size` bytes, and the upload counts at that size against the quota until it is
+    completed or swept. Raises QuotaExceeded when the declared size would take the user over their quota.
+    A `url` of the local store is a path: the caller makes it absolute.
     """
-    quota_check(user, size)
     expire = settings.IMAGE_DIRECT_UPLOAD_EXPIRE
     upload = DirectUpload(
         user=user,
@@ -95,8 +95,10 @@ def direct_upload_start(
         description=description,
         expires_at=timezone.now() + timedelta(seconds=expire),
     )
-    upload.key = image_upload_to(Image(user=user), filename)  # images/{user_id}/{uuid}_{safe name}
-    upload.save()
+    upload.key = direct_upload_key(user.pk, filename)  # uploads/{user_id}/{uuid}_{safe name}
+    with transaction.atomic():
+        quota_reserve(user, size)  # two signings cannot both take the last free bytes
+        upload.save()
     content_type = _declared_content_type(filename)
     storage = default_storage
     if isinstance(storage, S3Storage):
@@ -104,7 +106,7 @@ def direct_upload_start(
             storage,
             upload.key,
             content_type=content_type,
-            max_size=settings.IMAGE_MAX_UPLOAD_SIZE,
+            max_size=size,
             expires_in=expire,
             tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
         )
@@ -124,7 +126,7 @@ def local_upload_fields(upload: DirectUpload, content_type: str) -> dict[str, st
     """The form fields of a POST to the local store: its key, a Content-Type and the signed policy."""
     policy = {
         "key": upload.key,
-        "max": settings.IMAGE_MAX_UPLOAD_SIZE,
+        "max": upload.size,
         "expires": int(upload.expires_at.timestamp()),
     }
     return {"key": upload.key, "Content-Type": content_type, "policy": signing.dumps(policy, salt=LOCAL_POLICY_SALT)}
@@ -323,7 +325,8 @@ def _complete_claimed(upload: DirectUpload) -> Image:
             raise DuplicateImageError(existing, policy)
     image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
     image.clean_fields(exclude=["user", "image"])
-    quota_reserve(upload.user, image.size)  # the owner's lock until commit; QuotaExceeded: nothing moved
+    # The owner's lock until commit; QuotaExceeded: nothing moved. The image takes the upload's reservation.
+    quota_reserve(upload.user, image.size, completing=upload)
 
     final_name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
     if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
@@ -361,3 +364,21 @@ def direct_uploads_sweep() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE)
     removed, _ = DirectUpload.objects.filter(image=None, expires_at__lt=cutoff).delete()
     return removed  # each one's object is deleted after the commit (signals.delete_upload_object_after_commit)
+
+
+def direct_upload_strays_sweep() -> int:
+    """Delete the objects under uploads/ that no open upload owns; return how many.
+
+    A signed S3 POST cannot be revoked: until its policy expires it works again after the upload is completed
+    (or deleted with its image, or refused), and what it stores there is no image and in no quota. Every open
+    upload's object is under uploads/ and nothing else is meant to be, so one listing finds the rest.
+    """
+    storage = default_storage
+    found = [name for name, _ in stored_objects(storage, DIRECT_UPLOAD_PREFIX)]
+    # Listed after the store: an upload signed meanwhile is owned, not taken for a stray.
+    owned = set(
+        DirectUpload.objects.filter(image=None, key__startswith=DIRECT_UPLOAD_PREFIX).values_list("key", flat=True)
+    )
+    strays = [name for name in found if name not in owned]
+    files_delete(storage, strays)
+    return len(strays)

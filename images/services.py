@@ -276,7 +276,7 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
             content = ContentFile(data)
             content.content_type = fmt.mime_type
             stored[variant] = _store_as(storage, names[variant], content)
-        variants_bytes = sum(len(data) for data in rendered.values())  # counted against the owner's quota
+        variants_bytes = sum(len(data) for data in rendered.values())  # recorded; not counted in the quota
         found = Image.objects.filter(pk=image.pk).update(
             variants=stored, variant_sizes=sizes, variants_bytes=variants_bytes, processing=Image.Processing.READY
         )
@@ -301,7 +301,7 @@ def _store_as(storage: Storage, name: str, content: File) -> str:
 
 def images_sweep() -> dict[str, int]:
     """Queue again images pending for too long, fail those queued too often, retry refused deletions,
-    remove abandoned direct uploads with their objects.
+    remove abandoned direct uploads with their objects, and objects no open direct upload owns.
 
     Run by `manage.py sweep_images` and the periodic Celery task; safe to run at any time and anywhere.
     """
@@ -320,9 +320,15 @@ def images_sweep() -> dict[str, int]:
             processing_queued_at=timezone.now(), processing_requeues=F("processing_requeues") + 1
         )
         variants_schedule_many(ids)
-    from .direct_uploads import direct_uploads_sweep  # that module imports this one
+    from .direct_uploads import direct_upload_strays_sweep, direct_uploads_sweep  # that module imports this one
 
-    return {"requeued": len(ids), "failed": failed, **deletions_retry(), "uploads_removed": direct_uploads_sweep()}
+    return {
+        "requeued": len(ids),
+        "failed": failed,
+        **deletions_retry(),
+        "uploads_removed": direct_uploads_sweep(),
+        "upload_strays_removed": direct_upload_strays_sweep(),
+    }
 
 
 def deletions_retry() -> dict[str, int]:

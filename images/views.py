@@ -315,8 +315,9 @@ DIRECT_UPLOAD_EXAMPLE = {
         description=(
             "Declare a file (name and size in bytes); the answer says where to POST it: send every entry of "
             "`fields` as a form field, then the file as the field `file` (multipart/form-data), to `url` before "
-            "`expires_at`. The store itself refuses another key, a body outside 1 byte to the upload limit and a "
-            "Content-Type that is not image/*. Then call the upload's complete operation."
+            "`expires_at`. The store itself refuses another key, a body outside 1 byte to the declared size and a "
+            "Content-Type that is not image/*. Then call the upload's complete operation. Until then the upload "
+            "holds its declared size of the storage quota."
         ),
         responses={
             201: DirectUploadSerializer,

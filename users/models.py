@@ -41,7 +41,8 @@ class User(AbstractUser):
         "storage quota (bytes)",
         null=True,
         blank=True,
-        help_text="Bytes this user may store, originals and variants; overrides the default. Empty: the default.",
+        help_text="Bytes this user may store: originals, and direct uploads not yet completed at their declared "
+        "size (variants are not counted); overrides the default. Empty: the default.",
     )
 
     USERNAME_FIELD = "email"

@@ -132,7 +132,10 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 class UsageSerializer(serializers.Serializer):
     """What the user stores and may store (issue 12)."""
 
-    bytes = serializers.IntegerField(help_text="Bytes stored: every image's original and variants.")
+    bytes = serializers.IntegerField(
+        help_text="Bytes counted against the quota: every image's original, and every direct upload not yet "
+        "completed at its declared size (variants are not counted)."
+    )
     images = serializers.IntegerField(help_text="How many images.")
     quota_bytes = serializers.IntegerField(allow_null=True, help_text="Bytes the user may store; null: no quota.")
 
