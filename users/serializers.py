@@ -190,6 +190,7 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
         email_changed = self.email_changes(validated_data)
         if email_changed:
             validated_data["email_verified"] = False
+            validated_data["email_generation"] = instance.email_generation + 1  # earlier links stop working
         user = super().update(instance, validated_data)
         if email_changed:
             email_verification_request(user)

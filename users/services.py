@@ -187,7 +187,9 @@ def email_verification_request(user: User) -> None:
 
 def email_verification_mail_send(user: User) -> None:
     """Mail the user a link to verify the address, built from EMAIL_VERIFY_URL."""
-    token = signing.dumps({"user": user.pk, "email": user.email.lower()}, salt=EMAIL_VERIFY_SALT)
+    token = signing.dumps(
+        {"user": user.pk, "email": user.email.lower(), "gen": user.email_generation}, salt=EMAIL_VERIFY_SALT
+    )
     url = settings.EMAIL_VERIFY_URL.format(token=token)
     _mail(user, "email_verify", {"url": url, "hours": settings.EMAIL_VERIFY_TIMEOUT // 3600})
 
@@ -199,8 +201,11 @@ def email_verification_user(token: str) -> User | None:
         user = User.objects.filter(pk=data["user"], is_active=True).first()
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    # The token names the address it was sent to: once the email changes, older links stop working.
-    return user if user is not None and user.email.lower() == data["email"] else None
+    # The token names the address it was sent to, and the email's generation then: once the email changes,
+    # older links stop working, even if it changes back to their address.
+    if user is None or user.email.lower() != data["email"] or data.get("gen", 0) != user.email_generation:
+        return None
+    return user
 
 
 def email_verified_set(user: User) -> None:
