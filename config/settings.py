@@ -508,6 +508,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
 }
 
+# The OpenAPI schema and its docs (/api/schema/, /api/docs/, /api/redoc/), DEBUG on or off: public, as the API
+# they describe is (clients are generated from it), or, with False, for staff only (config.permissions).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image Upload Service API",
     "DESCRIPTION": (
@@ -516,6 +520,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["config.permissions.ApiDocsAccess"],
+    # A staff member's admin session (a browser opening the docs) or access token, when they are not public.
+    "SERVE_AUTHENTICATION": [
+        "users.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # Separate request and response components, so the upload's request is multipart with a binary file.
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
