@@ -244,7 +244,7 @@ def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
             slow.append(connection)
         answers = []
         for _ in range(3):
-            time.sleep(0.5)
+            time.sleep(0.3)
             for connection in slow:
                 connection.sendall(b" ")  # one more byte of each body: both requests are still being read
             started = time.monotonic()

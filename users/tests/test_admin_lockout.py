@@ -86,11 +86,11 @@ def test_a_stranger_cannot_lock_the_owner_out_from_another_address(staff):
 
 
 def test_a_stranger_on_many_addresses_locks_only_those_addresses(staff):
-    for address in range(10):
+    for address in range(4):
         for i in range(6):
             admin_login(staff.email, f"guess-{i}", ip=f"203.0.113.{address}")
 
-    assert admin_login(staff.email, PASSWORD, ip="203.0.113.9").status_code == 429
+    assert admin_login(staff.email, PASSWORD, ip="203.0.113.3").status_code == 429
     assert logged_in(admin_login(staff.email, PASSWORD, ip="198.51.100.2"))
     assert User.objects.get(pk=staff.pk).last_login is not None
 
