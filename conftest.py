@@ -3,7 +3,9 @@
 Fixtures only (and the private functions they need); helpers that tests import live in testutils.py.
 """
 
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -384,6 +386,7 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT)
+    server = dataclasses.replace(server, pid=process.pid)
     try:
         started = time.monotonic()
         _wait_for_bucket(server, process, log)
@@ -406,6 +409,30 @@ def s3_storage(s3_server: S3Server, settings) -> S3Server:
         client.delete_object(Bucket=s3_server.bucket, Key=key)
     use_storage(settings, **s3_server.storage_options())
     return s3_server
+
+
+@pytest.fixture
+def hung_store(s3_storage: S3Server) -> Iterator[S3Server]:
+    """The S3 server stopped with SIGSTOP: it accepts connections (the kernel does) and answers nothing."""
+    if s3_storage.pid is None:
+        pytest.skip("S3_TEST_ENDPOINT: the tests did not start the S3 server, so they cannot stop it")
+    os.kill(s3_storage.pid, signal.SIGSTOP)
+    try:
+        yield s3_storage
+    finally:
+        os.kill(s3_storage.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def private_broker(private_redis: tuple[str, subprocess.Popen]) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Publish tasks to a Redis of the test's own (to kill on purpose), not inline: (its URL, its process)."""
+    from config.celery import app
+
+    url, process = private_redis
+    _use_broker(url)
+    app.conf.task_always_eager = False
+    yield url, process
+    _use_broker(TEST_BROKER_URL)
 
 
 @pytest.fixture(scope="session")

@@ -9,15 +9,17 @@ import json
 
 from gunicorn import util
 
+# Threads, not one request per process: a request that waits (on the store, a worker's verdict, a slow client's
+# body) holds one thread of its process, and the others go on answering. Django keeps a database connection per
+# thread (CONN_MAX_AGE): each worker process may hold up to `threads` of them. Still, gunicorn must not face
+# clients directly (README, "Reverse Proxy"): a proxy that buffers request bodies, as nginx does, hands it only
+# complete requests.
+worker_class = "gthread"
+threads = 8
+
 # The longest request line gunicorn allows (its default is 4094): a list URL with every filter, a long search
 # and a cursor fits. A longer one is refused with the JSON 400 below.
 limit_request_line = 8190
-
-# Threads in each worker: a request waiting on a slow client, the database or the store holds one thread, not
-# the whole process. Still, gunicorn must not face clients directly (README, "Reverse Proxy"): a proxy that
-# buffers request bodies, as nginx does, hands it only complete requests.
-worker_class = "gthread"
-threads = 8
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -191,6 +192,7 @@ class S3Server:
     access_key: str
     secret_key: str
     bucket: str
+    pid: int | None = None  # the server's process when the tests started it (to stop it on purpose)
 
     def client(self, secret_key: str | None = None):
         return boto3.client(
@@ -238,6 +240,20 @@ def use_storage(settings, **options) -> None:
 
 
 # --- Real processes to stop on purpose -----------------------------------------------------------------
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Poll `check` until it returns a true value (an exception counts as not yet); fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 (anything but success means: not yet)
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
 
 
 def free_port() -> int:

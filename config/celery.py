@@ -1,11 +1,32 @@
 """The Celery app: settings from Django's (CELERY_*), tasks from each app's tasks.py."""
 
 import os
+from datetime import datetime, timedelta
 
 from celery import Celery
+from django.utils import timezone
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def broker_jobs_lost_before() -> datetime | None:
+    """When the broker last lost every job it held, if it can have; None for a broker that keeps them.
+
+    A Redis that keeps nothing on disk (no append-only file) forgets its queues when it restarts: every job
+    published before it started is gone. RabbitMQ keeps durable queues of persistent messages across restarts,
+    and an eager (no broker) setup holds no jobs: None. Raises the broker's error when it cannot be reached.
+    """
+    if app.conf.task_always_eager or not app.conf.broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
+        return None
+    with app.connection_for_read() as connection:
+        client = connection.default_channel.client
+        info = client.info()
+    if info.get("aof_enabled"):
+        return None
+    # Uptime is in whole seconds, rounded down: the start this gives is at most a second late, so a job published
+    # in that second may be judged lost and queued twice (harmless: the jobs are idempotent), never the reverse.
+    return timezone.now() - timedelta(seconds=info["uptime_in_seconds"])

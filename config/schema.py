@@ -10,6 +10,8 @@ on what needs no token. Generators (openapi-python-client, openapi-typescript) b
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework_simplejwt.views import TokenViewBase
@@ -32,14 +34,36 @@ ERRORS = {
     "404": ("Not found, or another user's.", "Error"),
     "410": ("The upload expired before its file arrived.", "Error"),
     "413": ("The request body is too large.", "Error"),
+    "409": ("A request with this Idempotency-Key is still being processed: see the Retry-After header.", "Error"),
     "415": ("Unsupported Content-Type.", "Error"),
+    "422": ("This Idempotency-Key was used with another request.", "Error"),
     "429": ("Too many requests: see the Retry-After header.", "Error"),
     "503": ("The file storage is unavailable.", "Error"),
 }
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Any unique string of yours (a UUID): repeating the request with it answers what the first success "
+    "created (with the header Idempotent-Replayed: true) and creates nothing. Kept IDEMPOTENCY_KEY_TTL_HOURS (24). "
+    "The key with another request is a 422; while the first still runs, a 409.",
+)
+
+
 class ServiceAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, documenting the errors an operation can answer."""
+
+    def get_override_parameters(self) -> list:
+        parameters = super().get_override_parameters()
+        if self.accepts_idempotency_key():
+            parameters = [*parameters, IDEMPOTENCY_KEY]
+        return parameters
+
+    def accepts_idempotency_key(self) -> bool:
+        """A create view that honours the Idempotency-Key header declares it (idempotency.views)."""
+        return self.method == "POST" and getattr(self.view, "accepts_idempotency_key", False)
 
     def map_parsers(self) -> list[str]:
         """The one content type a client should send: JSON, or multipart for a view that takes no JSON (the upload).
@@ -126,4 +150,6 @@ class ServiceAutoSchema(AutoSchema):
         if uses_file_storage is True or self.method in (uses_file_storage or ()):
             codes.append("503")
         codes += getattr(view, "error_statuses", ())  # declared by a view: e.g. 410 for an expired upload
+        if self.accepts_idempotency_key():
+            codes += ["409", "422"]
         return codes

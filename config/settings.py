@@ -10,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
+from corsheaders.defaults import default_headers as corsheaders_default_headers
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from kombu import Queue
@@ -95,7 +97,9 @@ X_FRAME_OPTIONS = "DENY"
 # Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After"]  # the list's paging headers
+# The list's paging headers, and what a retry with an Idempotency-Key is told.
+CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed"]
+CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "idempotency-key")
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
 
@@ -114,13 +118,16 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "storages",
     "axes",
+    "idempotency",
     "users",
     "images",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
+    "config.store_budget.StoreBudgetMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -325,15 +332,24 @@ S3_STORAGE_OPTIONS = {
     "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
     "file_overwrite": False,
     "object_parameters": {"CacheControl": env_str("AWS_S3_CACHE_CONTROL", "private, max-age=86400")},
+    # A file over the multipart threshold (8 MB) is sent part after part in the request's own thread, where the
+    # request's budget for the store's calls applies (config.store_budget), not in a pool of threads of its own.
+    "transfer_config": TransferConfig(use_threads=False),
     # Given a client_config, S3Storage takes addressing style and signature version from it alone.
     "client_config": BotoConfig(
         s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None},
         signature_version="s3v4",
-        connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5),
-        read_timeout=env_int("AWS_S3_READ_TIMEOUT", 30),
+        # Per attempt: a store that accepts the connection and then says nothing (hung, overloaded) costs
+        # AWS_S3_READ_TIMEOUT seconds, not minutes. Within an API request AWS_S3_REQUEST_BUDGET bounds the attempts.
+        connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 2),
+        read_timeout=env_int("AWS_S3_READ_TIMEOUT", 5),
         retries={"mode": "standard", "total_max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
     ),
 }
+# Seconds into an API request's first call to the store after which no new attempt starts (the request gets its
+# JSON 503): with AWS_S3_READ_TIMEOUT, a hung store answers an upload within their sum, whatever the retries.
+# Background jobs have no budget: they retry on their own schedule.
+AWS_S3_REQUEST_BUDGET = env_int("AWS_S3_REQUEST_BUDGET", 4)
 if USE_S3:
     STORAGES["default"] = {"BACKEND": "images.storage.PrivateS3Storage", "OPTIONS": S3_STORAGE_OPTIONS}
 
@@ -410,9 +426,11 @@ IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)
 # The sweeper (`manage.py sweep_images`, and a Celery beat task every IMAGE_SWEEP_INTERVAL seconds):
 # an image pending for longer than IMAGE_PENDING_TIMEOUT seconds is queued again, at most
 # IMAGE_SWEEP_MAX_REQUEUES times, then marked failed; deletions the store refused are tried again.
+# Sooner, every sweep queues again the images whose job the broker lost: those it could not be given (it was
+# down), and on a Redis that keeps nothing on disk, those queued before it last started.
 IMAGE_PENDING_TIMEOUT = env_int("IMAGE_PENDING_TIMEOUT", 900)
 IMAGE_SWEEP_MAX_REQUEUES = env_int("IMAGE_SWEEP_MAX_REQUEUES", 3)
-IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 300)
+IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
 # Direct uploads (issue 12): a signed POST lets the client send the file straight to the store (S3, or
 # the service's own signed URL on local storage), valid for this many seconds; the service verifies it after.
 # A pending upload left longer than twice this is swept with its object (sweep_images, sweep_direct_uploads).
@@ -428,15 +446,51 @@ IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
 # Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
 IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
-IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 10)
+IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 5)
+# Completions one API process waits on or verifies at once (each holds one of its threads: gunicorn.conf.py runs
+# 8 per worker); more are answered 503 with Retry-After at once, so that a burst never holds the threads that
+# every other request needs.
+IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 4)
 # Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
 # are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
 IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
 # What GET /api/auth/me/ and the user admin show as a user's usage: users asks this hook, never images itself
 # (dependencies run images -> users -> config).
 USER_USAGE_BACKEND = "images.quota.ImageUsage"
+# How long a POST's Idempotency-Key is remembered: a repeat within this time answers what the first one created.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # Seconds a client is told to wait (Retry-After) when a dependency is unavailable (JSON 503).
 RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 5)
+
+# --- Webhooks: signed events to the users' own endpoints (webhooks app) -------------------------------
+
+# Targets on loopback, private, link-local and other non-public addresses are refused at registration and at
+# delivery, unless this allows them (development, tests). Cloud metadata addresses are refused always.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+# Only https:// endpoint URLs (plain http:// is for development).
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
+# Comma-separated networks (CIDR) every target address must also be in, e.g. an egress proxy's, or
+# 127.0.0.0/8,::1/128 to keep a test deployment on the machine; empty: any address the rules above allow.
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+# Seconds one delivery may take in all (connecting, sending, the answer's first bytes).
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+# Seconds before each retry of a delivery that failed; after the last one it is marked failed.
+try:
+    WEBHOOK_RETRY_DELAYS = [int(delay) for delay in env_list("WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000")]
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_DELAYS must be whole numbers of seconds, e.g. 5,300,1800.") from None
+# An endpoint whose deliveries have failed for this many days, without one success, is disabled (its owner mailed).
+WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10)
+# The webhook sweeper (Celery beat): queues deliveries due for longer than this many seconds (their job was lost
+# with the broker or a worker), and forgets events older than WEBHOOK_RETENTION_DAYS.
+WEBHOOK_SWEEP_INTERVAL = env_int("WEBHOOK_SWEEP_INTERVAL", 30)
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)
+# The service's own address, e.g. https://images.example.com: local file URLs in events are made absolute with it
+# (S3's are absolute already). Empty: they stay paths, as /media/...
+WEBHOOK_BASE_URL = env_str("WEBHOOK_BASE_URL").rstrip("/")
+if WEBHOOK_TIMEOUT < 1 or min(WEBHOOK_RETRY_DELAYS, default=0) < 0:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT must be at least 1 and WEBHOOK_RETRY_DELAYS never negative.")
 
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
@@ -448,31 +502,51 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 # A client waits on a direct upload's verification: it has a queue of its own ("uploads"), so that it never
 # waits behind variants. A worker consumes both queues unless told otherwise (-Q uploads: a worker for it alone).
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"))
-CELERY_TASK_ROUTES = {"images.tasks.verify_direct_upload": {"queue": "uploads"}}
+# Webhook deliveries wait on other people's servers (up to WEBHOOK_TIMEOUT each): a queue of their own too, for a
+# worker of many threads (README, "Webhooks").
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"), Queue("webhooks"))
+CELERY_TASK_ROUTES = {
+    "images.tasks.verify_direct_upload": {"queue": "uploads"},
+    "webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
+}
 # A task is acknowledged when it ends, and one whose worker died is delivered again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # image work is long: don't hoard tasks
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Redis redelivers a task nobody acknowledged after this many seconds. It must exceed the longest a task
-# is held unacknowledged: its work (a second or two) plus its longest retry wait (IMAGE_TASK_RETRY_DELAY
-# x 2^(IMAGE_TASK_MAX_RETRIES-1) = 20 s by default), or a task still waiting would run twice.
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    # Look for such tasks every tenth of that (kombu's default looks every 100 s, whatever the timeout).
-    "unacked_restore_interval": max(CELERY_VISIBILITY_TIMEOUT // 10, 1),
-    "unacked_restore_throttle": 1,
-    "socket_connect_timeout": 2,
-    "socket_timeout": 5,
-}
+# Redis redelivers a task nobody acknowledged after this many seconds (RabbitMQ does at once, when the worker's
+# connection drops). It must exceed the longest a task is held unacknowledged: its work (seconds) plus its longest
+# retry wait (IMAGE_TASK_RETRY_DELAY x 2^(IMAGE_TASK_MAX_RETRIES-1) = 20 s by default), or a task still waiting
+# would run twice; and it is how long a job of a worker that died waits to be done.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 30)
+_longest_retry_wait = IMAGE_TASK_RETRY_DELAY * 2 ** max(IMAGE_TASK_MAX_RETRIES - 1, 0)
+if CELERY_VISIBILITY_TIMEOUT < _longest_retry_wait + 5:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT} s) must exceed the longest retry wait of a task "
+        f"({_longest_retry_wait} s, from IMAGE_TASK_RETRY_DELAY and IMAGE_TASK_MAX_RETRIES) by 5 s at least."
+    )
+CELERY_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://"))
+if CELERY_BROKER_IS_REDIS:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # Look for such tasks every tenth of that (kombu's default looks every 100 s, whatever the timeout).
+        "unacked_restore_interval": max(CELERY_VISIBILITY_TIMEOUT // 10, 1),
+        "unacked_restore_throttle": 1,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+else:
+    # RabbitMQ (amqp://): queues are durable and messages persistent (Celery's defaults); a publish returns once
+    # the broker has the message, so a job an upload was answered for survives the broker's restart.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 # Queuing from a request: when the broker is down, give up within about a second (the image stays
 # pending and the sweeper queues it later) instead of holding the client.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
     "sweep-images": {"task": "images.tasks.sweep_images", "schedule": float(IMAGE_SWEEP_INTERVAL)},
+    "purge-idempotency-keys": {"task": "idempotency.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "sweep-webhooks": {"task": "webhooks.tasks.sweep_webhooks", "schedule": float(WEBHOOK_SWEEP_INTERVAL)},
 }
 
 # --- REST API and JWT ---------------------------------------------------------------------------
@@ -500,6 +574,8 @@ REST_FRAMEWORK = {
         "token": env_str("THROTTLE_TOKEN_RATE", "30/min"),
         "upload": env_str("THROTTLE_UPLOAD_RATE", "30/min"),
         "health": env_str("THROTTLE_HEALTH_RATE", "120/min"),
+        # Test events and redeliveries, per user: each makes the service send a request.
+        "webhooks": env_str("THROTTLE_WEBHOOK_RATE", "60/min"),
     },
     # Proxies in front that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR (a client cannot
     # dodge the limits by forging the header).
@@ -516,6 +592,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Image Upload Service API",
     "DESCRIPTION": (
         "Sign up, get JWT tokens, upload images and list, view, edit and delete your own images. "
+        "Register webhook endpoints (/api/webhooks/) to be sent signed events (Standard Webhooks: headers "
+        "webhook-id, webhook-timestamp, webhook-signature) when an image is ready, failed or deleted, or a direct "
+        "upload completed; each event's `data` is the image as GET /api/images/{id}/ answers it. "
         "Authenticate with `Authorization: Bearer <access token>` from /api/auth/login/."
     ),
     "VERSION": "1.0.0",
@@ -537,6 +616,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthStateEnum": ["ok", "unavailable"],
         "HealthStatusEnum": ["ok", "degraded", "unavailable"],
+        # Named after what they are (not "EventsEnum", "StateEnum"); import strings, so that config imports no app.
+        "WebhookEventTypeEnum": "images.events.IMAGE_EVENTS",
+        "WebhookEventTypeWithTestEnum": "webhooks.models.EVENT_TYPES",
+        "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
     },
 }
 

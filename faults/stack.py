@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -84,8 +85,6 @@ class Postgres:
         self._ctl("restart", "-m", "fast")
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.worker_wanted.clear()
         self._ctl("stop", "-m", "immediate")
 
     def connect(self, dbname: str = "images") -> psycopg.Connection:
@@ -197,6 +196,51 @@ class SeaweedFS:
         return keys
 
 
+class WebhookReceiver:
+    """A webhook receiver on loopback (a thread of the suite): it records what it got and answers 200.
+
+    While `slow` is set it holds each request up to 3 s before answering, so that a worker can be killed in the
+    middle of a delivery.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str], bytes]] = []  # (path, headers, body)
+        self.in_flight = 0
+        self.slow = threading.Event()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                with receiver.lock:
+                    receiver.in_flight += 1
+                try:
+                    if receiver.slow.is_set():
+                        time.sleep(3)
+                    with receiver.lock:
+                        receiver.received.append((self.path, headers, body))
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Stack:
     """Every process of the service, configured as production would be (DEBUG off, S3, Redis, a worker)."""
 
@@ -214,6 +258,7 @@ class Stack:
         self.s3 = SeaweedFS(self.folder / "s3")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.receiver = WebhookReceiver()
         self.gunicorn = self.worker = None
         # The supervisor: restarts a worker that exited on its own (not one kill_worker stopped on purpose).
         self.worker_restarts = 0
@@ -251,6 +296,13 @@ class Stack:
             "IMAGE_SWEEP_INTERVAL": "5",
             "RETRY_AFTER_SECONDS": "1",
             "IMAGE_DIRECT_UPLOAD_VERIFY_WAIT": "3",
+            # Webhooks to the suite's receiver on loopback (and nowhere else), retried and swept within seconds.
+            "WEBHOOK_ALLOW_PRIVATE": "True",
+            "WEBHOOK_REQUIRE_HTTPS": "False",
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "WEBHOOK_TIMEOUT": "2",  # an attempt killed with its worker is made again after its lease (9 s)
+            "WEBHOOK_RETRY_DELAYS": "1,2,4,8,16,32",
+            "WEBHOOK_SWEEP_INTERVAL": "5",
             "THROTTLE_LOGIN_RATE": "100000/min",
             "THROTTLE_SIGNUP_RATE": "100000/min",
             "THROTTLE_TOKEN_RATE": "100000/min",
@@ -345,7 +397,7 @@ class Stack:
                 else:
                     process.terminate()
                 process.wait(timeout=30)
-        for stopping in (self.s3.kill, self.redis.kill, self.postgres.stop):
+        for stopping in (self.s3.kill, self.redis.kill, self.postgres.stop, self.receiver.stop):
             try:
                 stopping()
             except Exception:  # noqa: BLE001 (already down)

@@ -5,8 +5,11 @@ client would), lists, details and deletes from several threads while one fault h
 PostgreSQL restarted, Redis killed for 5 s, the Celery worker killed with SIGKILL, the S3 server killed
 and started again. After each, what a user could observe is checked: no 500 (only 2xx, 4xx or a JSON 503
 with Retry-After), every 201 has its row and its objects, no error answer left a row, no object without a
-row, and every image ready (or visibly failed) within a bounded time after recovery. The figures of each
-phase are printed. Run with `make faults` (CI does); about four minutes; loopback only.
+row, and every image ready (or visibly failed) within a bounded time after recovery. Every user has a webhook
+endpoint on the suite's receiver: every event the load caused (image.ready of each ready image, image.deleted
+of each 204, upload.completed of each completed direct upload) must reach it, signed (checked with
+`standardwebhooks`), once the service has recovered; duplicates are allowed, losses are not. The figures of
+each phase are printed. Run with `make faults` (CI does); about four minutes; loopback only.
 """
 
 import io
@@ -22,6 +25,7 @@ import pytest
 import requests
 from PIL import Image as PILImage
 from stack import Stack  # faults/ is on sys.path (pytest's rootdir insertion)
+from standardwebhooks.webhooks import Webhook
 
 THREADS = 4
 LOAD_SECONDS = 14  # each phase: the fault starts 3 s in
@@ -191,19 +195,79 @@ def stack():
         stack.stop()
 
 
+SECRETS: dict[str, str] = {}  # each load user's webhook path on the receiver -> its signing secret
+
+
 @pytest.fixture(scope="module")
 def tokens(stack: Stack) -> list[str]:
+    """Each load user's token; each user also registers a webhook endpoint for every event on the receiver."""
     tokens = []
     for i in range(THREADS):
         body = {"email": f"load{i}@example.com", "username": f"load{i}", "password": PASSWORD, "password2": PASSWORD}
         response = requests.post(f"{stack.url}/api/auth/signup/", json=body, timeout=30)
         assert response.status_code == 201, response.text
         tokens.append(response.json()["tokens"]["access"])
+        path = f"/hooks/load{i}"
+        endpoint = requests.post(
+            f"{stack.url}/api/webhooks/",
+            json={"url": stack.receiver.url + path},
+            headers={"Authorization": f"Bearer {tokens[-1]}"},
+            timeout=30,
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        SECRETS[path] = endpoint.json()["secret"]
     return tokens
 
 
 FIGURES: list[dict] = []
 SWEPT: set[int] = set()  # images the sweeper queued again in an earlier phase
+WEBHOOKS_SEEN = [0]  # how many requests the receiver had got before the current phase
+
+
+def webhooks_check(stack: Stack, load: Load, deadline: float) -> tuple[list[str], dict]:
+    """Wait until no delivery is pending; check every event the load caused reached the receiver, signed."""
+    problems: list[str] = []
+    with stack.postgres.connect() as db:
+        while True:
+            pending = db.execute("SELECT count(*) FROM webhooks_webhookdelivery WHERE state = 'pending'").fetchone()[0]
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        delivered_at = time.monotonic()
+        states = dict(db.execute("SELECT state, count(*) FROM webhooks_webhookdelivery GROUP BY state").fetchall())
+        recorded = {f"msg_{row[0].hex}" for row in db.execute("SELECT id FROM webhooks_webhookevent")}
+        ready = {row[0] for row in db.execute("SELECT id FROM images_image WHERE processing = 'ready'")}
+    with stack.receiver.lock:
+        received = list(stack.receiver.received)
+    got: dict[str, set] = {"image.ready": set(), "image.deleted": set(), "upload.completed": set()}
+    ids = Counter()
+    for path, headers, body in received:
+        try:
+            payload = Webhook(SECRETS[path]).verify(body, headers)
+        except Exception as exc:  # noqa: BLE001 (any failure to verify is the finding)
+            problems.append(f"webhook {headers.get('webhook-id')} to {path} does not verify: {exc}")
+            continue
+        got[payload["type"]].add(payload["data"]["id"])
+        ids[headers["webhook-id"]] += 1
+    if pending:
+        problems.append(f"{pending} webhook deliveries still pending")
+    if states.get("failed"):
+        problems.append(f"{states['failed']} webhook deliveries failed")
+    for missing in sorted(recorded - set(ids))[:5]:
+        problems.append(f"event {missing} recorded, never received")
+    completed = {a.image_id for a in load.answers if a.op == "complete" and a.status == 201}
+    for kind, expected in (("image.ready", ready), ("image.deleted", load.deleted), ("upload.completed", completed)):
+        for image_id in sorted(expected - got[kind])[:5]:
+            problems.append(f"no {kind} received for image {image_id}")
+    phase = received[WEBHOOKS_SEEN[0] :]
+    WEBHOOKS_SEEN[0] = len(received)
+    this_phase = Counter(headers["webhook-id"] for _, headers, _ in phase)
+    figures = {
+        "webhooks": len(phase),
+        "webhook_dupes": sum(n - 1 for n in this_phase.values()),
+        "webhooks_after_s": round(delivered_at - load.ended, 1),
+    }
+    return problems, figures
 
 
 def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> dict:
@@ -258,6 +322,8 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
         owned.update(row[3].values())
     orphans = sorted(key for key in keys if key not in owned)
     check = stack.manage("check_storage", "--grace", "0")
+    webhook_problems, webhook_figures = webhooks_check(stack, load, deadline + 60)
+    problems += webhook_problems
 
     statuses = Counter(a.status for a in load.answers)
     figures = {
@@ -277,6 +343,7 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str) -> d
         "drained_after_s": round(settled_at - load.ended, 1),
         # Workers that exited on their own and the supervisor started again (stack.py), since the last phase.
         "worker_restarts": stack.worker_restarts - sum(f["worker_restarts"] for f in FIGURES),
+        **webhook_figures,
         "problems": problems[:10],
         "check_storage": check.returncode,
     }
@@ -323,24 +390,30 @@ def test_redis_down_for_5_seconds(stack, tokens):
 
 
 def test_worker_killed_with_sigkill(stack, tokens):
-    held = []
+    held, mid_delivery = [], []
 
     def crash() -> float:
-        # Kill it while it holds work: a task taken and not acknowledged (polled for up to 5 s).
+        # Kill it while it holds work, a task taken and not acknowledged: in the middle of a webhook delivery (the
+        # receiver has held its requests since the phase began, so the worker's processes are busy sending). Each
+        # polled for up to 5 s.
         deadline = time.monotonic() + 5
-        while not stack.redis.unacked() and time.monotonic() < deadline:
+        while not (stack.receiver.in_flight and stack.redis.unacked()) and time.monotonic() < deadline:
             time.sleep(0.002)
         stack.kill_worker()
         held.append(stack.redis.unacked())
+        mid_delivery.append(stack.receiver.in_flight)
+        stack.receiver.slow.clear()
         time.sleep(2)
         stack.start_worker()
         return time.monotonic()
 
     load = Load(stack, tokens)
+    stack.receiver.slow.set()
     recovered = load.run(LOAD_SECONDS, crash)
     settle_and_check(stack, load, recovered, "worker SIGKILL")
-    print(f"\ntasks the killed worker held unacknowledged: {held[0]}")
+    print(f"\ntasks the killed worker held unacknowledged: {held[0]}; webhooks it was sending: {mid_delivery[0]}")
     assert held[0] > 0  # it was killed while holding work, and that work was done after all
+    assert mid_delivery[0] > 0  # and in the middle of a delivery, which was made again (no delivery pending)
 
 
 def test_s3_server_killed_and_started_again(stack, tokens):
@@ -373,6 +446,9 @@ def test_zz_summary():
         "ready_after_s",
         "drained_after_s",
         "worker_restarts",
+        "webhooks",
+        "webhook_dupes",
+        "webhooks_after_s",
     ]
     print("\n" + " | ".join(columns))
     for figures in FIGURES:

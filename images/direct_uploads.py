@@ -6,14 +6,17 @@
    works with both).
 2. The client POSTs `fields` and the file to `url`.
 3. `direct_upload_complete` reads what arrived and holds it to the proxied upload's rules through the
-   same services (`image_file_metadata`, `image_record`): the Image exists only once its bytes are verified.
+   same services (`image_file_metadata`, the quota, the duplicates): the Image exists only once its bytes are
+   verified, at a key of its own; the pending key goes once the Image commits.
 
 Pending uploads left behind are removed with their object by `direct_uploads_sweep` (sweep_images).
 """
 
 import logging
 import mimetypes
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from celery import current_app
@@ -28,15 +31,26 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException
 from storages.backends.s3 import S3Storage
 
 from config.unavailable import BROKER_ERRORS
 
+from .events import UPLOAD_COMPLETED, image_event_send
 from .models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, direct_upload_key, image_upload_to
-from .quota import QuotaExceeded, Usage, quota_reserve
-from .services import DuplicateImageError, files_delete, image_created, image_file_metadata, image_find_duplicate
-from .storage import s3_presigned_post, stored_file_move, stored_file_read, stored_objects
+from .quota import QuotaExceeded, Usage, quota_check, quota_reserve
+from .services import (
+    DuplicateImageError,
+    file_record_uncommitted,
+    file_row_committed,
+    file_store_uncommitted,
+    files_delete,
+    files_delete_on_commit,
+    image_created,
+    image_file_metadata,
+    image_find_duplicate,
+)
+from .storage import s3_presigned_post, stored_file_copy, stored_file_read, stored_objects
 
 logger = logging.getLogger(__name__)
 
@@ -78,41 +92,56 @@ class PolicyRefused(CodedError):
 
 
 def direct_upload_start(
-    *, user, filename: str, size: int, title: str = "", description: str = ""
-) -> tuple[DirectUpload, dict]:
-    """Record a pending upload of `size` bytes and sign a POST of its key: (the upload, {"url", "fields"}).
+    *,
+    user,
+    filename: str,
+    size: int,
+    title: str = "",
+    description: str = "",
+    on_created: Callable[[str], None] | None = None,
+) -> DirectUpload:
+    """Record a pending upload of `size` bytes (direct_upload_post signs its POST).
 
     The policy takes at most `size` bytes, and the upload counts at that size against the quota until it is
     completed or swept. Raises QuotaExceeded when the declared size would take the user over their quota.
-    A `url` of the local store is a path: the caller makes it absolute.
+    `on_created` is called with the upload's id in the transaction that records it (an Idempotency-Key is
+    recorded there).
     """
-    expire = settings.IMAGE_DIRECT_UPLOAD_EXPIRE
     upload = DirectUpload(
         user=user,
         filename=filename,
         size=size,
         title=title,
         description=description,
-        expires_at=timezone.now() + timedelta(seconds=expire),
+        expires_at=timezone.now() + timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE),
     )
     upload.key = direct_upload_key(user.pk, filename)  # uploads/{user_id}/{uuid}_{safe name}
     with transaction.atomic():
         quota_reserve(user, size)  # two signings cannot both take the last free bytes
         upload.save()
-    content_type = _declared_content_type(filename)
+        if on_created is not None:
+            on_created(upload.pk)
+    return upload
+
+
+def direct_upload_post(upload: DirectUpload) -> dict:
+    """Sign a POST of the upload's one key until it expires: {"url", "fields"}.
+
+    S3's presigned POST (the store enforces the policy), or on local storage a policy of our own; a `url` of
+    the local store is a path, which the caller makes absolute.
+    """
+    content_type = _declared_content_type(upload.filename)
     storage = default_storage
     if isinstance(storage, S3Storage):
-        post = s3_presigned_post(
+        return s3_presigned_post(
             storage,
             upload.key,
             content_type=content_type,
-            max_size=size,
-            expires_in=expire,
+            max_size=upload.size,
+            expires_in=max(int((upload.expires_at - timezone.now()).total_seconds()), 1),
             tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
         )
-    else:
-        post = {"url": reverse("images:direct-upload-local"), "fields": local_upload_fields(upload, content_type)}
-    return upload, post
+    return {"url": reverse("images:direct-upload-local"), "fields": local_upload_fields(upload, content_type)}
 
 
 def _declared_content_type(filename: str) -> str:
@@ -168,70 +197,170 @@ def local_upload_receive(*, key: str, content_type: str, policy: str, file: File
 
 # --- 3. Complete ------------------------------------------------------------------------------------
 
+
+class CompletionsBusy(CodedError):
+    """503: this process verifies as many completions as it may at once; the client retries after Retry-After."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Too many uploads are being completed right now; retry in a moment."
+    default_code = "completions_busy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wait = 1  # Retry-After
+
+
+class UploadGone(Exception):
+    """The upload was deleted meanwhile (refused, swept, its owner deleted): the view answers 404."""
+
+
 # What a verification can refuse with; each has a verdict (below) so that a worker can tell the API process.
 REFUSALS = (ValidationError, DuplicateImageError, QuotaExceeded, UploadExpired, UploadNotReceived)
 # Verdicts that end the upload: answered once, then the row goes (its object went when it was refused).
 FINAL_VERDICTS = frozenset({"invalid", "duplicate", "expired"})
 
+# Completions this process verifies or waits on at once (each holds a gunicorn thread), by the value of
+# IMAGE_DIRECT_UPLOAD_CONCURRENCY (read when a completion comes, as every setting is).
+_completion_slots: dict[int, threading.BoundedSemaphore] = {}
+_completion_slots_lock = threading.Lock()
+
 
 def direct_upload_complete(upload: DirectUpload) -> Image:
-    """Verify what arrived at the upload's key like a proxied upload, move it to its image's key, create the Image.
+    """Verify what arrived at the upload's key like a proxied upload, copy it to its image's key, create the Image.
 
-    The verification runs in a Celery worker when one is configured (IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER):
-    this process only queues it and waits for the verdict on the upload's row, so its CPU is not spent on
-    decoding. With the broker down, or no verdict within IMAGE_DIRECT_UPLOAD_VERIFY_WAIT seconds, it verifies
-    here instead (the row lock makes one of the two win; the other finds its image).
+    A Celery worker verifies when one is configured (IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER): this process queues
+    the job and waits for the worker's verdict on the upload's row, so its CPU is not spent decoding. With the
+    broker down, or no verdict within IMAGE_DIRECT_UPLOAD_VERIFY_WAIT seconds, it verifies here. At most
+    IMAGE_DIRECT_UPLOAD_CONCURRENCY completions wait or verify in a process at once; more raise CompletionsBusy
+    (503), so that a burst of completions never holds every thread that other requests need.
 
     Idempotent: an upload already completed answers its image. Raises ValidationError under "image" or
     DuplicateImageError (IMAGE_DUPLICATES; the upload and its object are deleted), QuotaExceeded (the
-    upload stays, to complete once space is freed), UploadNotReceived, or UploadExpired (deleted).
+    upload stays, to complete once space is freed), UploadNotReceived, UploadExpired (deleted) or UploadGone.
     """
     if upload.image_id:
         return upload.image
     if upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS:
         raise _answered(upload)
-    if settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER and not current_app.conf.task_always_eager:
-        image = _verified_by_worker(upload)
-        if image is not None:
-            return image
-    return direct_upload_verify(upload.pk, answering=True)
+    slots = _slots()
+    if not slots.acquire(blocking=False):
+        raise CompletionsBusy()
+    try:
+        if settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER and not current_app.conf.task_always_eager:
+            image = _verified_by_worker(upload)
+            if image is not None:
+                return image
+        return direct_upload_verify(upload.pk, answering=True)
+    finally:
+        slots.release()
+
+
+def _slots() -> threading.BoundedSemaphore:
+    size = settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY
+    with _completion_slots_lock:
+        return _completion_slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
 def direct_upload_verify(upload_id, *, answering: bool) -> Image:
-    """Verify a direct upload under its row lock and create its image; raise a refusal (REFUSALS).
+    """Verify a direct upload and create its image; raise a refusal (REFUSALS), or UploadGone.
 
-    `answering`: the caller answers the client, so a final refusal deletes the upload at once. A worker
-    (not answering) records each refusal on the row as its verdict for the API process waiting on it, and
-    deletes the refused object itself.
+    The bytes are read and checked without a lock, copied to the image's key (recorded first, so that a crash
+    leaves nothing behind), and the image is created under the upload's row lock: of two verifications racing
+    (a worker and the API process), one creates the image and the other answers it, deleting its own copy.
+    `answering`: the caller answers the client, so a final refusal deletes the upload at once. A worker (not
+    answering) records each refusal on the row as its verdict for the API process waiting on it, and deletes
+    the refused object itself.
     """
-    refusal: Exception | None = None
-    with transaction.atomic():
-        # Claim the upload with a write, the transaction's first statement: a second completion of the same
-        # upload waits here (PostgreSQL's row lock; SQLite's write lock, where select_for_update does
-        # nothing), then finds the image the first one made.
-        if not DirectUpload.objects.filter(pk=upload_id).update(expires_at=F("expires_at")):
-            raise NotFound()  # refused and deleted meanwhile
-        upload = DirectUpload.objects.select_related("user", "image").get(pk=upload_id)
-        if upload.image_id:
-            return upload.image
-        if upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS:
-            refusal = _answered(upload) if answering else _refusal(upload.verdict)
-        else:
-            try:
-                image = _complete_claimed(upload)
-            except REFUSALS as exc:
-                refusal = exc
-                verdict = _verdict(exc)
-                if answering and verdict["refused"] in FINAL_VERDICTS:
-                    upload.delete()  # its object goes once this commits (signals)
-                elif not answering:
-                    upload.verdict = verdict
-                    upload.save(update_fields=["verdict"])
-                    if verdict["refused"] in FINAL_VERDICTS:
-                        transaction.on_commit(lambda: files_delete(default_storage, [upload.key]), robust=True)
-    if refusal is not None:
-        raise refusal
+    upload = DirectUpload.objects.select_related("user", "image").filter(pk=upload_id).first()
+    if upload is None:
+        raise UploadGone(upload_id)
+    if upload.image_id:
+        return upload.image
+    if upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS:
+        raise _answered(upload) if answering else _refusal(upload.verdict)
+    try:
+        image = _verify_and_create(upload)
+    except REFUSALS as exc:
+        return _refused(upload_id, exc, answering=answering)
     return image_created(image)
+
+
+def _verify_and_create(upload: DirectUpload) -> Image:
+    storage: Storage = default_storage
+    try:
+        # At most one byte over the limit is read: the store enforced the policy, and the check says so.
+        data = stored_file_read(storage, upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
+    except FileNotFoundError:  # not there yet, or gone with a racing completion (_refused answers its image)
+        raise UploadExpired() if upload.expired else UploadNotReceived() from None
+    file = ContentFile(data, name=upload.filename)
+    try:
+        # The proxied upload's checks, naming, Content-Type and metadata stripping (IMAGE_STRIP_METADATA).
+        stored, metadata = image_file_metadata(file)
+    except ValidationError as exc:
+        raise ValidationError({"image": exc.error_list}) from None
+    policy = settings.IMAGE_DUPLICATES  # as the proxied upload: bytes the user already has
+    if policy != "allow":
+        existing = image_find_duplicate(upload.user, metadata["checksum"], metadata["upload_checksum"])
+        if existing is not None:
+            raise DuplicateImageError(existing, policy)
+    image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
+    image.clean_fields(exclude=["user", "image"])
+    # A first look, before copying anything (quota_reserve decides); the image takes the upload's reservation.
+    quota_check(upload.user, image.size, completing=upload)
+
+    name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
+    if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
+        file_record_uncommitted(name)
+        try:
+            stored_file_copy(storage, upload.key, name, metadata["mime_type"])
+        except FileNotFoundError:  # gone with a racing completion (_refused answers its image)
+            files_delete(storage, [name])
+            raise UploadNotReceived() from None
+    else:  # without their metadata: those bytes are stored instead
+        name = file_store_uncommitted(storage, name, stored)
+    image.image = name
+    try:
+        with transaction.atomic():
+            # The row lock (a write, the transaction's first statement): a second verification waits here,
+            # then finds the image the first one made.
+            if not DirectUpload.objects.filter(pk=upload.pk).update(expires_at=F("expires_at")):
+                raise UploadGone(upload.pk)
+            completed = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", flat=True).get()
+            if completed is None:
+                # The owner's lock until commit; QuotaExceeded: nothing kept.
+                quota_reserve(upload.user, image.size, completing=upload)
+                image.save()
+                file_row_committed(name)
+                upload.image = image
+                upload.save(update_fields=["image"])
+                image_event_send(UPLOAD_COMPLETED, image)  # in the completing transaction
+                # The pending key goes once this commits, recorded with it: no crash leaves it behind.
+                files_delete_on_commit(storage, [upload.key])
+                return image
+    except BaseException:
+        files_delete(storage, [name])
+        raise
+    files_delete(storage, [name])  # another verification completed it meanwhile: its image stands, not this copy
+    return Image.objects.get(pk=completed)
+
+
+def _refused(upload_id, exc: Exception, *, answering: bool) -> Image:
+    """Apply a refusal under the upload's row lock and raise it; or answer the image completed meanwhile."""
+    verdict = _verdict(exc)
+    with transaction.atomic():
+        if not DirectUpload.objects.filter(pk=upload_id).update(expires_at=F("expires_at")):
+            raise UploadGone(upload_id)
+        upload = DirectUpload.objects.select_related("image").get(pk=upload_id)
+        if upload.image_id:
+            return upload.image  # a racing verification created it: that answer stands
+        if answering and verdict["refused"] in FINAL_VERDICTS:
+            upload.delete()  # its object goes once this commits (signals)
+        elif not answering:
+            upload.verdict = verdict
+            upload.save(update_fields=["verdict"])
+            if verdict["refused"] in FINAL_VERDICTS:
+                files_delete_on_commit(default_storage, [upload.key])
+    raise exc
 
 
 def _verified_by_worker(upload: DirectUpload) -> Image | None:
@@ -250,15 +379,14 @@ def _verified_by_worker(upload: DirectUpload) -> Image | None:
         return None
     deadline = time.monotonic() + settings.IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
     # Look first when a worker should be done (0.2 to 0.3 s for a 6 MB photo: bench/direct_upload_cpu.py),
-    # then less and less often: each look is a query (and each wake-up finds this process's caches cold),
-    # and this process's CPU is what the worker is there to save.
+    # then less and less often: each look is a query, and this process's CPU is what the worker is there to save.
     pause = 0.05 + upload.size * 40e-9
     while time.monotonic() < deadline:
         time.sleep(pause)
         pause = min(pause * 1.5, 0.5)
         found = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", "verdict").first()
         if found is None:
-            raise NotFound()  # deleted meanwhile (its owner, the sweeper)
+            raise UploadGone(upload.pk)  # deleted meanwhile (its owner, the sweeper)
         image_id, verdict = found
         if image_id:
             return Image.objects.get(pk=image_id)
@@ -296,61 +424,12 @@ def _refusal(verdict: dict) -> Exception:
             return ValidationError(verdict["errors"])
         case "duplicate":
             existing = Image.objects.filter(pk=verdict["image"]).first()
-            return DuplicateImageError(existing, verdict["policy"]) if existing else NotFound()
+            return DuplicateImageError(existing, verdict["policy"]) if existing else UploadGone(verdict["image"])
         case "quota":
             return QuotaExceeded(Usage(**verdict["usage"]), verdict["size"])
         case "expired":
             return UploadExpired()
     return UploadNotReceived()
-
-
-def _complete_claimed(upload: DirectUpload) -> Image:
-    storage: Storage = default_storage
-    if not storage.exists(upload.key):
-        if upload.expired:
-            raise UploadExpired()
-        raise UploadNotReceived()
-    # At most one byte over the limit is read: the store enforced the policy, and the check says so.
-    data = stored_file_read(storage, upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
-    file = ContentFile(data, name=upload.filename)
-    try:
-        # The proxied upload's checks, naming, Content-Type and metadata stripping (IMAGE_STRIP_METADATA).
-        stored, metadata = image_file_metadata(file)
-    except ValidationError as exc:
-        raise ValidationError({"image": exc.error_list}) from None
-    policy = settings.IMAGE_DUPLICATES  # as the proxied upload: bytes the user already has
-    if policy != "allow":
-        existing = image_find_duplicate(upload.user, metadata["checksum"], metadata["upload_checksum"])
-        if existing is not None:
-            raise DuplicateImageError(existing, policy)
-    image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
-    image.clean_fields(exclude=["user", "image"])
-    # The owner's lock until commit; QuotaExceeded: nothing moved. The image takes the upload's reservation.
-    quota_reserve(upload.user, image.size, completing=upload)
-
-    final_name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
-    if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
-        stored_file_move(storage, upload.key, final_name, metadata["mime_type"])
-    else:  # without their metadata: those bytes are stored instead
-        final_name = storage.save(final_name, stored)
-        storage.delete(upload.key)
-    image.image.name = final_name
-    try:
-        image.save()
-        upload.image = image
-        upload.save(update_fields=["image"])
-    except BaseException:
-        _put_back(storage, final_name, upload.key)  # so that completing again can work
-        raise
-    return image
-
-
-def _put_back(storage: Storage, name: str, pending_key: str) -> None:
-    try:
-        stored_file_move(storage, name, pending_key, "application/octet-stream")
-    except Exception:
-        logger.warning("Could not move %s back to %s", name, pending_key, exc_info=True)
-        files_delete(storage, [name])
 
 
 # --- Abandoned uploads -----------------------------------------------------------------------------

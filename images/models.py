@@ -105,8 +105,9 @@ class Image(models.Model):
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True
     )
-    # When its variants were last queued, and how often the sweeper queued them again (sweep_images).
-    processing_queued_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When its variants were last queued (null: the broker could not be reached, so the job is not queued yet),
+    # and how often the sweeper queued them again because they took too long (sweep_images).
+    processing_queued_at = models.DateTimeField(default=timezone.now, null=True, editable=False)
     processing_requeues = models.PositiveSmallIntegerField(default=0, editable=False)
     uploaded_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -154,11 +155,18 @@ class Image(models.Model):
 
 
 class StoredFileDeletion(models.Model):
-    """A stored file whose deletion the store refused (it was down): tried again by the sweeper."""
+    """A stored file that must go, recorded in the database so that no crash leaves it behind.
+
+    Three kinds, one sweeper (services.deletions_retry): the files of a row just deleted (recorded in the
+    deleting transaction, removed once it commits); files the store refused to delete (it was down); and a
+    file just stored for a row not committed yet (recorded before the file is written, unrecorded by the
+    transaction that inserts its row): if its process dies in between, the file goes after `not_before`.
+    """
 
     name = models.CharField(max_length=255, unique=True)
-    attempts = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    not_before = models.DateTimeField(default=timezone.now, help_text="The sweeper leaves the file alone until then.")
     last_error = models.TextField(blank=True)
 
     def __str__(self) -> str:

@@ -4,13 +4,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ErrorDetail
+from rest_framework.exceptions import APIException, ErrorDetail, NotFound
 
+from config.exceptions import StorageUnavailable
 from users.serializers import UserSerializer
 
-from .direct_uploads import direct_upload_complete, direct_upload_start, local_upload_receive
+from .direct_uploads import (
+    UploadGone,
+    direct_upload_complete,
+    direct_upload_post,
+    direct_upload_start,
+    local_upload_receive,
+)
 from .models import DirectUpload, Image
-from .services import DuplicateImageError, image_create
+from .services import DuplicateImageError, StoredFileClaimed, image_create
 from .storage import download_url
 
 # Read-only fields derived from the file, shown beside the spec's fields.
@@ -106,17 +113,21 @@ class ImageUploadSerializer(BaseImageSerializer):
     reused = False  # True when IMAGE_DUPLICATES=reuse answered with an image the user already had
 
     def create(self, validated_data: dict) -> Image:
+        idempotency = validated_data.get("idempotency")
         try:
             return image_create(
                 user=validated_data["user"],
                 file=validated_data["image"],
                 title=validated_data.get("title", ""),
                 description=validated_data.get("description", ""),
+                on_created=idempotency.record if idempotency else None,
             )
         except DjangoValidationError as exc:  # the file's checks: messages under "image"
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
         except DuplicateImageError as exc:
             return self.duplicate(exc)
+        except StoredFileClaimed:  # stalled past the sweeper's grace: its file is being deleted, nothing was saved
+            raise StorageUnavailable("The upload took too long to be stored; send it again.") from None
 
     def duplicate(self, exc: DuplicateImageError) -> Image:
         """IMAGE_DUPLICATES=reuse: the image the user already has; refuse: a 409 naming it."""
@@ -179,12 +190,19 @@ class DirectUploadSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         # "fields" is a Serializer attribute, so this field is added here rather than declared.
         fields["fields"] = serializers.DictField(
-            child=serializers.CharField(),
-            read_only=True,
-            source="post_fields",
-            help_text="Form fields to send as they are, before the file.",
+            child=serializers.CharField(), read_only=True, help_text="Form fields to send as they are, before the file."
         )
         return fields
+
+    def to_representation(self, instance: DirectUpload) -> dict:
+        # url and fields are a signature of the upload's key, made for each answer (a repeat signs it afresh).
+        post = direct_upload_post(instance)
+        request = self.context.get("request")
+        return {
+            **super().to_representation(instance),
+            "url": request.build_absolute_uri(post["url"]) if request else post["url"],  # S3's is absolute already
+            "fields": post["fields"],
+        }
 
     def validate_size(self, value: int) -> int:
         limit = settings.IMAGE_MAX_UPLOAD_SIZE
@@ -193,17 +211,15 @@ class DirectUploadSerializer(serializers.ModelSerializer):
         return value
 
     def create(self, validated_data: dict) -> DirectUpload:
-        upload, post = direct_upload_start(
+        idempotency = validated_data.get("idempotency")
+        return direct_upload_start(
             user=validated_data["user"],
             filename=validated_data["filename"],
             size=validated_data["size"],
             title=validated_data.get("title", ""),
             description=validated_data.get("description", ""),
+            on_created=idempotency.record if idempotency else None,
         )
-        request = self.context.get("request")
-        upload.url = request.build_absolute_uri(post["url"]) if request else post["url"]  # S3's is absolute
-        upload.post_fields = post["fields"]
-        return upload
 
 
 class DirectUploadCompleteSerializer(ImageUploadSerializer):
@@ -219,6 +235,10 @@ class DirectUploadCompleteSerializer(ImageUploadSerializer):
             return direct_upload_complete(validated_data["upload"])
         except DjangoValidationError as exc:  # the file's checks: messages under "image"
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        except UploadGone:  # deleted meanwhile (refused by a racing completion, swept, its owner deleted)
+            raise NotFound() from None
+        except StoredFileClaimed:
+            raise StorageUnavailable("The upload took too long to be stored; complete it again.") from None
         except DuplicateImageError as exc:
             return self.duplicate(exc)
 

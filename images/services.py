@@ -8,7 +8,7 @@ single `_set_image_file_metadata`).
 import hashlib
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,13 +17,15 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from config.unavailable import BROKER_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
+from config.celery import broker_jobs_lost_before
+from config.unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
-from .models import Image, StoredFileDeletion, safe_image_filename
+from .events import IMAGE_DELETED, IMAGE_FAILED, IMAGE_READY, image_event_send
+from .models import Image, StoredFileDeletion, image_upload_to, safe_image_filename
 from .processing import render_variants, variant_size
 from .quota import quota_check, quota_reserve
 from .scrub import ScrubError, strip_metadata
@@ -33,6 +35,15 @@ logger = logging.getLogger(__name__)
 
 # Errors worth another try: the store (S3 or disk) or the database failing, not the image itself.
 RETRYABLE_ERRORS = (*STORAGE_ERRORS, OSError, *DATABASE_ERRORS)
+
+# A file stored for a row not committed yet is deleted this long after, unless its row commits first: far longer
+# than an upload takes from writing its file to committing its row (the store's calls are bounded by
+# AWS_S3_REQUEST_BUDGET, the rest is a few queries).
+UNCOMMITTED_FILE_GRACE = timedelta(seconds=60)
+
+
+class StoredFileClaimed(Exception):
+    """The sweeper took a file whose row was too slow to commit (it is being deleted): the row must not be saved."""
 
 
 class UnprocessableImageError(Exception):
@@ -102,11 +113,20 @@ def _scrubbed(data: bytes, info: ImageInfo) -> bytes:
     return scrubbed
 
 
-def image_create(*, user, file: File, title: str = "", description: str = "", duplicates: str | None = None) -> Image:
+def image_create(
+    *,
+    user,
+    file: File,
+    title: str = "",
+    description: str = "",
+    duplicates: str | None = None,
+    on_created: Callable[[int], None] | None = None,
+) -> Image:
     """Validate the file, store it with its row and every derived field, and schedule its variants.
 
     `duplicates` (default IMAGE_DUPLICATES): "allow" stores bytes the user already has as a new image;
-    "reuse" and "refuse" raise DuplicateImageError naming the image that has them.
+    "reuse" and "refuse" raise DuplicateImageError naming the image that has them. `on_created` is called with
+    the new image's id in the transaction that inserts it (an Idempotency-Key is recorded there).
     Raises ValidationError with messages under "image", "title" or "description", and QuotaExceeded when
     the file would take the user over their quota.
     """
@@ -119,14 +139,15 @@ def image_create(*, user, file: File, title: str = "", description: str = "", du
         existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
         if existing is not None:
             raise DuplicateImageError(existing, policy)
-    image = Image(user=user, image=stored, title=title, description=description, **metadata)
+    image = Image(user=user, title=title, description=description, **metadata)
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
     quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
-    image.image.save(stored.name, stored, save=False)  # the file first (outside the row lock), then the row
-    return image_record(image)
+    # The file first (outside the row lock), then the row.
+    image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, stored.name), stored)
+    return image_record(image, on_created)
 
 
-def image_record(image: Image) -> Image:
+def image_record(image: Image, on_created: Callable[[int], None] | None = None) -> Image:
     """Insert the row of an image whose file is stored, within its owner's quota; schedule its variants.
 
     If the row cannot be inserted (over quota, the database failing), the stored file is deleted (or
@@ -136,10 +157,40 @@ def image_record(image: Image) -> Image:
         with transaction.atomic():
             quota_reserve(image.user, image.size)  # two uploads racing for the last free bytes wait here
             image.save()
+            file_row_committed(image.image.name)
+            if on_created is not None:
+                on_created(image.pk)
     except BaseException:
         files_delete(image.image.storage, [image.image.name])
         raise
     return image_created(image)
+
+
+def file_store_uncommitted(storage: Storage, name: str, content: File) -> str:
+    """Store a file for a row about to be inserted; return its name. Call file_row_committed with the row."""
+    file_record_uncommitted(name)
+    stored = storage.save(name, content, max_length=Image._meta.get_field("image").max_length)
+    if stored != name:  # the store gave it another name (never for a fresh uuid): record that one instead
+        StoredFileDeletion.objects.filter(name=name).update(name=stored)
+    return stored
+
+
+def file_record_uncommitted(name: str) -> None:
+    """Before a file is written for a row not inserted yet: record it for deletion after UNCOMMITTED_FILE_GRACE.
+
+    A process that dies before the row commits (file_row_committed unrecords it) leaves nothing the sweeper
+    does not remove. Outside any transaction: the record must stand whatever becomes of the row's.
+    """
+    StoredFileDeletion.objects.create(name=name, not_before=timezone.now() + UNCOMMITTED_FILE_GRACE)
+
+
+def file_row_committed(name: str) -> None:
+    """In the transaction that saves a row with a file from file_store_uncommitted: the file is the row's now.
+
+    Raises StoredFileClaimed when the sweeper took the file meanwhile (its row was slower than the grace).
+    """
+    if not StoredFileDeletion.objects.filter(name=name).delete()[0]:
+        raise StoredFileClaimed(name)
 
 
 def image_created(image: Image) -> Image:
@@ -178,14 +229,23 @@ def variants_schedule_many(image_ids: list[int]) -> None:
     from .tasks import make_variants  # the task module imports this one
 
     def publish() -> None:
-        for pk in image_ids:
+        for done, pk in enumerate(image_ids):
             try:
                 make_variants.delay(pk)
             except BROKER_ERRORS as exc:
                 logger.error("Could not queue the variants of image %s (the sweeper will): %s", pk, exc)
-                return  # the broker is down: the rest would fail the same way
+                variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
+                return
 
     transaction.on_commit(publish, robust=True)
+
+
+def variants_not_queued(image_ids: list[int]) -> None:
+    """Say that these images' jobs never reached the broker, so that the sweeper's next run queues them."""
+    try:
+        Image.objects.filter(pk__in=image_ids, processing=Image.Processing.PENDING).update(processing_queued_at=None)
+    except DATABASE_ERRORS:  # down as well: IMAGE_PENDING_TIMEOUT brings them back
+        logger.warning("Could not record that images %s are not queued", image_ids, exc_info=True)
 
 
 def image_delete(image: Image) -> None:
@@ -193,7 +253,12 @@ def image_delete(image: Image) -> None:
     # Reach the store before touching the row: when it is down the client gets a 503 and keeps both
     # row and file, instead of a deleted row whose file can no longer be removed.
     image.image.storage.exists(image.image.name)
-    image.delete()  # post_delete calls image_files_delete_on_commit (cascades from a user's deletion too)
+    with transaction.atomic():
+        # A write first: the row's lock (a variants job waits, then finds it gone) and, on SQLite, the database's
+        # write lock at once, so that a concurrent writer makes this wait rather than fail with "database is locked".
+        Image.objects.filter(pk=image.pk).update(processing=F("processing"))
+        image_event_send(IMAGE_DELETED, image)  # recorded with the deletion, or not at all
+        image.delete()  # post_delete calls image_files_delete_on_commit (cascades from a user's deletion too)
 
 
 def user_images_store_check(user) -> None:
@@ -206,34 +271,49 @@ def user_images_store_check(user) -> None:
 def image_files_delete_on_commit(image: Image) -> None:
     """Remove the original and its variants after the deleting transaction commits (never if it rolls back).
 
-    A file the store refuses to delete (it is down) is recorded and tried again by the sweeper.
+    They are recorded in that transaction: if the process dies before they are gone, or the store refuses
+    (it is down), the sweeper deletes them.
     """
     names = image.stored_names()
     if names:
-        storage = image.image.storage
-        # robust: anything unforeseen here is logged and never fails the committed deletion.
-        transaction.on_commit(lambda: files_delete(storage, names), robust=True)
+        files_delete_on_commit(image.image.storage, names)
+
+
+def files_delete_on_commit(storage: Storage, names: list[str]) -> None:
+    """Delete stored files once the current transaction commits, recording them in it: if the process dies
+    before they are gone, or the store refuses, the sweeper deletes them. Nothing goes if it rolls back."""
+    StoredFileDeletion.objects.bulk_create([StoredFileDeletion(name=name) for name in names], ignore_conflicts=True)
+    # robust: anything unforeseen here is logged and never fails the committed transaction.
+    transaction.on_commit(lambda: files_delete(storage, names), robust=True)
 
 
 def files_delete(storage: Storage, names: Iterable[str]) -> None:
-    """Delete stored files; record the ones the store could not delete, for the sweeper to try again."""
+    """Delete stored files and forget their records; record the ones the store could not delete, to try again."""
+    deleted: list[str] = []
     failed: dict[str, str] = {}
     for name in names:
         try:
             storage.delete(name)
         except RETRYABLE_ERRORS as exc:
             failed[name] = str(exc)
-    if not failed:
-        return
+        else:
+            deleted.append(name)
     try:
-        StoredFileDeletion.objects.bulk_create(
-            [StoredFileDeletion(name=name, last_error=error) for name, error in failed.items()],
-            ignore_conflicts=True,
-        )
-    except DATABASE_ERRORS:  # down as well: `check_storage --fix` finds them as orphans
-        logger.error("Could not delete %s, nor record them to try again", ", ".join(failed), exc_info=True)
+        if deleted:
+            StoredFileDeletion.objects.filter(name__in=deleted).delete()
+        if failed:
+            StoredFileDeletion.objects.bulk_create(
+                [StoredFileDeletion(name=name) for name in failed], ignore_conflicts=True
+            )
+            for name, error in failed.items():
+                StoredFileDeletion.objects.filter(name=name).update(
+                    attempts=F("attempts") + 1, last_error=error, not_before=timezone.now()
+                )
+    except DATABASE_ERRORS:  # down as well: the sweeper (or `check_storage --fix`, for orphans) finishes
+        logger.error("Could not record the deletion of %s", ", ".join([*deleted, *failed]), exc_info=True)
         return
-    logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
+    if failed:
+        logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
 
 
 def build_variants(image: Image) -> None:
@@ -271,23 +351,34 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     names = image.variant_names()
     sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset (issue 13)
     stored: dict[str, str] = {}
+    earlier = set(image.variants.values())
     try:
         for variant, data in rendered.items():
             content = ContentFile(data)
             content.content_type = fmt.mime_type
             stored[variant] = _store_as(storage, names[variant], content)
         variants_bytes = sum(len(data) for data in rendered.values())  # recorded; not counted in the quota
-        found = Image.objects.filter(pk=image.pk).update(
-            variants=stored, variant_sizes=sizes, variants_bytes=variants_bytes, processing=Image.Processing.READY
-        )
+        fields = {"variants": stored, "variant_sizes": sizes, "variants_bytes": variants_bytes}
+        with transaction.atomic():
+            row = Image.objects.filter(pk=image.pk)
+            # Announced when it becomes ready, not again when a job delivered twice finds it ready already.
+            became_ready = row.exclude(processing=Image.Processing.READY).update(
+                **fields, processing=Image.Processing.READY
+            )
+            found = became_ready or row.update(**fields)
+            if found:
+                for field, value in fields.items():
+                    setattr(image, field, value)
+                image.processing = Image.Processing.READY
+            if became_ready:
+                image_event_send(IMAGE_READY, image)
     except BaseException:
         _delete_quietly(storage, stored.values())
         raise
     if not found:  # the image was deleted meanwhile: its variants must not outlive it
         files_delete(storage, stored.values())
         return
-    _delete_quietly(storage, set(image.variants.values()) - set(stored.values()))
-    image.variants, image.variant_sizes, image.processing = stored, sizes, Image.Processing.READY
+    _delete_quietly(storage, earlier - set(stored.values()))
 
 
 def _store_as(storage: Storage, name: str, content: File) -> str:
@@ -300,18 +391,18 @@ def _store_as(storage: Storage, name: str, content: File) -> str:
 
 
 def images_sweep() -> dict[str, int]:
-    """Queue again images pending for too long, fail those queued too often, retry refused deletions,
-    remove abandoned direct uploads with their objects, and objects no open direct upload owns.
+    """Queue again the images whose job the broker lost and those pending for too long, fail those queued too
+    often, delete the files recorded for deletion, remove abandoned direct uploads with their objects, and
+    objects no open direct upload owns.
 
     Run by `manage.py sweep_images` and the periodic Celery task; safe to run at any time and anywhere.
     """
+    lost = images_requeue_lost()
     stale = Image.objects.filter(
         processing=Image.Processing.PENDING,
         processing_queued_at__lt=timezone.now() - timedelta(seconds=settings.IMAGE_PENDING_TIMEOUT),
     )
-    failed = stale.filter(processing_requeues__gte=settings.IMAGE_SWEEP_MAX_REQUEUES).update(
-        processing=Image.Processing.FAILED
-    )
+    failed = images_mark_failed(stale.filter(processing_requeues__gte=settings.IMAGE_SWEEP_MAX_REQUEUES))
     if failed:
         logger.error("%s image(s) pending after %s requeues marked failed", failed, settings.IMAGE_SWEEP_MAX_REQUEUES)
     with transaction.atomic():
@@ -323,6 +414,7 @@ def images_sweep() -> dict[str, int]:
     from .direct_uploads import direct_upload_strays_sweep, direct_uploads_sweep  # that module imports this one
 
     return {
+        "lost_requeued": lost,
         "requeued": len(ids),
         "failed": failed,
         **deletions_retry(),
@@ -331,22 +423,74 @@ def images_sweep() -> dict[str, int]:
     }
 
 
-def deletions_retry() -> dict[str, int]:
-    """Try again the deletions the store refused earlier; forget those that succeed.
+def images_requeue_lost() -> int:
+    """Queue again the pending images whose job never reached the broker, or was lost with it; return how many.
 
-    Stops at the first refusal: the store is still down, and the rest would only wait for it too.
+    Those a publish failed for are marked (no queued time); on a broker that forgets its jobs when it restarts
+    (a Redis without persistence), those queued before its last start are lost too. Jobs still held by a live
+    broker are never queued twice, however long the queue: a backlog of thousands is left alone. Not counted
+    as a requeue towards IMAGE_SWEEP_MAX_REQUEUES: the image is not at fault.
+    """
+    lost = Q(processing_queued_at=None)
+    try:
+        restarted = broker_jobs_lost_before()
+    except BROKER_ERRORS + CACHE_ERRORS as exc:  # down: nothing can be queued now anyway
+        logger.warning("The broker cannot be reached to look for lost jobs: %s", exc)
+        return 0
+    if restarted is not None:
+        lost |= Q(processing_queued_at__lt=restarted)
+    with transaction.atomic():
+        ids = list(
+            Image.objects.filter(lost, processing=Image.Processing.PENDING)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        Image.objects.filter(pk__in=ids).update(processing_queued_at=timezone.now())
+        variants_schedule_many(ids)
+    if ids:
+        logger.warning("Queued again %s image(s) whose job the broker lost", len(ids))
+    return len(ids)
+
+
+def images_mark_failed(images: QuerySet) -> int:
+    """Mark these images failed (those not failed already), each announced in its own transaction; return how many."""
+    failed = 0
+    for pk in images.exclude(processing=Image.Processing.FAILED).values_list("pk", flat=True):
+        with transaction.atomic():
+            # The write first (no read before it: on SQLite a transaction that reads, then writes, can fail).
+            if (
+                Image.objects.filter(pk=pk)
+                .exclude(processing=Image.Processing.FAILED)
+                .update(processing=Image.Processing.FAILED)
+            ):
+                image_event_send(IMAGE_FAILED, Image.objects.select_related("user").get(pk=pk))
+                failed += 1
+    return failed
+
+
+def deletions_retry() -> dict[str, int]:
+    """Delete the files recorded for deletion that are due; forget those that go, record again those refused.
+
+    Each is claimed by removing its record first: an upload whose row commits meanwhile (file_row_committed)
+    then finds its file taken and fails, rather than saving a row whose file is going. Stops at the first
+    refusal: the store is still down, and the rest would only wait for it too.
     """
     from django.core.files.storage import default_storage
 
     deleted = 0
-    for deletion in StoredFileDeletion.objects.order_by("pk").iterator():
+    due = StoredFileDeletion.objects.filter(not_before__lte=timezone.now()).order_by("pk")
+    for deletion in due.iterator():
+        if not StoredFileDeletion.objects.filter(pk=deletion.pk).delete()[0]:
+            continue  # gone meanwhile: its row committed, or another sweeper took it
         try:
             default_storage.delete(deletion.name)
         except RETRYABLE_ERRORS as exc:
-            StoredFileDeletion.objects.filter(pk=deletion.pk).update(attempts=F("attempts") + 1, last_error=str(exc))
+            StoredFileDeletion.objects.bulk_create(
+                [StoredFileDeletion(name=deletion.name, attempts=deletion.attempts + 1, last_error=str(exc))],
+                ignore_conflicts=True,
+            )
             break
         deleted += 1
-        deletion.delete()
     return {"deleted": deleted, "deletions_left": StoredFileDeletion.objects.count()}
 
 

@@ -1,14 +1,13 @@
 """Keep storage in step with the database: a deleted row's files go too, however it was deleted."""
 
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from users.signals import account_deleting
 
 from .models import DirectUpload, Image
-from .services import files_delete, image_files_delete_on_commit, user_images_store_check
+from .services import files_delete_on_commit, image_files_delete_on_commit, user_images_store_check
 
 
 @receiver(post_delete, sender=Image)
@@ -27,4 +26,4 @@ def check_store_before_account_deletion(sender, user, **kwargs) -> None:
 def delete_upload_object_after_commit(sender, instance: DirectUpload, using: str, **kwargs) -> None:
     """A direct upload's key goes with its row (swept, refused, a user's deletion); after a completion the
     object has moved to its image's key, and this removes only what a later POST may have put back."""
-    transaction.on_commit(lambda: files_delete(default_storage, [instance.key]), robust=True)
+    files_delete_on_commit(default_storage, [instance.key])

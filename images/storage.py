@@ -8,12 +8,14 @@ import hashlib
 import json
 import mimetypes
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlencode
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import FileSystemStorage, Storage
@@ -21,6 +23,7 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
 from config.cache import cache_get, cache_set
+from config.store_budget import store_attempt_check
 
 from .validators import ALLOWED_FORMATS
 
@@ -37,7 +40,8 @@ def stored_content_type(name: str) -> str:
 
 
 class PrivateS3Storage(S3Storage):
-    """S3Storage whose presigned GET URLs name the file's Content-Type and are cached for half their lifetime.
+    """S3Storage whose presigned GET URLs name the file's Content-Type and are cached for half their lifetime,
+    and whose calls within an API request stop once the request's budget is spent (config.store_budget).
 
     The type: S3 answers a presigned GET with the headers stored on the object; the URL asks it for the
     format's type whatever the object carries (response-content-type, signed with the rest), so no file is
@@ -49,6 +53,14 @@ class PrivateS3Storage(S3Storage):
     client also sees the same URL again while it is valid, and its browser can reuse the image it has.
     The cache is an optimisation: while it is unreachable, URLs are signed afresh (config.cache).
     """
+
+    @property
+    def connection(self):
+        new = getattr(self._connections, "connection", None) is None
+        connection = super().connection  # one per thread
+        if new:
+            connection.meta.client.meta.events.register("before-send.s3", store_attempt_check)
+        return connection
 
     def url(self, name: str, parameters=None, expire=None, http_method=None) -> str:
         if not http_method or http_method == "GET":
@@ -167,35 +179,54 @@ def s3_presigned_post(
 
 
 def stored_file_read(storage: Storage, name: str, limit: int) -> bytes:
-    """Read at most `limit` bytes of a stored file: on S3 one ranged GET into memory (no temporary file)."""
+    """Read at most `limit` bytes of a stored file: on S3 one ranged GET into memory (no temporary file).
+
+    Raises FileNotFoundError when there is no such file, on S3 as on disk.
+    """
     if isinstance(storage, S3Storage):
-        response = storage.connection.meta.client.get_object(
-            Bucket=storage.bucket_name, Key=bucket_key(storage, name), Range=f"bytes=0-{limit - 1}"
-        )
+        try:
+            response = storage.connection.meta.client.get_object(
+                Bucket=storage.bucket_name, Key=bucket_key(storage, name), Range=f"bytes=0-{limit - 1}"
+            )
+        except ClientError as exc:
+            raise _not_found_or(exc) from None
         return response["Body"].read()
     with storage.open(name, "rb") as stored:
         return stored.read(limit)
 
 
-def stored_file_move(storage: Storage, name: str, new_name: str, content_type: str) -> None:
-    """Move a stored file to `new_name` (a name not in use), giving it this Content-Type where the store keeps one.
+def _not_found_or(exc: ClientError) -> Exception:
+    """S3's answer for a missing key as FileNotFoundError; any other error as it is."""
+    if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+        return FileNotFoundError(str(exc))
+    return exc
 
+
+def stored_file_copy(storage: Storage, name: str, new_name: str, content_type: str) -> None:
+    """Copy a stored file to `new_name` (a name not in use), giving it this Content-Type where the store keeps one.
+
+    Raises FileNotFoundError when there is no file at `name`, on S3 as on disk.
     On S3 a copy inside the store (no byte passes through the service) with the storage's usual write
-    parameters and no tags, then the old key is deleted; on local disk a rename.
+    parameters and no tags; on local disk a hard link (the same bytes, no copy), or a copy across filesystems.
     """
     if isinstance(storage, S3Storage):
         params = {**storage.get_object_parameters(new_name), "ContentType": content_type}
-        storage.connection.meta.client.copy_object(
-            Bucket=storage.bucket_name,
-            Key=bucket_key(storage, new_name),
-            CopySource={"Bucket": storage.bucket_name, "Key": bucket_key(storage, name)},
-            MetadataDirective="REPLACE",
-            TaggingDirective="REPLACE",
-            Tagging="",
-            **params,
-        )
-        storage.delete(name)
+        try:
+            storage.connection.meta.client.copy_object(
+                Bucket=storage.bucket_name,
+                Key=bucket_key(storage, new_name),
+                CopySource={"Bucket": storage.bucket_name, "Key": bucket_key(storage, name)},
+                MetadataDirective="REPLACE",
+                TaggingDirective="REPLACE",
+                Tagging="",
+                **params,
+            )
+        except ClientError as exc:
+            raise _not_found_or(exc) from None
         return
     target = Path(storage.path(new_name))
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(storage.path(name), target)  # same folder, same filesystem
+    try:
+        os.link(storage.path(name), target)
+    except OSError:
+        shutil.copyfile(storage.path(name), target)

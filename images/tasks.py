@@ -4,11 +4,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from rest_framework.exceptions import NotFound
 
-from .direct_uploads import REFUSALS, direct_upload_verify
+from .direct_uploads import REFUSALS, UploadGone, direct_upload_verify
 from .models import DirectUpload, Image
-from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_sweep
+from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_mark_failed, images_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def verify_direct_upload(upload_id: str) -> None:
     """
     try:
         direct_upload_verify(upload_id, answering=False)
-    except (NotFound, *REFUSALS):
+    except (UploadGone, *REFUSALS):
         return  # gone meanwhile, or refused: the verdict is on the row
     except RETRYABLE_ERRORS as exc:
         logger.warning("Upload %s could not be verified here: %s", upload_id, exc)
@@ -74,4 +73,4 @@ def _deleted(image_id: int) -> bool:
 
 def _mark_failed(image_id: int, exc: Exception) -> None:
     logger.error("Variants of image %s failed", image_id, exc_info=exc)
-    Image.objects.filter(pk=image_id).update(processing=Image.Processing.FAILED)
+    images_mark_failed(Image.objects.filter(pk=image_id))

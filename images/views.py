@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.parsers import JSONParser
+from idempotency.views import IdempotentCreateMixin
 from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
 from users.serializers import UsageSerializer
@@ -135,6 +136,19 @@ QUOTA_EXAMPLE = OpenApiExample(
 )
 
 
+class ReusedAnswers200Mixin:
+    """IMAGE_DUPLICATES=reuse: nothing was created, so not a 201 (the status is all that differs)."""
+
+    reused = False  # set by perform_create from the serializer
+
+    def create(self, request, *args, **kwargs) -> Response:
+        response = super().create(request, *args, **kwargs)
+        if self.reused:
+            response.status_code = status.HTTP_200_OK
+            response.headers.pop("Location", None)
+        return response
+
+
 @extend_schema_view(
     post=extend_schema(
         summary="Upload an image",
@@ -174,7 +188,7 @@ QUOTA_EXAMPLE = OpenApiExample(
         ],
     )
 )
-class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
+class ImageUploadView(IdempotentCreateMixin, ReusedAnswers200Mixin, OwnedImageMixin, generics.CreateAPIView):
     """POST /api/images/upload/"""
 
     serializer_class = ImageUploadSerializer
@@ -185,19 +199,8 @@ class ImageUploadView(OwnedImageMixin, generics.CreateAPIView):
     throttle_scope = "upload"
 
     def perform_create(self, serializer: ImageUploadSerializer) -> None:
-        serializer.save(user=self.request.user)  # images.services.image_create
+        serializer.save(user=self.request.user, idempotency=self.idempotency)  # images.services.image_create
         self.reused = serializer.reused
-
-    def create(self, request, *args, **kwargs):
-        return reused_answers_200(self, super().create(request, *args, **kwargs))
-
-
-def reused_answers_200(view, response: Response) -> Response:
-    """IMAGE_DUPLICATES=reuse: nothing was created, so not a 201 (the status is all that differs)."""
-    if getattr(view, "reused", False):
-        response.status_code = status.HTTP_200_OK
-        response.headers.pop("Location", None)
-    return response
 
 
 class StoreCheckedDestroyMixin:
@@ -360,7 +363,7 @@ DIRECT_UPLOAD_EXAMPLE = {
         ],
     )
 )
-class DirectUploadView(generics.CreateAPIView):
+class DirectUploadView(IdempotentCreateMixin, generics.CreateAPIView):
     """POST /api/images/uploads/: sign a direct upload of one file to the store."""
 
     serializer_class = DirectUploadSerializer
@@ -371,7 +374,11 @@ class DirectUploadView(generics.CreateAPIView):
     uses_file_storage = True
 
     def perform_create(self, serializer: DirectUploadSerializer) -> None:
-        serializer.save(user=self.request.user)  # images.direct_uploads.direct_upload_start
+        # images.direct_uploads.direct_upload_start
+        serializer.save(user=self.request.user, idempotency=self.idempotency)
+
+    def idempotent_resources(self):
+        return DirectUpload.objects.filter(user=self.request.user, image=None)  # signed again, while still open
 
 
 @extend_schema_view(
@@ -417,7 +424,7 @@ class DirectUploadView(generics.CreateAPIView):
         examples=[QUOTA_EXAMPLE],
     )
 )
-class DirectUploadCompleteView(generics.CreateAPIView):
+class DirectUploadCompleteView(IdempotentCreateMixin, ReusedAnswers200Mixin, generics.CreateAPIView):
     """POST /api/images/uploads/{id}/complete/: verify the uploaded file and create its image."""
 
     serializer_class = DirectUploadCompleteSerializer
@@ -437,8 +444,8 @@ class DirectUploadCompleteView(generics.CreateAPIView):
         serializer.save(upload=self.get_object())  # images.direct_uploads.direct_upload_complete
         self.reused = serializer.reused
 
-    def create(self, request, *args, **kwargs):
-        return reused_answers_200(self, super().create(request, *args, **kwargs))
+    def idempotent_resources(self):
+        return Image.objects.filter(user=self.request.user)  # completing again answers the image, not the upload
 
 
 @extend_schema(exclude=True)  # the store's side of step 2, as S3's POST is: its URL comes in each signed upload

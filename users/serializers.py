@@ -2,6 +2,7 @@
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -121,7 +122,11 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 
     def create(self, validated_data: dict) -> User:
         validated_data.pop("password2")
-        user = User.objects.create_user(**validated_data)
+        idempotency = validated_data.pop("idempotency", None)
+        with transaction.atomic():
+            user = User.objects.create_user(**validated_data)
+            if idempotency is not None:  # an Idempotency-Key: recorded with the account it created
+                idempotency.record(user.pk)
         email_verification_request(user)
         return user
 

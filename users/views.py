@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
+from idempotency.views import IdempotentCreateMixin
+
 from .models import User
 from .schema import EMPTY_RESPONSE, EXAMPLE_TOKEN, EXAMPLE_USER
 from .serializers import (
@@ -54,13 +56,25 @@ VERIFICATION_SENT = "A link to verify your email address is on its way."
         ],
     )
 )
-class SignupView(generics.CreateAPIView):
-    """POST /api/auth/signup/: create an account and answer with the user and a token pair."""
+class SignupView(IdempotentCreateMixin, generics.CreateAPIView):
+    """POST /api/auth/signup/: create an account and answer with the user and a token pair.
+
+    With an Idempotency-Key (keys of the client's address), a repeat answers the same account with new tokens.
+    """
 
     serializer_class = SignupSerializer
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_scope = "signup"
+
+    def perform_create(self, serializer: SignupSerializer) -> None:
+        serializer.save(idempotency=self.idempotency)
+
+    def idempotent_resources(self):
+        return User.objects.all()
+
+    def created_resource_id(self, response: Response):
+        return response.data["user"]["id"]
 
 
 @extend_schema_view(

@@ -7,10 +7,12 @@ parse into the model its status declares: a 2xx into the resource's model, a 4xx
 
 import io
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,6 +40,17 @@ from image_service_client.api.images import (
     images_uploads_complete_create,
     images_uploads_create,
 )
+from image_service_client.api.webhooks import (
+    webhooks_create,
+    webhooks_deliveries_list,
+    webhooks_deliveries_redeliver_create,
+    webhooks_destroy,
+    webhooks_list,
+    webhooks_partial_update,
+    webhooks_retrieve,
+    webhooks_rotate_secret_create,
+    webhooks_test_create,
+)
 from image_service_client.models import (
     Account,
     DirectUpload,
@@ -54,6 +67,7 @@ from image_service_client.models import (
     LoginRequest,
     PatchedAccountRequest,
     PatchedImageRequest,
+    PatchedWebhookEndpointRequest,
     SignupRequest,
     SignupResponse,
     TokenBlacklistRequest,
@@ -62,9 +76,15 @@ from image_service_client.models import (
     TokenRefreshRequest,
     TokenVerifyRequest,
     Variant,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointCreateRequest,
+    WebhookEventTypeEnum,
 )
 from image_service_client.types import File, Response
 from PIL import Image as PILImage
+from standardwebhooks.webhooks import Webhook
 
 calls: Counter = Counter()
 # Models that are maps by design; every other model must hold exactly what the server sent, nothing undeclared.
@@ -125,6 +145,115 @@ def next_cursor(link: str | None) -> str | None:
     assert link.endswith('; rel="next"'), link
     url = link.split(";", 1)[0].strip().strip("<>")
     return parse_qs(urlsplit(url).query)["cursor"][0]
+
+
+class Receiver:
+    """A webhook receiver on loopback: records each request (headers, body) and answers 204."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/images"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:
+        deadline = time.monotonic() + 30
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.received) >= count, f"{len(self.received)} of {count} webhooks received"
+        return self.received[:count]
+
+
+def webhooks(api: AuthenticatedClient, image_id: int) -> None:
+    """Manage a webhook endpoint through the API; its test event reaches a receiver here, verified by standardwebhooks.
+
+    The served instance runs tasks inline (no broker), so a delivery is made before the test's answer.
+    """
+    receiver = Receiver()
+    body = WebhookEndpointCreateRequest(url=receiver.url, events=[WebhookEventTypeEnum.IMAGE_DELETED])
+    created = expect(
+        "webhook, register",
+        webhooks_create.sync_detailed(client=api, body=body),
+        HTTPStatus.CREATED,
+        WebhookEndpointCreate,
+    )
+    assert created.secret.startswith("whsec_") and created.events == [WebhookEventTypeEnum.IMAGE_DELETED], created
+    refused = expect(
+        "webhook, a metadata address (400)",
+        webhooks_create.sync_detailed(client=api, body=WebhookEndpointCreateRequest(url="http://169.254.169.254/")),
+        HTTPStatus.BAD_REQUEST,
+        FieldErrors,
+    )
+    assert "metadata" in str(refused.additional_properties["url"]), refused
+    listed = expect("webhooks, list", webhooks_list.sync_detailed(client=api), HTTPStatus.OK, [WebhookEndpoint])
+    assert [item.id for item in listed] == [created.id]
+    patched = expect(
+        "webhook, PATCH events",
+        webhooks_partial_update.sync_detailed(
+            client=api, id=created.id, body=PatchedWebhookEndpointRequest(events=list(WebhookEventTypeEnum))
+        ),
+        HTTPStatus.OK,
+        WebhookEndpoint,
+    )
+    assert len(patched.events) == 4, patched
+
+    delivery = expect(
+        "webhook, test event",
+        webhooks_test_create.sync_detailed(client=api, id=created.id),
+        HTTPStatus.ACCEPTED,
+        WebhookDelivery,
+    )
+    [(headers, payload)] = receiver.wait_for(1)
+    event = Webhook(created.secret).verify(payload, headers)
+    assert event["type"] == "webhook.test" and headers["webhook-id"] == delivery.event.id, (event, headers)
+
+    rotated = expect(
+        "webhook, rotate the secret",
+        webhooks_rotate_secret_create.sync_detailed(client=api, id=created.id),
+        HTTPStatus.OK,
+        WebhookEndpointCreate,
+    )
+    expect(
+        "webhook, redeliver",
+        webhooks_deliveries_redeliver_create.sync_detailed(client=api, id=created.id, delivery_id=delivery.id),
+        HTTPStatus.ACCEPTED,
+        WebhookDelivery,
+    )
+    [_, (headers, payload)] = receiver.wait_for(2)
+    assert headers["webhook-id"] == delivery.event.id  # the same event, sent again
+    for secret in (created.secret, rotated.secret):  # both sign during the rotation's overlap
+        Webhook(secret).verify(payload, headers)
+
+    images_destroy.sync_detailed(client=api, id=image_id)
+    [*_, (headers, payload)] = receiver.wait_for(3)
+    deleted = Webhook(rotated.secret).verify(payload, headers)
+    assert (deleted["type"], deleted["data"]) == ("image.deleted", {"id": image_id}), deleted
+    deliveries = webhooks_deliveries_list.sync_detailed(client=api, id=created.id, limit=2)
+    page = expect("webhook, deliveries (?limit=2)", deliveries, HTTPStatus.OK, [WebhookDelivery])
+    assert [item.event.type_ for item in page] == ["image.deleted", "webhook.test"], page
+    assert all(item.state == "delivered" and item.status_code == 204 for item in page), page
+    assert 'rel="next"' not in deliveries.headers.get("Link", "")  # two deliveries, one page
+
+    expect("webhook, delete", webhooks_destroy.sync_detailed(client=api, id=created.id), HTTPStatus.NO_CONTENT, None)
+    expect(
+        "webhook, deleted (404)",
+        webhooks_retrieve.sync_detailed(client=api, id=created.id),
+        HTTPStatus.NOT_FOUND,
+        Error,
+    )
+    receiver.server.shutdown()
 
 
 def main(base_url: str) -> None:
@@ -306,6 +435,9 @@ def main(base_url: str) -> None:
     )
     listed = expect("list after a direct upload", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in listed] == [direct.id, ids[2]]
+
+    # Webhooks: an endpoint managed through the API, its events received and verified here.
+    webhooks(api, direct.id)
 
     # Tokens: verify, refresh (a new pair), the new access token works; logout; the old refresh tokens are refused.
     verified = auth_token_verify_create.sync_detailed(client=public, body=TokenVerifyRequest(token=tokens.access))

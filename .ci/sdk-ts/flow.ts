@@ -3,7 +3,10 @@
 // at run time each answer must have its declared status and exactly its model's fields.
 // Usage: node out/flow.js http://127.0.0.1:PORT photo.jpg
 import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import createClient, { type Middleware } from "openapi-fetch";
+import { Webhook } from "standardwebhooks";
 import type { components, paths } from "./api.js";
 
 type Schemas = components["schemas"];
@@ -25,6 +28,41 @@ const SIGNUP = { user: true, tokens: true } satisfies Keys<Schemas["SignupRespon
 const HEALTH = {
   status: true, database: true, storage: true, cache: true, broker: true,
 } satisfies Keys<Schemas["Health"]>;
+const WEBHOOK = {
+  id: true, url: true, events: true, description: true, enabled: true, created_at: true, updated_at: true,
+  failing_since: true,
+} satisfies Keys<Schemas["WebhookEndpoint"]>;
+const WEBHOOK_WITH_SECRET = { ...WEBHOOK, secret: true } satisfies Keys<Schemas["WebhookEndpointCreate"]>;
+const DELIVERY = {
+  id: true, event: true, state: true, attempts: true, status_code: true, duration_ms: true, response: true,
+  error: true, last_attempt_at: true, next_attempt_at: true, created_at: true,
+} satisfies Keys<Schemas["WebhookDelivery"]>;
+
+/** A webhook receiver on loopback, as the README's Node example: the raw body, verified with standardwebhooks. */
+async function webhookReceiver(): Promise<{ url: string; received: { headers: Record<string, string>; body: string }[]; close(): void }> {
+  const received: { headers: Record<string, string>; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      received.push({ headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString("utf8") });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hooks`, received, close: () => server.close() };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+type Event = { type: string; data: { id?: number; endpoint?: number } };
 
 let calls = 0;
 
@@ -150,6 +188,49 @@ async function main(baseUrl: string, photo: string): Promise<void> {
   const gone = failed("detail of a deleted image (404)",
     await api.GET("/api/images/{id}/", { params: { path: { id } } }), 404);
   assert(gone.detail, "the 404 has a detail");
+
+  // Webhooks: an endpoint managed through the API; the served instance delivers inline (no broker), here.
+  const receiver = await webhookReceiver();
+  const hook = ok("webhook, register", await api.POST("/api/webhooks/", {
+    body: { url: receiver.url, events: ["image.deleted"] },
+  }), 201, WEBHOOK_WITH_SECRET);
+  assert(hook.secret.startsWith("whsec_") && hook.events.join() === "image.deleted", "registered with a secret");
+  const refused = failed("webhook, a metadata address (400)",
+    await api.POST("/api/webhooks/", { body: { url: "http://169.254.169.254/" } }), 400);
+  assert("url" in refused, "the 400 names the url");
+  const hooks = ok("webhooks, list", await api.GET("/api/webhooks/"), 200);
+  hooks.forEach((item) => ok("  endpoint", { data: item, response: new Response(null, { status: 200 }) }, 200, WEBHOOK));
+  ok("webhook, PATCH", await api.PATCH("/api/webhooks/{id}/", {
+    params: { path: { id: hook.id } }, body: { description: "From TypeScript" },
+  }), 200, WEBHOOK);
+  const delivery = ok("webhook, test event",
+    await api.POST("/api/webhooks/{id}/test/", { params: { path: { id: hook.id } } }), 202, DELIVERY);
+  await until(() => receiver.received.length >= 1, "the test event");
+  const test = new Webhook(hook.secret).verify(receiver.received[0]!.body, receiver.received[0]!.headers) as Event;
+  assert(test.type === "webhook.test" && receiver.received[0]!.headers["webhook-id"] === delivery.event.id,
+    "the test event arrives signed, with its delivery's webhook-id");
+  const rotated = ok("webhook, rotate the secret",
+    await api.POST("/api/webhooks/{id}/rotate-secret/", { params: { path: { id: hook.id } } }), 200, WEBHOOK_WITH_SECRET);
+  ok("delete an image (image.deleted)",
+    await api.DELETE("/api/images/{id}/", { params: { path: { id: ids[1]! } } }), 204);
+  await until(() => receiver.received.length >= 2, "image.deleted");
+  for (const secret of [hook.secret, rotated.secret]) {  // both sign during the rotation's overlap
+    const deleted = new Webhook(secret).verify(receiver.received[1]!.body, receiver.received[1]!.headers) as Event;
+    assert(deleted.type === "image.deleted" && deleted.data.id === ids[1], "image.deleted names the image");
+  }
+  const deliveries = ok("webhook, deliveries",
+    await api.GET("/api/webhooks/{id}/deliveries/", { params: { path: { id: hook.id }, query: { limit: 10 } } }), 200);
+  deliveries.forEach((item) => ok("  delivery", { data: item, response: new Response(null, { status: 200 }) }, 200, DELIVERY));
+  assert(deliveries.map((item) => `${item.event.type}:${item.state}`).join() === "image.deleted:delivered,webhook.test:delivered",
+    "both deliveries listed, newest first, delivered");
+  ok("webhook, redeliver", await api.POST("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/", {
+    params: { path: { id: hook.id, delivery_id: delivery.id } },
+  }), 202, DELIVERY);
+  await until(() => receiver.received.length >= 3, "the redelivery");
+  assert(receiver.received[2]!.headers["webhook-id"] === delivery.event.id, "redelivered with the same webhook-id");
+  ok("webhook, delete", await api.DELETE("/api/webhooks/{id}/", { params: { path: { id: hook.id } } }), 204);
+  failed("webhook, deleted (404)", await api.GET("/api/webhooks/{id}/", { params: { path: { id: hook.id } } }), 404);
+  receiver.close();
 
   const refreshed = ok("token refresh",
     await publicApi.POST("/api/auth/token/refresh/", { body: { refresh: tokens.refresh } }), 200, TOKENS);

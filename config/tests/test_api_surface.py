@@ -41,6 +41,15 @@ ADDED_ENDPOINTS = {
     ("get", "/api/health/"),
     ("post", "/api/images/uploads/"),
     ("post", "/api/images/uploads/{id}/complete/"),
+    ("get", "/api/webhooks/"),
+    ("post", "/api/webhooks/"),
+    ("get", "/api/webhooks/{id}/"),
+    ("patch", "/api/webhooks/{id}/"),
+    ("delete", "/api/webhooks/{id}/"),
+    ("post", "/api/webhooks/{id}/rotate-secret/"),
+    ("post", "/api/webhooks/{id}/test/"),
+    ("get", "/api/webhooks/{id}/deliveries/"),
+    ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/"),
 }
 
 

@@ -72,11 +72,18 @@ DEEPLY_NESTED = ["[" * 1000 + "]" * 1000, '{"a": ' * 1000 + "1" + "}" * 1000]
 
 
 def test_json_nested_too_deeply_is_a_400_on_every_json_endpoint(
-    schema, api_client, auth_client, user, upload, make_image, caplog
+    schema, api_client, auth_client, user, upload, make_image, settings, caplog
 ):
     image = upload(make_image(), title="Kept")
     direct = auth_client.post("/api/images/uploads/", {"filename": "a.png", "size": 10}, format="json").json()
-    path_ids = {"/api/images/{id}/": image["id"], "/api/images/uploads/{id}/complete/": direct["id"]}
+    settings.WEBHOOK_ALLOW_PRIVATE, settings.WEBHOOK_REQUIRE_HTTPS = True, False
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    hook = auth_client.post("/api/webhooks/", {"url": "http://127.0.0.1:9/hook", "description": "Kept"}, format="json")
+    path_ids = {
+        "/api/images/{id}/": image["id"],
+        "/api/images/uploads/{id}/complete/": direct["id"],
+        "/api/webhooks/{id}/": hook.json()["id"],
+    }
     operations = {
         (method, path, op.get("security") is None)  # no security: public, sent without a token
         for path, item in schema["paths"].items()
@@ -110,6 +117,7 @@ def test_json_nested_too_deeply_is_a_400_on_every_json_endpoint(
     # Nothing was done: the account, its image and the pending upload are as they were.
     assert auth_client.get("/api/auth/me/").json()["email"] == user.email
     assert auth_client.get(f"/api/images/{image['id']}/").json()["title"] == "Kept"
+    assert auth_client.get(f"/api/webhooks/{hook.json()['id']}/").json()["description"] == "Kept"
     assert auth_client.post(f"/api/images/uploads/{direct['id']}/complete/").status_code == 409  # not received
 
 

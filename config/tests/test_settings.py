@@ -44,7 +44,7 @@ print(json.dumps({
     "ENGINE": db["ENGINE"], "NAME": str(db["NAME"]), "USER": db.get("USER"), "HOST": db.get("HOST"),
     "PORT": str(db.get("PORT")), "STORAGE": settings.STORAGES["default"]["BACKEND"],
     "STORAGE_OPTIONS": {k: v for k, v in settings.STORAGES["default"].get("OPTIONS", {}).items()
-                        if k != "client_config"},
+                        if k not in ("client_config", "transfer_config")},
     "IMAGE_MAX_UPLOAD_SIZE": settings.IMAGE_MAX_UPLOAD_SIZE,
     "ACCESS": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(),
     "REFRESH": settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds(),

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from images.direct_uploads import UploadNotReceived, direct_upload_complete, direct_upload_verify
 from images.models import DirectUpload, Image
 from images.storage import stored_objects
-from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo
+from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -227,18 +227,20 @@ def test_a_completed_upload_is_listed_with_working_presigned_urls_and_variants(
     assert auth_client.get(detail_url(image.pk)).json()["image_url"].startswith(s3_storage.endpoint)
 
 
-def test_completing_twice_answers_the_same_image(store, auth_client):
+def test_completing_twice_answers_the_same_image(store, auth_client, django_capture_on_commit_callbacks):
     data = image_bytes()
     signed = sign(auth_client, "a.png", len(data)).json()
     send(signed, data, "a.png")
 
-    first = auth_client.post(complete_url(signed["id"]), format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # the pending key goes once the image commits
+        first = auth_client.post(complete_url(signed["id"]), format="json")
     second = auth_client.post(complete_url(signed["id"]), format="json")
 
     assert first.status_code == second.status_code == 201
     assert second.json()["id"] == first.json()["id"]
     assert Image.objects.count() == 1
-    assert names_in_store() == {Image.objects.get().image.name}
+    image = Image.objects.get()
+    assert names_in_store() == {image.image.name, *image.variants.values()}  # no pending key, no second copy
 
 
 def test_another_users_upload_is_a_404_and_stays_pending(store, auth_client, other_client):
@@ -481,11 +483,14 @@ def test_the_local_store_refuses_a_body_over_the_range_an_empty_one_and_an_expir
     assert not (media_root / "images").exists()
 
 
-def test_the_local_store_refuses_a_post_once_the_upload_is_completed(auth_client, media_root):
+def test_the_local_store_refuses_a_post_once_the_upload_is_completed(
+    auth_client, media_root, django_capture_on_commit_callbacks
+):
     data = image_bytes()
     signed = sign(auth_client, "a.png", len(data)).json()
     send(signed, data, "a.png")
-    auth_client.post(complete_url(signed["id"]), format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_client.post(complete_url(signed["id"]), format="json")
 
     got, text = send(signed, data, "a.png")
 
@@ -524,13 +529,16 @@ def test_the_schema_describes_signing_and_completion_as_json_operations(schema):
 # --- The same rules as the proxied upload, as issues 13 and 14 made them ---------------------------------
 
 
-def test_a_direct_upload_loses_its_metadata_as_a_proxied_one_does(store, auth_client, upload, settings):
+def test_a_direct_upload_loses_its_metadata_as_a_proxied_one_does(
+    store, auth_client, upload, settings, django_capture_on_commit_callbacks
+):
     assert settings.IMAGE_STRIP_METADATA
     data = phone_photo("JPEG")
     signed = sign(auth_client, "phone.jpg", len(data)).json()
     send(signed, data, "phone.jpg")
 
-    body = auth_client.post(complete_url(signed["id"]), format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):  # the pending key goes once the image commits
+        body = auth_client.post(complete_url(signed["id"]), format="json").json()
     proxied = upload(SimpleUploadedFile("phone.jpg", data, content_type="image/jpeg"))
 
     image = Image.objects.get(pk=body["id"])
@@ -606,8 +614,13 @@ def test_a_worker_verifies_while_the_api_waits(verify_in_worker, worker, auth_cl
     assert response.json()["id"] == image.pk and response.json()["title"] == "Garden"
     assert (image.width, image.height, image.format) == (640, 480, "JPEG")
     assert DirectUpload.objects.get().image == image
-    assert (media_root / image.image.name).read_bytes() == data and not (media_root / signed["fields"]["key"]).exists()
-    assert len(re.findall(r"verify_direct_upload\[[^]]+\] succeeded", worker.read_text())) == 2
+    assert (media_root / image.image.name).read_bytes() == data
+    # The worker deletes the pending key once the image commits, and logs its task's end after that.
+    wait_until(lambda: not (media_root / signed["fields"]["key"]).exists(), "the pending key deleted")
+    wait_until(
+        lambda: len(re.findall(r"verify_direct_upload\[[^]]+\] succeeded", worker.read_text())) == 2,
+        "both verifications logged as done",
+    )
     assert "verifying here" not in caplog.text  # this process did not verify
     assert auth_client.post(complete_url(signed["id"]), format="json").json()["id"] == image.pk
 
