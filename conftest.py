@@ -116,6 +116,13 @@ def _database_url() -> str:
 
 
 @pytest.fixture
+def database_url(transactional_db) -> str:
+    """The test database as a URL for a process the test starts (gunicorn, a worker); what the test writes is
+    committed, so that process sees it."""
+    return _database_url()
+
+
+@pytest.fixture
 def broker() -> Iterator[str]:
     """Publish tasks to the real Redis test broker (an emptied database of its own), not inline."""
     from config.celery import app
@@ -368,6 +375,11 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         f"-s3.port={port}",
         "-master.telemetry=false",
         "-admin.ui=false",
+        # Off: WebDAV caches in a folder of /tmp that every weed on the machine shares (another suite's weed
+        # holds its locks), and the Iceberg and Lance ports are fixed ones that two weeds cannot both have.
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-bucket={S3_BUCKET}",
     ]
     # The keys in its environment are the server's credentials.

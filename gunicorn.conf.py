@@ -11,7 +11,9 @@ from gunicorn import util
 
 # Threads, not one request per process: a request that waits (on the store, a worker's verdict, a slow client's
 # body) holds one thread of its process, and the others go on answering. Django keeps a database connection per
-# thread (CONN_MAX_AGE): each worker process may hold up to `threads` of them.
+# thread (CONN_MAX_AGE): each worker process may hold up to `threads` of them. Still, gunicorn must not face
+# clients directly (README, "Reverse Proxy"): a proxy that buffers request bodies, as nginx does, hands it only
+# complete requests.
 worker_class = "gthread"
 threads = 8
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import redis
+import requests
 from botocore.config import Config as BotoConfig
 from django.urls import reverse
 from PIL import ExifTags
@@ -146,6 +147,35 @@ def phone_photo(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), orientation
     return buffer.getvalue()
 
 
+GIF_COMMENT = b"Taken at 48.8566 N, 2.3522 E"
+GIF_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:GPSLatitude="48,51.4N"/></x:xmpmeta>'
+
+
+def gif_with_location(frames: int = 3) -> bytes:
+    """An animation (looping forever, a delay per frame) with its location in a comment and in XMP.
+
+    Pillow writes the comment; the XMP goes in an application extension "XMP DataXMP" with its "magic
+    trailer" (the XMP bytes read as sub-block sizes lead any reader to the terminator), as Adobe's tools write it.
+    """
+    palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] * 64
+    images = []
+    for index in range(frames):
+        frame = PILImage.new("P", (24, 16), index % 4)
+        frame.putpalette(palette)
+        frame.paste((index + 1) % 4, (index * 4, 2, index * 4 + 6, 10))
+        images.append(frame)
+    buffer = io.BytesIO()
+    durations = [100 * (index + 1) for index in range(frames)]
+    images[0].save(
+        buffer, "GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, comment=GIF_COMMENT
+    )
+    data = buffer.getvalue()
+    flags = data[10]
+    start = 13 + (3 << ((flags & 0x07) + 1) if flags & 0x80 else 0)  # after the global colour table
+    xmp = b"\x21\xff\x0bXMP DataXMP" + GIF_XMP + b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
+    return data[:start] + xmp + data[start:]
+
+
 # --- A real S3 server (SeaweedFS; the s3_server fixture starts it) ----------------------------------------
 
 S3_ACCESS_KEY = "test-access-key"
@@ -233,9 +263,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """Start the README's production command (one worker) from the project's root, so gunicorn.conf.py applies;
-    its output goes to log. The caller waits for it to answer."""
+def start_gunicorn(port: int, env: dict[str, str], log: Path, workers: int = 1) -> subprocess.Popen:
+    """Start the README's production command (one worker, unless told) from the project's root, so
+    gunicorn.conf.py applies; its output goes to log. The caller waits for it to answer (wait_for_http)."""
     with log.open("wb") as output:
         return subprocess.Popen(
             [
@@ -244,13 +274,26 @@ def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Pope
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "1",
+                str(workers),
             ],
             cwd=PROJECT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+def wait_for_http(base: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until a server started by a test answers HTTP at `base` (any status); fail with its log if it exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(f"{base}/api/", timeout=5)
+            return
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{base} does not answer:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.1)
 
 
 def start_redis(port: int, folder: Path) -> subprocess.Popen:

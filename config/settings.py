@@ -206,6 +206,23 @@ AUTHENTICATION_BACKENDS = ["users.lockout.AdminLockoutBackend", "django.contrib.
 
 # How long a password reset link works (Django's setting, in seconds); it also stops working once used.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
+
+
+def env_rates(name: str, default: str) -> list[tuple[int, int]]:
+    """Parse "1/min,5/hour" into [(1, 60), (5, 3600)], shortest window first (periods as DRF's: s, m, h, d)."""
+    try:
+        rates = []
+        for rate in env_list(name, default):
+            events, period = rate.split("/")
+            rates.append((int(events), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0].lower()]))
+    except (ValueError, KeyError, IndexError):
+        raise ImproperlyConfigured(f"{name} must look like 1/min,5/hour, not {env_str(name)!r}.") from None
+    return sorted(rates, key=lambda rate: rate[1])
+
+
+# Reset mails one address may receive, whoever asks and from wherever (the request's own limit is per
+# client address): a mail bomb through the reset form is a few mails.
+PASSWORD_RESET_MAIL_RATES = env_rates("PASSWORD_RESET_MAIL_RATES", "1/min,5/hour")
 # How long an email verification link works, in seconds.
 EMAIL_VERIFY_TIMEOUT = env_int("EMAIL_VERIFY_TIMEOUT_HOURS", 72) * 3600
 
@@ -232,11 +249,12 @@ REQUIRE_VERIFIED_EMAIL = env_bool("REQUIRE_VERIFIED_EMAIL", False)
 
 # --- Admin login lockout (django-axes; the API login has its own throttle) ------------------------
 
-# Failures are counted per email typed and per client IP; the failure that reaches the limit locks
-# that email (from anywhere) and that IP (for any email) for the cool-off.
+# Failures are counted per (email typed, client IP) pair and per client IP; the failure that reaches the
+# limit locks that pair and that IP for the cool-off. Never an email alone: anyone could then lock its
+# owner out by typing it wrong six times, while the owner, from any other address, still gets in.
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 6)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "users.lockout.AdminLoginHandler"
 AXES_ONLY_ADMIN_SITE = True
 AXES_USERNAME_FORM_FIELD = "username"  # the admin form's field (it holds the email)
@@ -416,9 +434,12 @@ IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
 # Direct uploads (issue 12): a signed POST lets the client send the file straight to the store (S3, or
 # the service's own signed URL on local storage), valid for this many seconds; the service verifies it after.
 # A pending upload left longer than twice this is swept with its object (sweep_images, sweep_direct_uploads).
-IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 600)
-# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule that
-# expires abandoned ones (README, "Direct uploads"). Off by default: SeaweedFS refuses the tagging field.
+# Short: an S3 POST cannot be revoked, and works again after completion until then (the sweeper removes what
+# it stores). A client signs just before it sends; the store checks the expiry when the POST begins.
+IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
+# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
+# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: README, "Browsers and the
+# bucket"). Off by default: SeaweedFS refuses the tagging field.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
 # while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
@@ -430,8 +451,8 @@ IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 5)
 # 8 per worker); more are answered 503 with Retry-After at once, so that a burst never holds the threads that
 # every other request needs.
 IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 4)
-# Bytes each user may store, originals and variants together; empty or 0: no quota. A quota set on a user
-# in the admin overrides it.
+# Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
+# are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
 IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
 # What GET /api/auth/me/ and the user admin show as a user's usage: users asks this hook, never images itself
 # (dependencies run images -> users -> config).
@@ -538,7 +559,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ServiceAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.JSONParser",  # DRF's, with a 400 for JSON nested too deeply (not a RecursionError)
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -563,6 +584,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
 }
 
+# The OpenAPI schema and its docs (/api/schema/, /api/docs/, /api/redoc/), DEBUG on or off: public, as the API
+# they describe is (clients are generated from it), or, with False, for staff only (config.permissions).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image Upload Service API",
     "DESCRIPTION": (
@@ -574,6 +599,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["config.permissions.ApiDocsAccess"],
+    # A staff member's admin session (a browser opening the docs) or access token, when they are not public.
+    "SERVE_AUTHENTICATION": [
+        "users.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # Separate request and response components, so the upload's request is multipart with a binary file.
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",

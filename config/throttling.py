@@ -1,5 +1,7 @@
-"""DRF's scoped throttle, reading its rates when a request comes, and counting locally while Redis is down."""
+"""DRF's scoped throttle, reading its rates when a request comes, and counting locally while Redis is down;
+the same counting for limits that are not a view's (within_rates)."""
 
+from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle
@@ -32,3 +34,36 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
                 cache_failed(exc)
         self.cache = LOCAL_COUNTS
         return super().allow_request(request, view)
+
+
+def within_rates(key: str, rates: list[tuple[int, int]]) -> bool:
+    """Count one more event for `key` against each (events, seconds) rate; False, counting no further, once one is full.
+
+    Each rate is a window that starts with its first event. The counts live in the shared cache, and in this
+    process's own memory while it is unreachable (as the throttles'). Give the rates shortest window first:
+    an event one refuses is not counted against the longer ones.
+    """
+    for events, seconds in rates:
+        window = f"rate:{seconds}:{key}"
+        if cache_usable():
+            try:
+                count = _count(cache, window, seconds)
+            except CACHE_ERRORS as exc:
+                cache_failed(exc)
+                count = _count(LOCAL_COUNTS, window, seconds)
+        else:
+            count = _count(LOCAL_COUNTS, window, seconds)
+        if count > events:
+            return False
+    return True
+
+
+def _count(store, window: str, seconds: int) -> int:
+    """Add one to the window's count (starting it, for `seconds`, if there is none) and return the count."""
+    if store.add(window, 1, timeout=seconds):
+        return 1
+    try:
+        return store.incr(window)
+    except ValueError:  # the window ended between the two calls: this event starts the next one
+        store.add(window, 1, timeout=seconds)
+        return 1

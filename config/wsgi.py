@@ -1,4 +1,8 @@
-"""WSGI entry point: `gunicorn config.wsgi:application`."""
+"""WSGI entry point: `gunicorn config.wsgi:application`.
+
+Django's application, inside AfterResponse: what a request defers (config.background.after_response, e.g.
+account mail) runs once its answer has been sent.
+"""
 
 import gc
 import os
@@ -7,9 +11,11 @@ from importlib import import_module
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
+from config.background import AfterResponse
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+application = AfterResponse(get_wsgi_application())
 import_module(settings.ROOT_URLCONF)  # the URLconf and every view now, rather than at the first request
 
 # What is loaded now (Django, DRF, every view, boto3, Celery, Pillow: over a hundred thousand objects) lives

@@ -37,7 +37,7 @@ from storages.backends.s3 import S3Storage
 from config.unavailable import BROKER_ERRORS
 
 from .events import UPLOAD_COMPLETED, image_event_send
-from .models import DirectUpload, Image, image_upload_to
+from .models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, direct_upload_key, image_upload_to
 from .quota import QuotaExceeded, Usage, quota_check, quota_reserve
 from .services import (
     DuplicateImageError,
@@ -50,7 +50,7 @@ from .services import (
     image_file_metadata,
     image_find_duplicate,
 )
-from .storage import s3_presigned_post, stored_file_copy, stored_file_read
+from .storage import s3_presigned_post, stored_file_copy, stored_file_read, stored_objects
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +102,11 @@ def direct_upload_start(
 ) -> DirectUpload:
     """Record a pending upload of `size` bytes (direct_upload_post signs its POST).
 
-    Raises QuotaExceeded when the declared size would take the user over their quota. `on_created` is called
-    with the upload's id in the transaction that records it (an Idempotency-Key is recorded there).
+    The policy takes at most `size` bytes, and the upload counts at that size against the quota until it is
+    completed or swept. Raises QuotaExceeded when the declared size would take the user over their quota.
+    `on_created` is called with the upload's id in the transaction that records it (an Idempotency-Key is
+    recorded there).
     """
-    quota_check(user, size)
     upload = DirectUpload(
         user=user,
         filename=filename,
@@ -114,8 +115,9 @@ def direct_upload_start(
         description=description,
         expires_at=timezone.now() + timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE),
     )
-    upload.key = image_upload_to(Image(user=user), filename)  # images/{user_id}/{uuid}_{safe name}
+    upload.key = direct_upload_key(user.pk, filename)  # uploads/{user_id}/{uuid}_{safe name}
     with transaction.atomic():
+        quota_reserve(user, size)  # two signings cannot both take the last free bytes
         upload.save()
         if on_created is not None:
             on_created(upload.pk)
@@ -135,7 +137,7 @@ def direct_upload_post(upload: DirectUpload) -> dict:
             storage,
             upload.key,
             content_type=content_type,
-            max_size=settings.IMAGE_MAX_UPLOAD_SIZE,
+            max_size=upload.size,
             expires_in=max(int((upload.expires_at - timezone.now()).total_seconds()), 1),
             tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
         )
@@ -153,7 +155,7 @@ def local_upload_fields(upload: DirectUpload, content_type: str) -> dict[str, st
     """The form fields of a POST to the local store: its key, a Content-Type and the signed policy."""
     policy = {
         "key": upload.key,
-        "max": settings.IMAGE_MAX_UPLOAD_SIZE,
+        "max": upload.size,
         "expires": int(upload.expires_at.timestamp()),
     }
     return {"key": upload.key, "Content-Type": content_type, "policy": signing.dumps(policy, salt=LOCAL_POLICY_SALT)}
@@ -303,7 +305,8 @@ def _verify_and_create(upload: DirectUpload) -> Image:
             raise DuplicateImageError(existing, policy)
     image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
     image.clean_fields(exclude=["user", "image"])
-    quota_check(upload.user, image.size)  # a first look, before copying anything (quota_reserve decides)
+    # A first look, before copying anything (quota_reserve decides); the image takes the upload's reservation.
+    quota_check(upload.user, image.size, completing=upload)
 
     name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
     if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
@@ -324,7 +327,8 @@ def _verify_and_create(upload: DirectUpload) -> Image:
                 raise UploadGone(upload.pk)
             completed = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", flat=True).get()
             if completed is None:
-                quota_reserve(upload.user, image.size)  # the owner's lock until commit; QuotaExceeded: nothing kept
+                # The owner's lock until commit; QuotaExceeded: nothing kept.
+                quota_reserve(upload.user, image.size, completing=upload)
                 image.save()
                 file_row_committed(name)
                 upload.image = image
@@ -439,3 +443,21 @@ def direct_uploads_sweep() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE)
     removed, _ = DirectUpload.objects.filter(image=None, expires_at__lt=cutoff).delete()
     return removed  # each one's object is deleted after the commit (signals.delete_upload_object_after_commit)
+
+
+def direct_upload_strays_sweep() -> int:
+    """Delete the objects under uploads/ that no open upload owns; return how many.
+
+    A signed S3 POST cannot be revoked: until its policy expires it works again after the upload is completed
+    (or deleted with its image, or refused), and what it stores there is no image and in no quota. Every open
+    upload's object is under uploads/ and nothing else is meant to be, so one listing finds the rest.
+    """
+    storage = default_storage
+    found = [name for name, _ in stored_objects(storage, DIRECT_UPLOAD_PREFIX)]
+    # Listed after the store: an upload signed meanwhile is owned, not taken for a stray.
+    owned = set(
+        DirectUpload.objects.filter(image=None, key__startswith=DIRECT_UPLOAD_PREFIX).values_list("key", flat=True)
+    )
+    strays = [name for name in found if name not in owned]
+    files_delete(storage, strays)
+    return len(strays)

@@ -39,10 +39,24 @@ def safe_image_filename(filename: str, extension: str, keep_extensions: tuple[st
 
 def image_upload_to(instance: "Image", filename: str) -> str:
     """Store as images/{user_id}/{uuid}_{filename} (the spec's layout); the uuid makes keys unguessable."""
+    return _stored_name("images", instance.user_id, filename)
+
+
+# Where direct uploads arrive until they are verified (then they move under images/): whatever sits there
+# without an open upload (a POST after completion, while the signed policy still works) is swept by prefix.
+DIRECT_UPLOAD_PREFIX = "uploads/"
+
+
+def direct_upload_key(user_id: int, filename: str) -> str:
+    """The key a direct upload's file is POSTed to: uploads/{user_id}/{uuid}_{filename}."""
+    return _stored_name(DIRECT_UPLOAD_PREFIX.rstrip("/"), user_id, filename)
+
+
+def _stored_name(folder: str, user_id: int, filename: str) -> str:
     # Uploads arrive already named by services.image_file_metadata; this keeps any other caller safe as well.
     suffix = re.sub(r"[^a-z0-9]", "", PurePosixPath(filename.replace("\\", "/")).suffix.lower())[:8]
     name = safe_image_filename(filename, suffix or "bin", (suffix,))
-    return f"images/{instance.user_id}/{uuid.uuid4()}_{name}"
+    return f"{folder}/{user_id}/{uuid.uuid4()}_{name}"
 
 
 def variant_name(original: str, variant: str, extension: str) -> str:
@@ -85,7 +99,8 @@ class Image(models.Model):
     variants = models.JSONField(editable=False, default=dict, blank=True)
     # Variant name -> [width, height] of what was made, for srcset (issue 13).
     variant_sizes = models.JSONField(editable=False, default=dict, blank=True)
-    # Their bytes together: with `size`, what the image counts against its owner's quota (images.quota).
+    # Their bytes together: what the service stores beside the original (the quota counts originals only:
+    # images.quota).
     variants_bytes = models.PositiveBigIntegerField(editable=False, default=0)
     processing = models.CharField(
         max_length=10, choices=Processing.choices, default=Processing.PENDING, editable=False, db_index=True

@@ -17,6 +17,11 @@ the decoded pixels are bit for bit those sent:
 - HEIC/HEIF and AVIF (ISOBMFF): the Exif item is overwritten in place by one holding only the
   Orientation, and an XMP item by an empty packet, both padded to the same length, so that no offset
   in the file moves. Their orientation is in the irot/imir properties, which are untouched.
+- GIF: blocks. Comment extensions and application extensions go (XMP's "XMP DataXMP" among them), but
+  for the loop count of an animation (NETSCAPE2.0 or ANIMEXTS1.0, rebuilt with that sub-block alone) and
+  an ICC profile (ICCRGBG1012); every frame (image descriptor, colour tables, LZW data), graphic control
+  (delays, disposal, transparency) and plain text extension stays byte for byte, and whatever follows
+  the trailer goes.
 
 A file with nothing to remove comes back byte for byte. Anything the walk cannot make sense of raises
 ScrubError: such a file is refused, never stored with its metadata.
@@ -40,8 +45,16 @@ class ScrubError(ValueError):
 
 def strip_metadata(data: bytes, fmt: str) -> bytes:
     """Return the file's bytes without its metadata; `fmt` is Pillow's name for the format (the bytes')."""
-    strip = {"JPEG": _jpeg, "MPO": _jpeg, "PNG": _png, "WEBP": _webp, "HEIF": _isobmff, "AVIF": _isobmff}.get(fmt)
-    if strip is None:  # GIF: no place for camera data that phones or cameras fill
+    strip = {
+        "JPEG": _jpeg,
+        "MPO": _jpeg,
+        "PNG": _png,
+        "WEBP": _webp,
+        "HEIF": _isobmff,
+        "AVIF": _isobmff,
+        "GIF": _gif,
+    }.get(fmt)
+    if strip is None:
         return data
     try:
         return strip(data)
@@ -213,6 +226,71 @@ def _webp(data: bytes) -> bytes:
 
 def _riff_chunk(kind: bytes, payload: bytes) -> bytes:
     return kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+
+
+# --- GIF ------------------------------------------------------------------------------------------
+
+GIF_EXTENSION, GIF_IMAGE, GIF_TRAILER = 0x21, 0x2C, 0x3B
+GIF_GRAPHIC_CONTROL, GIF_PLAIN_TEXT, GIF_APPLICATION = 0xF9, 0x01, 0xFF
+GIF_LOOPING = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}  # a sub-block 1 holds the loop count
+GIF_ICC = b"ICCRGBG1012"
+
+
+def _gif(data: bytes) -> bytes:
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise ValueError("no GIF header")
+    flags = data[10]
+    pos = 13 + (3 << ((flags & 0x07) + 1) if flags & 0x80 else 0)  # screen descriptor, global colour table
+    if pos > len(data):
+        raise ValueError("the global colour table runs past the end")
+    out = [data[:pos]]
+    while pos < len(data):
+        block = data[pos]
+        if block == GIF_TRAILER:
+            out.append(data[pos : pos + 1])
+            break  # bytes after the trailer are no part of the image
+        if block == GIF_IMAGE:
+            flags = data[pos + 9]
+            start = pos + 10 + (3 << ((flags & 0x07) + 1) if flags & 0x80 else 0) + 1  # + LZW minimum code size
+            end, _ = _gif_sub_blocks(data, start)
+            out.append(data[pos:end])
+        elif block == GIF_EXTENSION:
+            label = data[pos + 1]
+            end, payloads = _gif_sub_blocks(data, pos + 2)
+            if label in (GIF_GRAPHIC_CONTROL, GIF_PLAIN_TEXT):
+                out.append(data[pos:end])
+            elif label == GIF_APPLICATION and payloads:
+                out.append(_gif_application(payloads, data[pos:end]))
+            # comments (0xFE), other applications' data (XMP...) and unknown labels: dropped
+        else:
+            raise ValueError(f"unknown block {block:02X} at {pos}")
+        pos = end
+    return b"".join(out)
+
+
+def _gif_sub_blocks(data: bytes, pos: int) -> tuple[int, list[bytes]]:
+    """Walk the data sub-blocks starting at pos: (the position after their terminator, their payloads)."""
+    payloads = []
+    while True:
+        size = data[pos]
+        if size == 0:
+            return pos + 1, payloads
+        if pos + 1 + size > len(data):
+            raise ValueError(f"a sub-block at {pos} runs past the end")
+        payloads.append(data[pos + 1 : pos + 1 + size])
+        pos += 1 + size
+
+
+def _gif_application(payloads: list[bytes], verbatim: bytes) -> bytes:
+    """What stays of an application extension: the loop count alone, an ICC profile as it is, or nothing."""
+    identifier = payloads[0]
+    if identifier == GIF_ICC:
+        return verbatim
+    if identifier in GIF_LOOPING:
+        loop = next((sub for sub in payloads[1:] if len(sub) == 3 and sub[0] == 1), None)
+        if loop is not None:
+            return bytes([GIF_EXTENSION, GIF_APPLICATION, len(identifier)]) + identifier + b"\x03" + loop + b"\x00"
+    return b""
 
 
 # --- HEIC/HEIF and AVIF (ISOBMFF) -----------------------------------------------------------------

@@ -359,7 +359,7 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
         content = ContentFile(data)
         content.content_type = fmt.mime_type
         stored[variant] = storage.save_replacing(names[variant], content)
-    variants_bytes = sum(len(data) for data in rendered.values())  # counted against the owner's quota
+    variants_bytes = sum(len(data) for data in rendered.values())  # recorded; not counted in the quota
     fields = {"variants": stored, "variant_sizes": sizes, "variants_bytes": variants_bytes}
     with transaction.atomic():
         row = Image.objects.filter(pk=image.pk)
@@ -382,7 +382,8 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
 
 def images_sweep() -> dict[str, int]:
     """Queue again the images whose job the broker lost and those pending for too long, fail those queued too
-    often, delete the files recorded for deletion, remove abandoned direct uploads with their objects.
+    often, delete the files recorded for deletion, remove abandoned direct uploads with their objects, and
+    objects no open direct upload owns.
 
     Run by `manage.py sweep_images` and the periodic Celery task; safe to run at any time and anywhere.
     """
@@ -400,7 +401,7 @@ def images_sweep() -> dict[str, int]:
             processing_queued_at=timezone.now(), processing_requeues=F("processing_requeues") + 1
         )
         variants_schedule_many(ids)
-    from .direct_uploads import direct_uploads_sweep  # that module imports this one
+    from .direct_uploads import direct_upload_strays_sweep, direct_uploads_sweep  # that module imports this one
 
     return {
         "lost_requeued": lost,
@@ -408,6 +409,7 @@ def images_sweep() -> dict[str, int]:
         "failed": failed,
         **deletions_retry(),
         "uploads_removed": direct_uploads_sweep(),
+        "upload_strays_removed": direct_upload_strays_sweep(),
     }
 
 

@@ -1,12 +1,11 @@
 """Image endpoints: DRF generic views over the requesting user's own images only; local files at signed URLs."""
 
-import mimetypes
-from pathlib import PurePosixPath
+import re
 from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 from django_filters.rest_framework import DjangoFilterBackend
@@ -20,11 +19,12 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.parsers import JSONParser
 from idempotency.views import IdempotentCreateMixin
 from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
@@ -41,8 +41,7 @@ from .serializers import (
     LocalUploadSerializer,
 )
 from .services import image_delete
-from .storage import SignedFileSystemStorage, media_url_is_valid
-from .validators import ALLOWED_FORMATS
+from .storage import SignedFileSystemStorage, media_url_is_valid, stored_content_type
 
 
 class OwnedImageMixin:
@@ -273,24 +272,54 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     if not media_url_is_valid(path, request.GET):
         return HttpResponseForbidden("This file URL is unsigned, expired or altered.", content_type="text/plain")
     if settings.MEDIA_X_ACCEL_REDIRECT:
-        response = HttpResponse()
+        response = HttpResponse()  # nginx sends the file, and answers Range requests itself
         response["X-Accel-Redirect"] = settings.MEDIA_X_ACCEL_REDIRECT.rstrip("/") + "/" + quote(path)
     else:
         response = serve(request, path, document_root=storage.location)
-    response["Content-Type"] = media_content_type(path)
+        if response.status_code == 200:
+            response = media_range(request, response, storage.path(path))
+    response["Content-Type"] = stored_content_type(path)
     if disposition := request.GET.get("response-content-disposition"):  # signed with the rest
         response["Content-Disposition"] = disposition
     response["Cache-Control"] = "private"
     return response
 
 
-def media_content_type(path: str) -> str:
-    """The Content-Type of a stored file: its format's, as its extension was given from its bytes."""
-    extension = PurePosixPath(path).suffix.lower().lstrip(".")
-    for fmt in ALLOWED_FORMATS.values():
-        if extension in fmt.extensions:
-            return fmt.mime_type
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+# One range of bytes (RFC 9110, 14.1.2): "bytes=first-last", "bytes=first-" or "bytes=-suffix length".
+SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def media_range(request: HttpRequest, response: FileResponse, path: str) -> HttpResponse:
+    """Answer a Range request for a local file with its part (206), or 416 when the range starts past its end.
+
+    A single range is served; several ranges, a malformed header or an If-Range that no longer matches get
+    the whole file (200), as RFC 9110 allows. Browsers and video-like clients resume and seek this way.
+    """
+    response["Accept-Ranges"] = "bytes"
+    wanted = SINGLE_RANGE.fullmatch(request.headers.get("Range", "").replace(" ", ""))
+    if_range = request.headers.get("If-Range")
+    if wanted is None or not any(wanted.groups()) or (if_range is not None and if_range != response["Last-Modified"]):
+        return response
+    first, last = wanted.groups()
+    if first and last and int(last) < int(first):
+        return response  # not a valid range: ignored
+    size = int(response["Content-Length"])
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    else:  # the last `last` bytes
+        start, end = size - min(int(last), size), size - 1
+    response.close()
+    if start >= size:  # past the end, or a suffix of no bytes
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
+    with open(path, "rb") as file:  # an image: at most IMAGE_MAX_UPLOAD_SIZE bytes
+        file.seek(start)
+        part = HttpResponse(file.read(end - start + 1), status=206)
+    part["Content-Range"] = f"bytes {start}-{end}/{size}"
+    part["Accept-Ranges"] = "bytes"
+    part["Last-Modified"] = response["Last-Modified"]
+    return part
 
 
 # --- Direct uploads (issue 12): sign, the client POSTs to the store, complete -----------------------------
@@ -317,8 +346,9 @@ DIRECT_UPLOAD_EXAMPLE = {
         description=(
             "Declare a file (name and size in bytes); the answer says where to POST it: send every entry of "
             "`fields` as a form field, then the file as the field `file` (multipart/form-data), to `url` before "
-            "`expires_at`. The store itself refuses another key, a body outside 1 byte to the upload limit and a "
-            "Content-Type that is not image/*. Then call the upload's complete operation."
+            "`expires_at`. The store itself refuses another key, a body outside 1 byte to the declared size and a "
+            "Content-Type that is not image/*. Then call the upload's complete operation. Until then the upload "
+            "holds its declared size of the storage quota."
         ),
         responses={
             201: DirectUploadSerializer,

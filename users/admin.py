@@ -58,6 +58,11 @@ class UserAdmin(DjangoUserAdmin):
         # Usage in the same query as the page of users (the usage hook's annotation), sortable.
         return users_with_usage(super().get_queryset(request))
 
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        if change and "email" in form.changed_data:
+            obj.email_generation += 1  # verification links mailed to an earlier address stop working
+        super().save_model(request, obj, form, change)
+
     @admin.display(description="Usage", ordering="usage_bytes")
     def usage(self, obj: User) -> str:
         if not hasattr(obj, "usage_bytes"):

@@ -1,9 +1,11 @@
 """The admin login's lockout (django-axes), and nothing else: the API's login has its own throttle.
 
-Failures of the admin login form are counted per email typed and per client IP (settings: AXES_*);
-the failure that reaches ADMIN_LOGIN_FAILURE_LIMIT locks that email and that IP for the cool-off, and
-the right password is refused too until it ends. Staff clear a lockout early in the admin (Access
-attempts) or with `manage.py axes_reset_username EMAIL` / `axes_reset_ip IP`.
+Failures of the admin login form are counted per (email typed, client IP) pair and per client IP
+(settings: AXES_*); the failure that reaches ADMIN_LOGIN_FAILURE_LIMIT locks that pair and that IP for
+the cool-off, and the right password is refused too until it ends. An email alone is never locked: a
+stranger's failures cannot lock its owner out, who logs in from another address. Staff clear a lockout
+early in the admin (Access attempts) or with `manage.py axes_reset_ip IP` (or `axes_reset_ip_username
+IP EMAIL` for one pair).
 """
 
 import math

@@ -36,12 +36,16 @@ class User(AbstractUser):
     )
     # Moved on by "log out everywhere": tokens of an older generation are refused (users.tokens).
     token_generation = models.PositiveIntegerField(default=0, editable=False)
+    # Moved on by each change of the email: a verification link names the generation it was mailed in, so a
+    # link to an earlier address stays dead when the email is changed back to it (users.services).
+    email_generation = models.PositiveIntegerField(default=0, editable=False)
     # Set by staff in the admin (issue 12); empty: the default, IMAGE_USER_QUOTA_BYTES.
     quota_bytes = models.PositiveBigIntegerField(
         "storage quota (bytes)",
         null=True,
         blank=True,
-        help_text="Bytes this user may store, originals and variants; overrides the default. Empty: the default.",
+        help_text="Bytes this user may store: originals, and direct uploads not yet completed at their declared "
+        "size (variants are not counted); overrides the default. Empty: the default.",
     )
 
     USERNAME_FIELD = "email"

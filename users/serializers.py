@@ -137,7 +137,10 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 class UsageSerializer(serializers.Serializer):
     """What the user stores and may store (issue 12)."""
 
-    bytes = serializers.IntegerField(help_text="Bytes stored: every image's original and variants.")
+    bytes = serializers.IntegerField(
+        help_text="Bytes counted against the quota: every image's original, and every direct upload not yet "
+        "completed at its declared size (variants are not counted)."
+    )
     images = serializers.IntegerField(help_text="How many images.")
     quota_bytes = serializers.IntegerField(allow_null=True, help_text="Bytes the user may store; null: no quota.")
 
@@ -192,6 +195,7 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
         email_changed = self.email_changes(validated_data)
         if email_changed:
             validated_data["email_verified"] = False
+            validated_data["email_generation"] = instance.email_generation + 1  # earlier links stop working
         user = super().update(instance, validated_data)
         if email_changed:
             email_verification_request(user)

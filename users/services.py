@@ -1,5 +1,6 @@
 """Account operations with more than one way in: tokens and sessions, passwords, email verification, deletion."""
 
+import hashlib
 import logging
 
 from django.conf import settings
@@ -16,6 +17,9 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenBacke
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+
+from config.background import after_response
+from config.throttling import within_rates
 
 from .models import User
 from .signals import account_deleting
@@ -120,10 +124,30 @@ def password_change(user: User, new_password: str) -> None:
 
 
 def password_reset_request(email: str) -> None:
-    """Mail a password reset link if an active account has this email; say nothing either way."""
+    """Hand the reset mail of this address to the background, whether or not it has an account; say nothing.
+
+    The request does the same work either way, and never looks the address up: the task does
+    (password_reset_mail), after the answer has gone, so its timing cannot tell whether the account exists.
+    """
+    _mail_later("send_password_reset_mail", email)
+
+
+def password_reset_mail(email: str) -> bool:
+    """Mail a reset link if an active account with a password has this email, within PASSWORD_RESET_MAIL_RATES.
+
+    Returns whether a mail was sent. The limit is per address, whoever asked: the request's own throttle is
+    per client address, so many clients could otherwise flood one mailbox.
+    """
     user = User.objects.filter(email__iexact=email, is_active=True).first()
-    if user is not None and user.has_usable_password():
-        _mail_on_commit("send_password_reset_mail", user)
+    if user is None or not user.has_usable_password():
+        return False
+    address = user.email.lower()
+    digest = hashlib.sha256(address.encode()).hexdigest()  # no address in the cache's keys
+    if not within_rates(f"password-reset-mail:{digest}", settings.PASSWORD_RESET_MAIL_RATES):
+        logger.info("Password reset mail to user %s not sent: over PASSWORD_RESET_MAIL_RATES.", user.pk)
+        return False
+    password_reset_mail_send(user)
+    return True
 
 
 def password_reset_user(uid: str, token: str) -> User | None:
@@ -156,13 +180,16 @@ def password_reset_mail_send(user: User) -> None:
 
 
 def email_verification_request(user: User) -> None:
-    """Mail the user a link that verifies the current email address (after the current transaction commits)."""
-    _mail_on_commit("send_email_verification_mail", user)
+    """Mail the user a link that verifies the current email address (after the transaction commits and the
+    answer has gone)."""
+    _mail_later("send_email_verification_mail", user.pk)
 
 
 def email_verification_mail_send(user: User) -> None:
     """Mail the user a link to verify the address, built from EMAIL_VERIFY_URL."""
-    token = signing.dumps({"user": user.pk, "email": user.email.lower()}, salt=EMAIL_VERIFY_SALT)
+    token = signing.dumps(
+        {"user": user.pk, "email": user.email.lower(), "gen": user.email_generation}, salt=EMAIL_VERIFY_SALT
+    )
     url = settings.EMAIL_VERIFY_URL.format(token=token)
     _mail(user, "email_verify", {"url": url, "hours": settings.EMAIL_VERIFY_TIMEOUT // 3600})
 
@@ -174,8 +201,11 @@ def email_verification_user(token: str) -> User | None:
         user = User.objects.filter(pk=data["user"], is_active=True).first()
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    # The token names the address it was sent to: once the email changes, older links stop working.
-    return user if user is not None and user.email.lower() == data["email"] else None
+    # The token names the address it was sent to, and the email's generation then: once the email changes,
+    # older links stop working, even if it changes back to their address.
+    if user is None or user.email.lower() != data["email"] or data.get("gen", 0) != user.email_generation:
+        return None
+    return user
 
 
 def email_verified_set(user: User) -> None:
@@ -198,12 +228,16 @@ def account_delete(user: User) -> None:
 # --- Mail ---------------------------------------------------------------------------------------
 
 
-def _mail_on_commit(task_name: str, user: User) -> None:
+def _mail_later(task_name: str, *args) -> None:
+    """Queue a mail task once the transaction commits, after the answer has been sent (config.background).
+
+    Queued to the broker, or run inline without one: either way the client does not wait for it, neither
+    for the mail server nor for the broker. A failure is logged; the request that asked still stands.
+    """
     from . import tasks  # the task module imports this one
 
     task = getattr(tasks, task_name)
-    # robust: a broker that cannot be reached is logged; the request that asked for the mail still stands.
-    transaction.on_commit(lambda: task.delay(user.pk), robust=True)
+    transaction.on_commit(lambda: after_response(task.delay, *args), robust=True)
 
 
 def _mail(user: User, template: str, context: dict) -> None:

@@ -6,7 +6,8 @@ What the description says of one endpoint is tested with it (the list's paramete
 import pytest
 from rest_framework.test import APIClient
 
-from testutils import LIST_URL, UPLOAD_URL, login, use_storage
+from testutils import LIST_URL, PASSWORD, UPLOAD_URL, bearer, login, use_storage
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,32 @@ def test_the_docs_pages_render_from_local_assets(client, url):
     html = response.content.decode()
     assert "/api/schema/" in html
     assert "cdn" not in html.lower()
+
+
+DOCS = ["/api/schema/", "/api/docs/", "/api/redoc/"]
+
+
+def test_the_schema_and_docs_are_public_by_default(client, settings):
+    assert settings.API_DOCS_PUBLIC is True
+
+    assert [client.get(url).status_code for url in DOCS] == [200, 200, 200]
+
+
+def test_with_api_docs_public_off_only_staff_read_the_schema_and_docs(client, user, auth_client, settings):
+    settings.API_DOCS_PUBLIC = False
+    staff = User.objects.create_user(email="staff@example.com", username="staff", password=PASSWORD, is_staff=True)
+
+    anonymous = [client.get(url) for url in DOCS]
+    not_staff = [auth_client.get(url).status_code for url in DOCS]
+    client.force_login(staff)  # the admin's session, as a browser of a staff member has
+    staff_session = [client.get(url).status_code for url in DOCS]
+    staff_token = bearer(login(APIClient(), staff.email)["access"]).get("/api/schema/")
+
+    assert [response.status_code for response in anonymous] == [401, 401, 401]
+    assert b"openapi" not in anonymous[0].content and b"/api/schema/" not in anonymous[1].content
+    assert not_staff == [403, 403, 403]
+    assert staff_session == [200, 200, 200]
+    assert staff_token.status_code == 200 and b"openapi" in staff_token.content
 
 
 def test_health_reports_each_dependency(api_client):

@@ -17,7 +17,7 @@ import requests
 from django.urls import reverse
 
 from images.models import Image
-from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn
+from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn, wait_for_http
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +65,60 @@ def test_malformed_json_is_a_json_400(api_client, body):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json()
+
+
+# 2 KB of valid JSON whose parsing recursed past Python's limit: a RecursionError, a 500 and a traceback.
+DEEPLY_NESTED = ["[" * 1000 + "]" * 1000, '{"a": ' * 1000 + "1" + "}" * 1000]
+
+
+def test_json_nested_too_deeply_is_a_400_on_every_json_endpoint(
+    schema, api_client, auth_client, user, upload, make_image, settings, caplog
+):
+    image = upload(make_image(), title="Kept")
+    direct = auth_client.post("/api/images/uploads/", {"filename": "a.png", "size": 10}, format="json").json()
+    settings.WEBHOOK_ALLOW_PRIVATE, settings.WEBHOOK_REQUIRE_HTTPS = True, False
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    hook = auth_client.post("/api/webhooks/", {"url": "http://127.0.0.1:9/hook", "description": "Kept"}, format="json")
+    path_ids = {
+        "/api/images/{id}/": image["id"],
+        "/api/images/uploads/{id}/complete/": direct["id"],
+        "/api/webhooks/{id}/": hook.json()["id"],
+    }
+    operations = {
+        (method, path, op.get("security") is None)  # no security: public, sent without a token
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "application/json" in op.get("requestBody", {}).get("content", {})
+    }
+    # Completion describes no body, but reads one like any JSON view.
+    operations.add(("post", "/api/images/uploads/{id}/complete/", False))
+    public = {path for _, path, is_public in operations if is_public}
+    assert {
+        "/api/auth/signup/",
+        "/api/auth/login/",
+        "/api/auth/token/refresh/",
+        "/api/auth/password/reset/",
+        "/api/auth/password/reset/confirm/",
+        "/api/auth/email/verify/",
+    } <= public
+    assert len(operations) >= 16
+
+    answers = {}
+    for method, path, is_public in sorted(operations):
+        client = api_client if is_public else auth_client
+        url = path.replace("{id}", str(path_ids.get(path, "")))
+        for body in DEEPLY_NESTED:
+            response = getattr(client, method)(url, data=body, content_type="application/json")
+            answers[(method, path, body[:2])] = (response.status_code, response["Content-Type"], response.json())
+
+    nested = {"detail": "JSON parse error - the document is nested too deeply."}
+    assert answers == dict.fromkeys(answers, (400, "application/json", nested))
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    # Nothing was done: the account, its image and the pending upload are as they were.
+    assert auth_client.get("/api/auth/me/").json()["email"] == user.email
+    assert auth_client.get(f"/api/images/{image['id']}/").json()["title"] == "Kept"
+    assert auth_client.get(f"/api/webhooks/{hook.json()['id']}/").json()["description"] == "Kept"
+    assert auth_client.post(f"/api/images/uploads/{direct['id']}/complete/").status_code == 409  # not received
 
 
 def test_a_malformed_multipart_body_is_a_json_400(auth_client):
@@ -164,6 +218,54 @@ def test_a_request_the_server_cannot_parse_is_answered_in_json(served, head, sta
     assert headers["Content-Type"] == "application/json"
     assert int(headers["Content-Length"]) == len(body)
     assert json.loads(body)["code"] == code
+
+
+def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
+    """The attack: two connections each send a request's head, then its body a byte at a time, to gunicorn as
+    the README runs it (two workers, gunicorn.conf.py). With sync workers both were held, and health timed out
+    for as long as the bytes kept coming; with gthread's threads the rest of the service answers."""
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    env = {
+        **_clean_env(),
+        **production_env(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "DB_NAME": "",
+        "USE_S3": "False",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+        "DOTENV_FILE": "",
+    }
+    server = start_gunicorn(port, env, log, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    slow: list[socket.socket] = []
+    try:
+        wait_for_http(base, server, log)
+        for _ in range(2):
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            connection.sendall(
+                b"POST /api/auth/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n{"
+            )
+            slow.append(connection)
+        answers = []
+        for _ in range(3):
+            time.sleep(0.3)
+            for connection in slow:
+                connection.sendall(b" ")  # one more byte of each body: both requests are still being read
+            started = time.monotonic()
+            response = requests.get(f"{base}/api/health/", timeout=5)
+            answers.append((response.status_code, response.json()["database"], time.monotonic() - started))
+    finally:
+        for connection in slow:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert [(status, database) for status, database, _ in answers] == [(200, "ok")] * 3
+    assert max(elapsed for _, _, elapsed in answers) < 2, answers
 
 
 # --- Production settings --------------------------------------------------------------------------

@@ -129,7 +129,10 @@ def test_without_debug_allowed_hosts_is_required():
     assert "ALLOWED_HOSTS is not set" in result.stderr
 
 
-@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("IMAGE_MAX_UPLOAD_SIZE", "ten")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEBUG", "maybe"), ("IMAGE_MAX_UPLOAD_SIZE", "ten"), ("PASSWORD_RESET_MAIL_RATES", "1/fortnight")],
+)
 def test_malformed_values_are_named_in_the_error(name, value):
     result = read_settings(**{name: value})
 
@@ -139,7 +142,7 @@ def test_malformed_values_are_named_in_the_error(name, value):
 
 def test_env_example_documents_every_key_the_settings_read():
     settings_source = (PROJECT / "config/settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list|boxes)\("([A-Z0-9_]+)"', settings_source))
+    read = set(re.findall(r'env_(?:str|bool|int|list|boxes|rates)\("([A-Z0-9_]+)"', settings_source))
     example = (PROJECT / ".env.example").read_text()
     documented = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
 

@@ -59,7 +59,8 @@ def send(signed: dict, data: bytes, filename: str = "beach.jpg", **field_overrid
 
 
 def names_in_store() -> set[str]:
-    return {name for name, _ in stored_objects(default_storage, "images/")}
+    """Everything in the store: images and their variants, and direct uploads' files until they are verified."""
+    return {name for prefix in ("images/", "uploads/") for name, _ in stored_objects(default_storage, prefix)}
 
 
 def fetch(url: str) -> tuple[int, bytes]:
@@ -92,14 +93,14 @@ def test_signing_answers_a_presigned_post_of_one_key_that_the_store_enforces(s3_
     assert set(body) == {"id", "url", "fields", "expires_at"}
     assert body["url"] == f"{s3_storage.endpoint}/{s3_storage.bucket}"
     key = body["fields"]["key"]
-    assert re.fullmatch(rf"images/{user.pk}/{UUID}_Beach_Day\.jpg", key)
+    assert re.fullmatch(rf"uploads/{user.pk}/{UUID}_Beach_Day\.jpg", key)  # apart from images/ until verified
     assert body["fields"]["Content-Type"] == "image/jpeg"
     conditions = policy_of(body)["conditions"]
     assert {"key": key} in conditions
-    assert ["content-length-range", 1, settings.IMAGE_MAX_UPLOAD_SIZE] in conditions
+    assert ["content-length-range", 1, 123456] in conditions  # the declared size, which the quota counts
     assert ["starts-with", "$Content-Type", "image/"] in conditions
     expires = DirectUpload.objects.get(pk=body["id"]).expires_at
-    assert timedelta(seconds=599) <= expires - before <= timedelta(seconds=602)
+    assert timedelta(seconds=299) <= expires - before <= timedelta(seconds=302)
     assert body["expires_at"] == expires.strftime("%Y-%m-%dT%H:%M:%SZ")
     upload = DirectUpload.objects.get()
     assert (upload.user, upload.key, upload.size, upload.title, upload.image) == (user, key, 123456, "Beach", None)
@@ -354,6 +355,39 @@ def test_an_abandoned_upload_is_swept_with_its_object(
     assert names_in_store() == {young["fields"]["key"]}
 
 
+@pytest.mark.parametrize("then", ["completed", "completed and its image deleted"])
+def test_a_post_again_after_completion_stores_bytes_that_the_sweep_removes(
+    s3_storage, auth_client, settings, then, django_capture_on_commit_callbacks
+):
+    """The attack: an S3 presigned POST cannot be revoked, and works again until its policy expires. What it
+    puts at the upload's key is no image and in no quota: the next sweep deletes it."""
+    data = image_bytes("PNG", (40, 30))
+    signed = sign(auth_client, "a.png", len(data)).json()
+    key = signed["fields"]["key"]
+    assert send(signed, data, "a.png")[0] == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        image = auth_client.post(complete_url(signed["id"]), format="json").json()
+        if then != "completed":
+            assert auth_client.delete(detail_url(image["id"])).status_code == 204
+    kept = names_in_store()
+    usage = auth_client.get("/api/auth/me/").json()["usage"]
+    assert key not in kept
+
+    assert send(signed, b"\0" * len(data), "a.png")[0] == 204  # accepted again: up to the declared size
+    assert send(signed, b"\0" * (len(data) + 1), "a.png")[0] == 400  # and no more (EntityTooLarge)
+    assert names_in_store() == kept | {key}
+    assert auth_client.get("/api/auth/me/").json()["usage"] == usage
+
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("sweep_images", stdout=out)
+
+    assert "1 object(s) under uploads/ that no open upload owns" in out.getvalue()
+    assert names_in_store() == kept  # gone; the image and its variants, if any, untouched
+    if then == "completed":
+        assert fetch(auth_client.get(detail_url(image["id"])).json()["image_url"]) == (200, data)
+
+
 def test_check_storage_counts_an_open_upload_as_owned_until_it_is_abandoned(store, auth_client, settings):
     data = image_bytes()
     signed = sign(auth_client, "a.png", len(data)).json()
@@ -395,7 +429,7 @@ def test_the_same_flow_on_local_storage(auth_client, user, media_root, django_ca
     assert signed["url"] == "http://testserver/api/images/uploads/local/"
     assert set(signed["fields"]) == {"key", "Content-Type", "policy"}
     key = signed["fields"]["key"]
-    assert re.fullmatch(rf"images/{user.pk}/{UUID}_Garden\.jpeg", key)
+    assert re.fullmatch(rf"uploads/{user.pk}/{UUID}_Garden\.jpeg", key)
     assert send(signed, data, "Garden.jpeg") == (204, "")
     assert (media_root / key).read_bytes() == data
 
@@ -458,7 +492,7 @@ def test_the_local_store_refuses_a_post_once_the_upload_is_completed(
     with django_capture_on_commit_callbacks(execute=True):
         auth_client.post(complete_url(signed["id"]), format="json")
 
-    got, text = send(signed, image_bytes(color="blue"), "a.png")
+    got, text = send(signed, data, "a.png")
 
     assert (got, json.loads(text)["detail"]) == (403, "This upload is no longer open.")
     assert not (media_root / signed["fields"]["key"]).exists()

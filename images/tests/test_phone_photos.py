@@ -13,7 +13,17 @@ from PIL import ExifTags, ImageOps
 from PIL import Image as PILImage
 
 from images.models import Image
-from testutils import GPS_LATITUDE, MAKER_NOTE, detail_url, image_bytes, phone_photo, url_path
+from testutils import (
+    GIF_COMMENT,
+    GIF_XMP,
+    GPS_LATITUDE,
+    MAKER_NOTE,
+    detail_url,
+    gif_with_location,
+    image_bytes,
+    phone_photo,
+    url_path,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +149,27 @@ def test_an_mpo_keeps_its_first_picture_only(upload, client):
         assert (img.format, getattr(img, "n_frames", 1)) == ("JPEG", 1)
         assert img.convert("RGB").tobytes() == decoded(sent).convert("RGB").tobytes()
     assert len(stored) < len(sent) * 0.7
+
+
+def test_an_animated_gif_loses_the_location_in_its_comment_and_xmp_and_keeps_its_frames(upload, client):
+    sent = gif_with_location()
+
+    body = upload(SimpleUploadedFile("holiday.gif", sent, content_type="image/gif"))
+    stored = download(client, body["image"])
+
+    for secret in (GIF_COMMENT, GIF_XMP, b"48.8566", b"48,51.4N"):
+        assert secret not in stored
+    with PILImage.open(io.BytesIO(sent)) as before, PILImage.open(io.BytesIO(stored)) as after:
+        assert after.format == "GIF" and after.n_frames == before.n_frames == 3
+        assert after.info["loop"] == before.info["loop"] == 0
+        assert "comment" not in after.info
+        for index in range(3):
+            before.seek(index)
+            after.seek(index)
+            assert after.info["duration"] == before.info["duration"] == 100 * (index + 1)
+            assert after.convert("RGBA").tobytes() == before.convert("RGBA").tobytes()
+    assert (body["checksum"], body["size"]) == (hashlib.sha256(stored).hexdigest(), len(stored))
+    assert body["upload_checksum"] == hashlib.sha256(sent).hexdigest()
 
 
 # --- HEIC and AVIF are held to the rules of every format ----------------------------------------------------

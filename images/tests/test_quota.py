@@ -21,10 +21,8 @@ from testutils import UPLOAD_URL, bearer, image_bytes, login
 
 pytestmark = pytest.mark.django_db
 
-# In a test's transaction the variants (queued on commit) are never made unless a test runs the commit
-# callbacks: usage is the originals alone, and the arithmetic of the limit is exact. The races commit for
-# real and make variants, which count from then on (a quota can be passed by the variants of the image
-# that filled it; README, "Per-user quota").
+# The quota counts originals, and direct uploads not yet completed at their declared size; never variants
+# (README, "Per-user quota"), so whether a test makes them or not, the arithmetic of the limit is exact.
 
 PNG = image_bytes("PNG", (40, 30))
 
@@ -34,7 +32,7 @@ def png(color: str = "red") -> SimpleUploadedFile:
 
 
 def names_in_store() -> set[str]:
-    return {name for name, _ in stored_objects(default_storage, "images/")}
+    return {name for prefix in ("images/", "uploads/") for name, _ in stored_objects(default_storage, prefix)}
 
 
 def over_quota(response, usage: int, images: int, quota: int, size: int) -> None:
@@ -62,15 +60,17 @@ def test_a_proxied_upload_may_fill_the_quota_exactly_but_not_pass_it(auth_client
     assert Image.objects.count() == 2 and names_in_store() == files
 
 
-def test_signing_checks_the_declared_size(auth_client, settings, upload):
+def test_signing_checks_the_declared_size_and_an_open_upload_holds_it(auth_client, settings, upload):
     upload(png())
     settings.IMAGE_USER_QUOTA_BYTES = len(PNG) + 1000
 
-    assert sign(auth_client, size=1000).status_code == 201  # exactly the room left
-    response = sign(auth_client, size=1001)
+    assert sign(auth_client, size=1000).status_code == 201  # exactly the room left, now held by the upload
+    response = sign(auth_client, size=1)
 
-    over_quota(response, usage=len(PNG), images=1, quota=len(PNG) + 1000, size=1001)
+    over_quota(response, usage=len(PNG) + 1000, images=1, quota=len(PNG) + 1000, size=1)
     assert DirectUpload.objects.count() == 1
+    proxied = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
+    over_quota(proxied, usage=len(PNG) + 1000, images=1, quota=len(PNG) + 1000, size=len(PNG))
 
 
 @pytest.mark.parametrize("store", ["local", "s3"])
@@ -78,17 +78,31 @@ def test_completion_checks_the_real_size_and_the_upload_waits_for_room(request, 
     if store == "s3":
         request.getfixturevalue("s3_storage")
     first = upload(png())
-    settings.IMAGE_USER_QUOTA_BYTES = len(PNG) + 10
-    signed = sign(auth_client, "a.png", size=5).json()  # declared small: the bytes tell the truth
-    send(signed, PNG, "a.png")
+    settings.IMAGE_USER_QUOTA_BYTES = 2 * len(PNG)
+    signed = sign(auth_client, "a.png", size=len(PNG)).json()  # the room left, held by the upload
+    assert send(signed, PNG, "a.png")[0] in (201, 204)
+    settings.IMAGE_USER_QUOTA_BYTES = len(PNG) + 10  # staff lowered the quota meanwhile
 
     response = auth_client.post(complete_url(signed["id"]), format="json")
 
+    # The upload's own reservation is not counted against it: its image would take its place.
     over_quota(response, usage=len(PNG), images=1, quota=len(PNG) + 10, size=len(PNG))
     assert Image.objects.count() == 1
     assert signed["fields"]["key"] in names_in_store()  # kept: complete again once there is room
     assert auth_client.delete(f"/api/images/{first['id']}/").status_code == 204
     assert auth_client.post(complete_url(signed["id"]), format="json").status_code == 201
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_the_store_takes_no_more_than_the_declared_size_which_the_quota_counts(request, store, auth_client):
+    if store == "s3":
+        request.getfixturevalue("s3_storage")
+    signed = sign(auth_client, "a.png", size=len(PNG) - 1).json()  # declared one byte short
+
+    status, text = send(signed, PNG, "a.png")
+
+    assert status == 400 and ("EntityTooLarge" in text or "content-length-range" in text), text
+    assert names_in_store() == set()
 
 
 def test_a_users_own_quota_overrides_the_default(auth_client, user, settings):
@@ -112,14 +126,24 @@ def test_no_quota_by_default(auth_client, settings):
         assert auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart").status_code == 201
 
 
-def test_usage_counts_variants_once_they_are_made(upload, user, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        upload(png())
-    image = Image.objects.get()
+def test_an_image_that_fills_the_quota_stays_within_it_once_its_variants_are_made(
+    auth_client, user, settings, django_capture_on_commit_callbacks
+):
+    """Before, the variants of the image that filled the quota counted too: usage 428,826 of 400,000."""
+    big = image_bytes("PNG", (1200, 900), color="purple")
+    settings.IMAGE_USER_QUOTA_BYTES = len(big)
+    with django_capture_on_commit_callbacks(execute=True):  # the variants, made inline after commit
+        filling = SimpleUploadedFile("big.png", big, content_type="image/png")
+        assert auth_client.post(UPLOAD_URL, {"image": filling}, format="multipart").status_code == 201
 
-    stored = sum(default_storage.size(name) for name in image.variants.values())
-    assert stored > 0 and image.variants_bytes == stored
-    assert user_usage(user).bytes == image.size + stored
+    image = Image.objects.get()
+    variants = sum(default_storage.size(name) for name in image.variants.values())
+    assert image.processing == "ready" and variants > 0 and image.variants_bytes == variants
+    usage = auth_client.get("/api/auth/me/").json()["usage"]
+    assert usage == {"bytes": len(big), "images": 1, "quota_bytes": len(big)}  # the original alone
+    assert user_usage(user).bytes == image.size
+    response = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
+    over_quota(response, usage=len(big), images=1, quota=len(big), size=len(PNG))
 
 
 def test_the_admin_upload_is_held_to_the_quota(admin_client, user, settings):
@@ -178,21 +202,18 @@ def test_concurrent_proxied_uploads_cannot_together_pass_the_last_free_bytes(use
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_completions_cannot_together_pass_the_last_free_bytes(user, settings):
+def test_concurrent_signings_cannot_together_take_the_last_free_bytes(user, settings):
     access = login(APIClient(), user.email)["access"]
-    signed = [sign(bearer(access), f"{i}.png", len(PNG)).json() for i in range(4)]
-    for item in signed:
-        send(item, PNG, "a.png")
-    settings.IMAGE_USER_QUOTA_BYTES = len(PNG)  # room for one of the four
+    settings.IMAGE_USER_QUOTA_BYTES = len(PNG)  # room for one upload
 
-    def complete(item: dict) -> Callable[[], int]:
-        return lambda: bearer(access).post(complete_url(item["id"]), format="json").status_code
+    def start(index: int) -> Callable[[], int]:
+        return lambda: sign(bearer(access), f"{index}.png", len(PNG)).status_code
 
-    statuses = race([complete(item) for item in signed])
+    statuses = race([start(index) for index in range(4)])
 
     assert sorted(statuses, key=str) == [201, 409, 409, 409], statuses
-    assert Image.objects.get().size == len(PNG)
-    assert DirectUpload.objects.filter(image=None).count() == 3  # the refused stay, to complete with room
+    assert DirectUpload.objects.get().size == len(PNG)
+    assert user_usage(user).bytes == len(PNG)  # held by the one open upload, and no more
 
 
 @pytest.mark.django_db(transaction=True)

@@ -56,6 +56,22 @@ def test_the_presigned_url_serves_the_bytes_and_the_unsigned_url_is_refused(s3_s
     assert status == 403
 
 
+def test_a_presigned_url_asks_the_store_for_the_files_image_type_whatever_the_object_carries(s3_storage):
+    # An object stored with another type (by an older release, by hand): served as what its name says it is.
+    s3_storage.client().put_object(
+        Bucket=s3_storage.bucket,
+        Key="images/1/x_page.png",
+        Body=b"<html><script>alert(1)</script>",
+        ContentType="text/html",
+    )
+
+    url = default_storage.url("images/1/x_page.png")
+
+    assert "response-content-type=image%2Fpng" in url
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.headers["Content-Type"] == "image/png"
+
+
 def test_a_presigned_url_stops_working_when_it_expires(s3_storage, upload):
     body = upload()
     name = Image.objects.get(pk=body["id"]).image.name

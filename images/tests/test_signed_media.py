@@ -87,6 +87,36 @@ def test_urls_stay_the_same_within_a_window_so_browsers_reuse_what_they_fetched(
     assert auth_client.get(detail_url(body["id"])).json()["image"] == body["image"]
 
 
+def test_a_range_request_gets_that_part_of_the_file(upload, client):
+    body = upload(SimpleUploadedFile("cat.png", image_bytes("PNG", size=(64, 48)), content_type="image/png"))
+    url = body["image"]
+    whole = client.get(url)
+    data = b"".join(whole.streaming_content)
+    size = len(data)
+    assert whole["Accept-Ranges"] == "bytes" and size > 40
+
+    def part(header: str, **headers):
+        response = client.get(url, HTTP_RANGE=header, **headers)
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        return response.status_code, response.get("Content-Range"), content
+
+    assert part("bytes=10-19") == (206, f"bytes 10-19/{size}", data[10:20])
+    assert part("bytes=20-") == (206, f"bytes 20-{size - 1}/{size}", data[20:])
+    assert part("bytes=-5") == (206, f"bytes {size - 5}-{size - 1}/{size}", data[-5:])
+    assert part(f"bytes=30-{size * 2}") == (206, f"bytes 30-{size - 1}/{size}", data[30:])
+    assert part(f"bytes={size}-") == (416, f"bytes */{size}", b"")
+    # Several ranges, nonsense, or a file changed since the client's part: the whole file.
+    assert part("bytes=0-1,5-6") == (200, None, data)
+    assert part("bytes=9-3") == (200, None, data)
+    assert part("lines=1-2") == (200, None, data)
+    assert part("bytes=0-3", HTTP_IF_RANGE="Wed, 21 Oct 2015 07:28:00 GMT") == (200, None, data)
+    assert part("bytes=0-3", HTTP_IF_RANGE=whole["Last-Modified"]) == (206, f"bytes 0-3/{size}", data[:4])
+    response = client.get(url, HTTP_RANGE="bytes=0-3")
+    assert (response["Content-Type"], response["Content-Length"]) == ("image/png", "4")
+    assert response["Content-Disposition"] == 'inline; filename="cat.png"'
+    assert client.get(url_path(url), HTTP_RANGE="bytes=0-3").status_code == 403  # still signed URLs only
+
+
 def test_behind_nginx_django_checks_the_signature_and_nginx_sends_the_file(upload, client, settings):
     settings.MEDIA_X_ACCEL_REDIRECT = "/protected-media/"
     body = upload(SimpleUploadedFile("cat.png", image_bytes(), content_type="image/png"))
@@ -100,7 +130,7 @@ def test_behind_nginx_django_checks_the_signature_and_nginx_sends_the_file(uploa
     assert client.get(url_path(body["image"])).status_code == 403
 
 
-def test_with_s3_the_presigned_url_names_the_download(s3_storage, upload, auth_client):
+def test_with_s3_the_presigned_url_names_the_download_and_its_type(s3_storage, upload, auth_client):
     data = image_bytes("JPEG", size=(20, 10))
     body = upload(SimpleUploadedFile("IMG_0001.JPG", data, content_type="image/jpeg"))
     detail = auth_client.get(detail_url(body["id"])).json()
@@ -108,6 +138,8 @@ def test_with_s3_the_presigned_url_names_the_download(s3_storage, upload, auth_c
     with urllib.request.urlopen(detail["image_url"], timeout=10) as response:
         assert response.read() == data
         assert response.headers["Content-Disposition"] == 'inline; filename="IMG_0001.jpg"'
+        assert response.headers["Content-Type"] == "image/jpeg"
+    assert parse_qs(urlsplit(detail["image_url"]).query)["response-content-type"] == ["image/jpeg"]
     assert detail["image"] == body["image"]  # the presigned URL is reused (cached) with its parameters
     with pytest.raises(urllib.error.HTTPError) as refused:  # the name is signed too
         urllib.request.urlopen(body["image"].replace("IMG_0001", "evil"), timeout=10)

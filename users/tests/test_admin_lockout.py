@@ -70,12 +70,41 @@ def test_the_lockout_counts_one_address_across_emails_and_forged_forwarded_for_h
     assert logged_in(admin_login(staff.email, PASSWORD, ip="10.0.0.2"))  # from elsewhere: allowed
 
 
-def test_the_lockout_counts_one_email_across_addresses_and_letter_cases(staff):
-    for i in range(6):
-        admin_login("ADMIN@example.com" if i % 2 else staff.email, "guess", ip=f"10.0.0.{10 + i}")
+def test_a_stranger_cannot_lock_the_owner_out_from_another_address(staff):
+    """The attack: six wrong passwords with the admin's email, in any case or spacing, from the stranger's address."""
+    stranger, owner = "203.0.113.7", "198.51.100.2"
+    spellings = [staff.email, "ADMIN@example.com", "  Admin@Example.com "]
+    attempts = [admin_login(spellings[i % 3], f"guess-{i}", ip=stranger) for i in range(6)]
 
-    assert admin_login(staff.email, PASSWORD, ip="10.0.0.99").status_code == 429
-    assert User.objects.get(pk=staff.pk).last_login is None
+    assert [response.status_code for response in attempts] == [200] * 5 + [429]
+    # The stranger's address is locked, for this email (even with the right password) and for any other.
+    assert admin_login(staff.email, PASSWORD, ip=stranger).status_code == 429
+    assert admin_login("someone@example.com", "guess", ip=stranger).status_code == 429
+    # The owner, from their own address, gets in at once, with no cool-off to wait out.
+    assert logged_in(admin_login(staff.email, PASSWORD, ip=owner, client=(client := Client())))
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_stranger_on_many_addresses_locks_only_those_addresses(staff):
+    for address in range(4):
+        for i in range(6):
+            admin_login(staff.email, f"guess-{i}", ip=f"203.0.113.{address}")
+
+    assert admin_login(staff.email, PASSWORD, ip="203.0.113.3").status_code == 429
+    assert logged_in(admin_login(staff.email, PASSWORD, ip="198.51.100.2"))
+    assert User.objects.get(pk=staff.pk).last_login is not None
+
+
+def test_the_lockout_counts_one_email_from_one_address_in_any_letter_case(staff):
+    for i in range(5):
+        admin_login("ADMIN@example.com" if i % 2 else staff.email, "guess", ip="10.0.0.10")
+    # Five failures of the pair: the right password still works, and starts the count again.
+    assert logged_in(admin_login(staff.email, PASSWORD, ip="10.0.0.10"))
+
+    for i in range(6):
+        admin_login("ADMIN@example.com" if i % 2 else staff.email, "guess", ip="10.0.0.10")
+
+    assert admin_login(staff.email, PASSWORD, ip="10.0.0.10").status_code == 429
 
 
 def test_a_success_before_the_limit_starts_the_count_again(staff):

@@ -97,6 +97,39 @@ def test_a_new_email_must_be_verified_again_and_older_links_stop_working(
     assert (user.email, user.email_verified) == ("alice.new@example.com", True)
 
 
+def test_a_link_to_an_earlier_address_stays_dead_when_the_email_is_changed_back(
+    auth_client, user, mailbox, django_capture_on_commit_callbacks
+):
+    """The attack: keep the link mailed to an address, change the email away and back, then use the old link."""
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_client.post(RESEND_URL)
+    first_link = mailed_token(mailbox, user.email)
+    for email in ("alice.elsewhere@example.com", user.email):
+        mailbox.received.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            changed = auth_client.patch(ME_URL, {"email": email, "password": PASSWORD}, format="json")
+        assert changed.status_code == 200 and changed.json()["email_verified"] is False
+
+    assert verify(first_link).json() == BAD_LINK  # the same address, but mailed before the changes
+    user.refresh_from_db()
+    assert (user.email, user.email_verified) == ("alice@example.com", False)
+    assert verify(mailed_token(mailbox, user.email)).status_code == 200  # the link mailed since works
+
+
+def test_staff_changing_the_email_in_the_admin_ends_earlier_links_too(
+    admin_client, auth_client, user, mailbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_client.post(RESEND_URL)
+    link = mailed_token(mailbox, user.email)
+    change = reverse("admin:users_user_change", args=[user.pk])
+    for email in ("alice.elsewhere@example.com", user.email):
+        form = {"email": email, "username": user.username, "is_active": "on"}
+        assert admin_client.post(change, form).status_code == 302
+
+    assert verify(link).json() == BAD_LINK
+
+
 def test_a_verification_link_expires(mailbox, django_capture_on_commit_callbacks, settings):
     carol = signed_up(mailbox, django_capture_on_commit_callbacks)
     token = mailed_token(mailbox, carol.email)

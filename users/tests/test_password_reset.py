@@ -1,16 +1,26 @@
 """Password reset through the real endpoints, the mail received by a real SMTP server on loopback."""
 
+import asyncio
+import json
+import os
 import re
+import statistics
+import time
 from datetime import timedelta
 
 import pytest
+import redis
+import requests
 import time_machine
+from aiosmtpd.controller import Controller
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
-from testutils import PASSWORD, bearer, free_port, login
+from testutils import PASSWORD, bearer, free_port, login, start_gunicorn, wait_for_http
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +47,10 @@ def ask_reset(client: APIClient, email: str, capture):
 def link_parts(mailbox, address: str) -> dict:
     """uid and token from the one reset link mailed to the address."""
     [message] = mailbox.messages_to(address)
+    return link_parts_of(message, mailbox)
+
+
+def link_parts_of(message, mailbox) -> dict:
     match = re.fullmatch(r"https://app\.example\.com/reset/([^/]+)/([^/]+)/", mailbox.link_in(message))
     assert match, mailbox.link_in(message)
     return {"uid": match[1], "token": match[2]}
@@ -186,3 +200,128 @@ def test_reset_still_answers_202_when_the_mail_server_is_down(
     [failure] = [record for record in caplog.records if record.levelname == "ERROR"]
     assert "send_password_reset_mail" in failure.getMessage()
     assert "Connection refused" in failure.getMessage()
+
+
+# --- Attacks on the reset request: telling accounts apart by its timing, flooding a mailbox ---------------
+
+
+def test_a_reset_request_does_the_same_work_for_a_known_and_an_unknown_address(
+    api_client, user, broker, django_capture_on_commit_callbacks
+):
+    queries, answers = {}, {}
+    for email in (user.email, "nobody@example.com"):
+        with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+            response = api_client.post(RESET_URL, {"email": email}, format="json")
+        answers[email] = (response.status_code, response.json())
+        queries[email] = [query["sql"] for query in captured.captured_queries]
+
+    assert answers[user.email] == answers["nobody@example.com"] == (202, SENT)
+    # Not even a lookup of the address: the request hands the address on, whatever it is.
+    assert queries[user.email] == queries["nobody@example.com"] == []
+    queued = [json.loads(message)["headers"] for message in redis.Redis.from_url(broker).lrange("celery", 0, -1)]
+    assert sorted((headers["task"], headers["argsrepr"]) for headers in queued) == [
+        ("users.tasks.send_password_reset_mail", "('alice@example.com',)"),
+        ("users.tasks.send_password_reset_mail", "('nobody@example.com',)"),
+    ]
+
+
+class SlowMailServer:
+    """An SMTP server that takes `delay` seconds to accept each mail, as a remote relay does; counts them."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.received = delay, 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        await asyncio.sleep(self.delay)
+        self.received += 1
+        return "250 Message accepted for delivery"
+
+
+def test_a_reset_request_takes_as_long_for_an_account_as_for_no_account(database_url, tmp_path):
+    """The attack: time 30 requests for a registered address and 30 for an unknown one, interleaved, against
+    gunicorn as shipped with no broker (tasks inline); the mail server takes 50 ms a mail. Before, the
+    known address took that 50 ms more (the mail was sent inside the request)."""
+    User.objects.create_user(email="known@example.com", username="known", password=PASSWORD)
+    mail = SlowMailServer(delay=0.05)
+    smtp = Controller(mail, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    env = {
+        **{key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
+        "DOTENV_FILE": "",
+        "DEBUG": "False",
+        "SECRET_KEY": "test-only-" + "k" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "CELERY_BROKER_URL": "",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "THROTTLE_LOGIN_RATE": "100000/min",
+        "PASSWORD_RESET_MAIL_RATES": "100000/min",  # every request mails: the request's own work is measured
+        "LOG_LEVEL": "WARNING",
+    }
+    server = start_gunicorn(port, env, log, workers=2)
+    url = f"http://127.0.0.1:{port}{RESET_URL}"
+
+    def timed(email: str) -> float:
+        started = time.perf_counter()
+        response = requests.post(url, json={"email": email}, timeout=10)
+        assert (response.status_code, response.json()) == (202, SENT)
+        return time.perf_counter() - started
+
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}", server, log)
+        for _ in range(3):  # warm both workers up
+            timed("known@example.com"), timed("nobody@example.com")
+        times: dict[str, list[float]] = {"known@example.com": [], "nobody@example.com": []}
+        for i in range(30):
+            for email in sorted(times, reverse=bool(i % 2)):  # the order alternates
+                times[email].append(timed(email))
+        deadline = time.monotonic() + 10
+        while mail.received < 33 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        smtp.stop()
+
+    known, unknown = (statistics.median(times[email]) * 1000 for email in times)
+    print(f"reset request medians: known {known:.1f} ms, unknown {unknown:.1f} ms")
+    assert mail.received == 33  # every mail was sent, each after its answer
+    assert abs(known - unknown) < 20, (known, unknown)
+
+
+def test_twenty_clients_asking_for_one_address_send_it_one_mail_a_minute_and_five_an_hour(
+    user, other_user, mailbox, django_capture_on_commit_callbacks, settings
+):
+    assert settings.PASSWORD_RESET_MAIL_RATES == [(1, 60), (5, 3600)]
+    start = timezone.now()
+
+    with time_machine.travel(start, tick=False):
+        answers = [
+            ask_reset(APIClient(REMOTE_ADDR=f"203.0.113.{i}"), user.email, django_capture_on_commit_callbacks)
+            for i in range(20)
+        ]
+
+    assert [(answer.status_code, answer.json()) for answer in answers] == [(202, SENT)] * 20  # nothing shows
+    assert len(mailbox.messages_to(user.email)) == 1
+    # Another address is not held back by this one's limit.
+    ask_reset(APIClient(REMOTE_ADDR="203.0.113.99"), other_user.email, django_capture_on_commit_callbacks)
+    assert len(mailbox.messages_to(other_user.email)) == 1
+
+    # Three clients a minute for ten minutes: one mail a minute, until five in the hour.
+    for minute in range(1, 11):
+        with time_machine.travel(start + timedelta(minutes=minute, seconds=1), tick=False):
+            for i in range(3):
+                client = APIClient(REMOTE_ADDR=f"198.51.100.{minute * 3 + i}")
+                ask_reset(client, user.email.upper(), django_capture_on_commit_callbacks)
+    assert len(mailbox.messages_to(user.email)) == 5
+
+    with time_machine.travel(start + timedelta(hours=1, minutes=11), tick=False):
+        ask_reset(APIClient(REMOTE_ADDR="192.0.2.1"), user.email, django_capture_on_commit_callbacks)
+    assert len(mailbox.messages_to(user.email)) == 6  # the next hour
+    # The link of the last mail works.
+    assert confirm(APIClient(), link_parts_of(mailbox.messages_to(user.email)[-1], mailbox)).status_code == 200

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from images.models import Image
@@ -19,20 +20,21 @@ pytestmark = pytest.mark.django_db
 ME_URL = "/api/auth/me/"
 
 
-def test_me_shows_usage_of_originals_and_variants_and_the_default_quota(
+def test_me_shows_usage_of_originals_and_open_uploads_not_variants_and_the_default_quota(
     auth_client, upload, settings, django_capture_on_commit_callbacks
 ):
     settings.IMAGE_USER_QUOTA_BYTES = 5_000_000
     with django_capture_on_commit_callbacks(execute=True):  # the variants, made inline after commit
         upload()
         upload()
+    signed = auth_client.post("/api/images/uploads/", {"filename": "a.png", "size": 1234}, format="json")
 
     usage = auth_client.get(ME_URL).json()["usage"]
 
     images = list(Image.objects.all())
-    stored = sum(default_storage.size(name) for image in images for name in image.stored_names())
-    assert all(image.variants for image in images)
-    assert usage == {"bytes": stored, "images": 2, "quota_bytes": 5_000_000}
+    assert signed.status_code == 201 and all(image.variants for image in images)
+    originals = sum(default_storage.size(image.image.name) for image in images)
+    assert usage == {"bytes": originals + 1234, "images": 2, "quota_bytes": 5_000_000}
 
 
 def test_me_shows_the_users_own_quota_over_the_default(auth_client, user, other_client, settings):
@@ -52,18 +54,23 @@ def test_usage_is_read_only(auth_client, user):
     assert user.quota_bytes is None
 
 
-def test_the_admin_lists_each_users_usage_and_staff_set_a_quota(admin_client, user, other_user, upload):
-    body = upload()
-    size = Image.objects.get(pk=body["id"]).size
+def test_the_admin_lists_each_users_usage_and_staff_set_a_quota(
+    admin_client, auth_client, user, other_user, upload, make_image
+):
+    upload()
+    upload(make_image(size=(40, 30)))
+    auth_client.post("/api/images/uploads/", {"filename": "a.png", "size": 1000}, format="json")
+    auth_client.post("/api/images/uploads/", {"filename": "b.png", "size": 2000}, format="json")
+    size = sum(image.size for image in Image.objects.all()) + 3000  # two originals and two open uploads
     changelist = reverse("admin:users_user_changelist")
 
     html = admin_client.get(changelist, {"o": "7"}).content.decode()  # sorted by usage
-    assert f"{size}\xa0bytes in 1 image(s)" in html
+    assert f"{filesizeformat(size)} in 2 image(s)" in html  # each counted once, however many of the other
     assert "0\xa0bytes in 0 image(s)" in html
 
     change = reverse("admin:users_user_change", args=[user.pk])
     page = admin_client.get(change).content.decode()
-    assert f"{size}\xa0bytes in 1 image(s), of no quota" in page
+    assert f"{filesizeformat(size)} in 2 image(s), of no quota" in page
     response = admin_client.post(
         change,
         {

@@ -1,6 +1,7 @@
 """Compare the rows with the store: orphaned objects, missing originals, missing variants; --fix mends."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -9,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from images.models import DirectUpload, Image, StoredFileDeletion
+from images.models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, StoredFileDeletion
 from images.services import files_delete, variants_schedule_many
 from images.storage import stored_objects
 
@@ -18,7 +19,7 @@ SHOWN = 20  # problems listed of each kind; the counts cover them all
 
 class Command(BaseCommand):
     help = (
-        "Compare the images' rows with the objects in the store under images/: objects no row refers to "
+        "Compare the images' rows with the objects in the store under images/ and uploads/: objects no row refers to "
         "(orphans, with their age; the keys of direct uploads still open are not orphans), rows whose original "
         "is missing, and ready images missing a variant. "
         "--fix deletes orphans older than --grace and queues the missing variants again. Exits non-zero "
@@ -36,7 +37,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, fix: bool, grace: int, verbosity: int, **options) -> None:
         bar = {"disable": None if verbosity else True, "unit": "object"}
-        objects = dict(tqdm(stored_objects(default_storage, "images/"), desc="Listing the store", **bar))
+        listing = chain(
+            stored_objects(default_storage, "images/"), stored_objects(default_storage, DIRECT_UPLOAD_PREFIX)
+        )
+        objects = dict(tqdm(listing, desc="Listing the store", **bar))
         owned: set[str] = set()
         missing_originals: list[int] = []
         missing_variants: list[int] = []
