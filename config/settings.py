@@ -96,6 +96,10 @@ X_FRAME_OPTIONS = "DENY"
 
 # Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+# And, by default while DEBUG is on, a front end on any port of this machine (the account mails' links point at
+# http://localhost:3000 by default): http(s)://localhost, 127.0.0.1 or [::1], any port.
+CORS_ALLOW_LOCALHOST = env_bool("CORS_ALLOW_LOCALHOST", DEBUG)
+CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
 # The list's paging headers, and what a retry with an Idempotency-Key is told.
 CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed"]

@@ -270,7 +270,11 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     if not isinstance(storage, SignedFileSystemStorage):
         raise Http404  # files live elsewhere (S3): nothing is served from here
     if not media_url_is_valid(path, request.GET):
-        return HttpResponseForbidden("This file URL is unsigned, expired or altered.", content_type="text/plain")
+        return HttpResponseForbidden(
+            "This file URL is unsigned, expired or altered (or was signed before the server's SECRET_KEY changed): "
+            "fetch the image again for a fresh one.",
+            content_type="text/plain",
+        )
     if settings.MEDIA_X_ACCEL_REDIRECT:
         response = HttpResponse()  # nginx sends the file, and answers Range requests itself
         response["X-Accel-Redirect"] = settings.MEDIA_X_ACCEL_REDIRECT.rstrip("/") + "/" + quote(path)

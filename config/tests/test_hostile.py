@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.urls import reverse
 
+from config.tests.test_settings import settings_for
 from images.models import Image
 from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn, wait_for_http
 
@@ -342,3 +343,19 @@ def test_cors_allows_only_the_listed_origins(api_client, settings):
 
     assert allowed["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in other
+
+
+def test_a_front_end_on_localhost_may_call_the_api_in_development(api_client, settings):
+    # As `make run` reads its settings: DEBUG on, nothing about CORS set.
+    settings.CORS_ALLOWED_ORIGIN_REGEXES = settings_for(DEBUG="True")["CORS_ORIGIN_REGEXES"]
+
+    preflight = api_client.options(
+        UPLOAD_URL,
+        HTTP_ORIGIN="http://localhost:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, idempotency-key",
+    )
+
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert {"authorization", "idempotency-key"} <= set(preflight["Access-Control-Allow-Headers"].split(", "))

@@ -34,6 +34,8 @@ KEYS = [
     "IMAGE_MAX_UPLOAD_SIZE",
     "JWT_SIGNING_KEY",
     "MEDIA_ROOT",
+    "CORS_ALLOWED_ORIGINS",
+    "CORS_ALLOW_LOCALHOST",
 ]
 SHOW = """
 import json
@@ -48,6 +50,7 @@ print(json.dumps({
     "IMAGE_MAX_UPLOAD_SIZE": settings.IMAGE_MAX_UPLOAD_SIZE,
     "ACCESS": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(),
     "REFRESH": settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds(),
+    "CORS_ORIGIN_REGEXES": settings.CORS_ALLOWED_ORIGIN_REGEXES,
 }))
 """
 
@@ -198,3 +201,24 @@ def test_a_missing_postgresql_database_is_one_line_naming_the_createdb_command()
         "createdb -h 127.0.0.1 -p 5432 -U postgres no_such_database_here (or unset DB_NAME and DATABASE_URL to "
         "use SQLite)."
     ]
+
+
+def test_localhost_origins_may_call_the_api_while_debug_is_on_and_never_in_production():
+    debug = settings_for(DEBUG="True")["CORS_ORIGIN_REGEXES"]
+    production = settings_for(DEBUG="False", SECRET_KEY="s" * 50, ALLOWED_HOSTS="images.example.com")
+
+    assert production["CORS_ORIGIN_REGEXES"] == []
+    assert settings_for(DEBUG="True", CORS_ALLOW_LOCALHOST="False")["CORS_ORIGIN_REGEXES"] == []
+    [pattern] = debug
+    for origin in ("http://localhost:3000", "http://127.0.0.1:5173", "https://localhost", "http://[::1]:8080"):
+        assert re.match(pattern, origin), origin
+    for origin in ("http://localhost.evil.example:3000", "http://evil.example/localhost", "http://10.0.0.1:3000"):
+        assert not re.match(pattern, origin), origin
+
+
+def test_copying_env_example_keeps_the_development_secret_key():
+    """`cp .env.example .env` must not change the key that signed the tokens and file URLs handed out before."""
+    example = (PROJECT / ".env.example").read_text().split("# --- Production", 1)[0]
+
+    assert not re.search(r"^SECRET_KEY=", example, flags=re.MULTILINE)
+    assert not re.search(r"^JWT_SIGNING_KEY=.", example, flags=re.MULTILINE)
