@@ -16,6 +16,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework_simplejwt.views import TokenViewBase
 
+from .filters import KnownQueryParameters
+
 DETAIL_ERROR = {
     "type": "object",
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
@@ -133,7 +135,9 @@ class ServiceAutoSchema(AutoSchema):
         has_body = self.method in ("POST", "PUT", "PATCH") or self.deletes_with_body()
         needs_auth = not self.is_public()
         codes = []
-        if has_body or getattr(view, "filterset_class", None) or getattr(view, "pagination_class", None):
+        takes_query = getattr(view, "filterset_class", None) or getattr(view, "pagination_class", None)
+        refuses_unknown_query = self.method == "GET" and KnownQueryParameters in getattr(view, "filter_backends", ())
+        if has_body or takes_query or refuses_unknown_query:
             codes.append("400")
         if needs_auth or isinstance(view, TokenViewBase):
             codes.append("401")

@@ -24,6 +24,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.filters import KnownQueryParameters
 from config.parsers import JSONParser
 from idempotency.views import IdempotentCreateMixin
 from users.permissions import VerifiedEmailRequired
@@ -235,7 +236,7 @@ class StoreCheckedDestroyMixin:
 class ImageListView(OwnedImageMixin, generics.ListAPIView):
     """GET /api/images/: the user's images, newest first; optional search, date range, ordering, paging."""
 
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [KnownQueryParameters, DjangoFilterBackend]
     filterset_class = ImageFilter
     pagination_class = KeysetLinkPagination
 
