@@ -95,12 +95,16 @@ SPEC_IMAGE = {
     },
     "processing": "ready",
 }
+# The upload answers every field the detail does (the spec's first, then the service's).
 UPLOADED_IMAGE = {
     "id": 1,
+    "user": EXAMPLE_USER,
     "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY,
+    "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg" + FILE_QUERY,
     "title": "My Image",
     "description": "A beautiful landscape",
     "uploaded_at": "2024-01-15T10:35:00Z",
+    "updated_at": "2024-01-15T10:35:00Z",
     **DERIVED_EXAMPLE,
     "variants": {"thumbnail": None, "medium": None},
     "processing": "pending",
