@@ -27,12 +27,14 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# The server is exec'ed under dev/foreground.py: stopping make (Ctrl-C, or kill by its process id) stops the server,
+# runserver's reloaded child included.
 run: migrate
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	exec $(BIN)/python dev/foreground.py $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The Celery worker that makes image variants; needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0).
 worker: migrate
-	$(BIN)/celery -A config worker --loglevel=INFO
+	exec $(BIN)/python dev/foreground.py $(BIN)/celery -A config worker --loglevel=INFO
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -78,29 +80,13 @@ superuser: migrate
 manage: install
 	$(BIN)/python manage.py $(ARGS)
 
-# A local S3 server for development: SeaweedFS from .venv on fixed ports of its own (none of them 8000 or
-# 8080), data in .s3data/, dev credentials. Prints the .env lines that point the service at it.
+# A local S3 server for development: SeaweedFS from .venv, data in S3_DATA (.s3data/), dev credentials. S3 on S3_PORT (18333), or
+# the next free port; weed's nine other ports are the free ones just above it, all below the kernel's range for
+# outgoing connections (dev/s3.py). Prints the .env lines that point the service at it.
 S3_PORT ?= 18333
+S3_DATA ?= .s3data
 s3: install-dev
-	@mkdir -p .s3data
-	@echo "S3 on http://127.0.0.1:$(S3_PORT) (Ctrl-C stops it). Put these lines in .env, then make run:"
-	@echo
-	@echo "USE_S3=True"
-	@echo "AWS_ACCESS_KEY_ID=dev-access-key"
-	@echo "AWS_SECRET_ACCESS_KEY=dev-secret-key"
-	@echo "AWS_STORAGE_BUCKET_NAME=images"
-	@echo "AWS_S3_ENDPOINT_URL=http://127.0.0.1:$(S3_PORT)"
-	@echo "AWS_S3_ADDRESSING_STYLE=path"
-	@echo
-	@echo "Images uploaded before the switch stay on disk: copy them with make manage ARGS=migrate_media_to_s3"
-	@echo
-	AWS_ACCESS_KEY_ID=dev-access-key AWS_SECRET_ACCESS_KEY=dev-secret-key $(BIN)/weed mini -dir=.s3data \
-		-ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
-		-s3.port.iceberg=0 -s3.port.lance=0 -bucket=images \
-		-s3.port=$(S3_PORT) -s3.port.grpc=$$(($(S3_PORT) + 10000)) \
-		-master.port=19333 -master.port.grpc=29333 -volume.port=18080 -volume.port.grpc=28080 \
-		-filer.port=18888 -filer.port.grpc=28888 -admin.port=23646 -admin.port.grpc=33646 \
-		-filer.localSocket=.s3data/filer.sock -s3.localSocket=.s3data/s3.sock
+	@exec $(BIN)/python dev/s3.py --port $(S3_PORT) --data $(S3_DATA)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
