@@ -54,6 +54,27 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# On every answer of a throttled operation (config.throttling), the 429 included.
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        "RateLimit-Policy",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description='The limit (IETF httpapi RateLimit headers draft): "scope";q=requests;w=seconds of the window, '
+        'e.g. "login";q=10;w=60.',
+    ),
+    OpenApiParameter(
+        "RateLimit",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description='Where the client stands: "scope";r=requests left;t=seconds until one is free again, '
+        'e.g. "login";r=7;t=42.',
+    ),
+]
+
+
 class ServiceAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, documenting the errors an operation can answer."""
 
@@ -61,7 +82,13 @@ class ServiceAutoSchema(AutoSchema):
         parameters = super().get_override_parameters()
         if self.accepts_idempotency_key():
             parameters = [*parameters, IDEMPOTENCY_KEY]
+        if self.is_throttled():
+            parameters = [*parameters, *RATE_LIMIT_HEADERS]
         return parameters
+
+    def is_throttled(self) -> bool:
+        """Whether the operation counts against a rate limit (a view's scope, unless it exempts this method)."""
+        return bool(getattr(self.view, "throttle_scope", None)) and bool(self.view.get_throttles())
 
     def accepts_idempotency_key(self) -> bool:
         """A create view that honours the Idempotency-Key header declares it (idempotency.views)."""
@@ -105,9 +132,10 @@ class ServiceAutoSchema(AutoSchema):
             description, name = ERRORS[code]
             component = ResolvedComponent(name, ResolvedComponent.SCHEMA, object=name, schema=SCHEMAS[name])
             self.registry.register_on_missing(component)
-            responses.setdefault(
-                code, {"description": description, "content": {"application/json": {"schema": component.ref}}}
-            )
+            response = {"description": description, "content": {"application/json": {"schema": component.ref}}}
+            if code == "429":
+                response = {"headers": self._get_response_headers_for_code(code), **response}
+            responses.setdefault(code, response)
         return responses
 
     def _get_request_body(self, direction: str = "request") -> dict | None:
@@ -147,7 +175,7 @@ class ServiceAutoSchema(AutoSchema):
             codes.append("404")
         if has_body:
             codes += ["413", "415"]
-        if getattr(view, "throttle_scope", None):
+        if self.is_throttled():
             codes.append("429")
         # Declared by the views that reach the store: True, or the methods that do.
         uses_file_storage = getattr(view, "uses_file_storage", False)

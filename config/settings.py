@@ -101,8 +101,8 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_LOCALHOST = env_bool("CORS_ALLOW_LOCALHOST", DEBUG)
 CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
-# The list's paging headers, and what a retry with an Idempotency-Key is told.
-CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed"]
+# The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit.
+CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy"]
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "idempotency-key")
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
@@ -131,6 +131,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
+    "config.middleware.RateLimitHeadersMiddleware",
     "config.store_budget.StoreBudgetMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
