@@ -102,10 +102,18 @@ CORS_ALLOW_LOCALHOST = env_bool("CORS_ALLOW_LOCALHOST", DEBUG)
 CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
 # The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit.
-CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy"]
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "X-Total-Count",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-Request-ID",
+]
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "idempotency-key")
-# Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+# Load balancers probe health, and Prometheus scrapes each node, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$", r"^metrics$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -129,6 +137,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer (a 413 or a redirect too) carries its request id, and every log line of it; each is counted.
+    "config.logs.RequestIdMiddleware",
+    "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "config.middleware.RateLimitHeadersMiddleware",
@@ -379,7 +390,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.metrics.TimedRedisCache",  # Django's, each call timed for /metrics
             "LOCATION": REDIS_URL,
             # Short timeouts: a stopped or hung Redis costs about a second, then is left alone a few seconds.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -651,14 +662,51 @@ JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
 # /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
 HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)
 
+# --- Metrics (Prometheus): /metrics on each API node, and on each Celery worker when asked ------------------------
+
+# /metrics answers a scrape that sends "Authorization: Bearer <this>" (Prometheus: `authorization: {credentials: ...}`);
+# empty: /metrics is a 404. A long random string, like SECRET_KEY, and another one.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Where the processes of one server add up their counts (prometheus-client's multiprocess mode): an empty folder of
+# its own. gunicorn.conf.py makes one for its workers; set it for a Celery worker whose pool has several processes.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR must be an existing folder: {PROMETHEUS_MULTIPROC_DIR!r}.")
+# A Celery worker serves its own metrics (variant build time where the work runs) on host:port, e.g. 10.0.0.21:9808
+# on a private network, or 127.0.0.1:9808; empty: none. No token: keep the port off any public network.
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS")
+
 # --- Logging ------------------------------------------------------------------------------------
+
+# "json": one JSON object a line (time, level, logger, message, request_id and the record's other fields), for a log
+# collector; "text": the message alone, for a terminal. JSON by default whenever DEBUG is off.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+# One line per request (method, path, view, status, duration, user, request id), as an access log: on by default
+# whenever DEBUG is off (runserver prints its own while it is on).
+LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC, to the microsecond
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django's own "django" logger prints to the console too (while DEBUG is on) and passes each line up to
     # the root: every line came out twice. It keeps only the root's handler.
-    "loggers": {"django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO"), "propagate": True}},
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
 }
+# A Celery worker logs through the handler above when the logs are JSON (its own loggers pass up to the root), and
+# in Celery's own text format otherwise.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

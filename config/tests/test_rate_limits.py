@@ -1,4 +1,4 @@
-"""Rate limits a client can see coming: RateLimit-Policy and RateLimit headers (IETF httpapi draft) on throttled views."""
+"""Rate limits a client sees coming: RateLimit-Policy and RateLimit headers (IETF httpapi draft) on throttled views."""
 
 from datetime import UTC, datetime
 
