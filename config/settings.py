@@ -462,11 +462,11 @@ IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
 # Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
 IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
-IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 5)
+IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 3)
 # Completions one API process waits on or verifies at once (each holds one of its threads: gunicorn.conf.py runs
 # 8 per worker); more are answered 503 with Retry-After at once, so that a burst never holds the threads that
 # every other request needs.
-IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 4)
+IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 2)
 # Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
 # are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
 IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
