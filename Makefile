@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint format faults faults-full sdk migrate superuser manage s3 clean
+.PHONY: install install-dev install-docs run worker test lint format faults faults-full sdk migrate superuser manage s3 docs docs-build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,15 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.installed-docs: requirements.txt requirements-docs.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	touch $@
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
+
+install-docs: $(VENV)/.installed-docs
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -88,5 +94,19 @@ S3_DATA ?= .s3data
 s3: install-dev
 	@exec $(BIN)/python dev/s3.py --port $(S3_PORT) --data $(S3_DATA)
 
+# The documentation (docs/, mkdocs.yml): served on http://127.0.0.1:$(DOCS_PORT)/ while it runs, rebuilt on each edit;
+# docs-build makes site/ as CI does, failing on any warning or broken link. Both first write docs/openapi.yaml, the
+# schema the API reference page renders, from the code.
+DOCS_PORT ?= 8001
+DOCS_ENV := DOTENV_FILE= NO_MKDOCS_2_WARNING=1
+docs/openapi.yaml: install-docs
+	$(DOCS_ENV) $(BIN)/python manage.py spectacular --file docs/openapi.yaml
+
+docs: docs/openapi.yaml
+	$(DOCS_ENV) exec $(BIN)/python dev/foreground.py $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: docs/openapi.yaml
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site docs/openapi.yaml

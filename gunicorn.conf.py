@@ -1,4 +1,4 @@
-"""gunicorn's settings, read from the project's root by every `gunicorn config.wsgi:application` (README).
+"""gunicorn's settings, read from the project's root by every `gunicorn config.wsgi:application` (docs/deployment.md).
 
 gunicorn refuses a request it cannot parse (a request line over its limit, a malformed header) before Django
 sees it, with an HTML page. Clients of this API parse JSON, so those answers are JSON too, in the shape of the
@@ -15,8 +15,8 @@ from gunicorn import util
 # Threads, not one request per process: a request that waits (on the store, a worker's verdict, a slow client's
 # body) holds one thread of its process, and the others go on answering. Django keeps a database connection per
 # thread (CONN_MAX_AGE): each worker process may hold up to `threads` of them. Still, gunicorn must not face
-# clients directly (README, "Reverse Proxy"): a proxy that buffers request bodies, as nginx does, hands it only
-# complete requests.
+# clients directly (docs/deployment.md, "Reverse Proxy"): a proxy that buffers request bodies, as nginx does,
+# hands it only complete requests.
 worker_class = "gthread"
 threads = 8
 

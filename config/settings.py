@@ -424,7 +424,7 @@ IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024
 IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
 IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
 # libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. 1 measured 0.7-0.8x the time of 4 for 0.6-4% more
-# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; README, "Image processing").
+# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; docs/images.md, "Image processing").
 IMAGE_VARIANT_WEBP_METHOD = env_int("IMAGE_VARIANT_WEBP_METHOD", 1)
 if IMAGE_VARIANT_WEBP_METHOD not in range(7):
     raise ImproperlyConfigured(f"IMAGE_VARIANT_WEBP_METHOD must be 0 to 6, not {IMAGE_VARIANT_WEBP_METHOD}.")
@@ -454,7 +454,7 @@ IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
 # it stores). A client signs just before it sends; the store checks the expiry when the POST begins.
 IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
 # AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
-# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: README, "Browsers and the
+# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: docs/storage.md, "Browsers and the
 # bucket"). Off by default: SeaweedFS refuses the tagging field.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
@@ -519,7 +519,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # A client waits on a direct upload's verification: it has a queue of its own ("uploads"), so that it never
 # waits behind variants. A worker consumes both queues unless told otherwise (-Q uploads: a worker for it alone).
 # Webhook deliveries wait on other people's servers (up to WEBHOOK_TIMEOUT each): a queue of their own too, for a
-# worker of many threads (README, "Webhooks").
+# worker of many threads (docs/webhooks.md).
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"), Queue("webhooks"))
 CELERY_TASK_ROUTES = {
     "images.tasks.verify_direct_upload": {"queue": "uploads"},

@@ -40,7 +40,7 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
 
     While the shared cache (Redis) is unreachable the counts are kept in each process's own memory
     (LOCAL_COUNTS): the limits still hold per worker process, so an outage neither opens the login to
-    unlimited guessing nor turns every throttled endpoint into an error. A stated choice: see README,
+    unlimited guessing nor turns every throttled endpoint into an error. A stated choice: see docs/operations.md,
     "Failure modes".
     """
 

@@ -134,7 +134,7 @@ def test_a_malformed_multipart_body_is_a_json_400(auth_client):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[str]:
-    """The README's production command, `gunicorn config.wsgi:application`, run from the project's root."""
+    """The production command (docs/deployment.md), `gunicorn config.wsgi:application`, run from the project's root."""
     folder = tmp_path_factory.mktemp("served")
     port = free_port()
     env = {
@@ -223,7 +223,7 @@ def test_a_request_the_server_cannot_parse_is_answered_in_json(served, head, sta
 
 def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
     """The attack: two connections each send a request's head, then its body a byte at a time, to gunicorn as
-    the README runs it (two workers, gunicorn.conf.py). With sync workers both were held, and health timed out
+    the deployment docs run it (two workers, gunicorn.conf.py). With sync workers both were held, and health timed out
     for as long as the bytes kept coming; with gthread's threads the rest of the service answers."""
     port, log = free_port(), tmp_path / "gunicorn.log"
     env = {
