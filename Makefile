@@ -47,8 +47,9 @@ test: install-dev
 
 # Fault injection: the service with its shipped defaults (gunicorn, workers, beat, PostgreSQL, Redis or RabbitMQ,
 # SeaweedFS of its own; two nodes behind nginx) under load while each part fails for real; prints the figures of
-# each phase. `make faults`: Redis with one node, RabbitMQ with two (CI); `make faults-full`: all four.
-FAULT_STACKS ?= redis-1,rabbitmq-2
+# each phase. `make faults` (CI): RabbitMQ with two nodes, every phase; Redis with one, the broker's phases.
+# `make faults-full`: every phase on all four.
+FAULT_STACKS ?= redis-1/broker,rabbitmq-2
 faults: install-dev
 	FAULT_STACKS=$(FAULT_STACKS) $(BIN)/python -m pytest faults -p no:cacheprovider -s -v $(PYTEST_ARGS)
 
