@@ -232,8 +232,8 @@ def variants_schedule_many(image_ids: list[int]) -> None:
         for done, pk in enumerate(image_ids):
             try:
                 make_variants.delay(pk)
-            except BROKER_ERRORS as exc:
-                logger.error("Could not queue the variants of image %s (the sweeper will): %s", pk, exc)
+            except Exception as exc:  # noqa: BLE001 (the broker down, or its connection broken in any way)
+                logger.error("Could not queue the variants of image %s (the sweeper will): %r", pk, exc)
                 variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
                 return
 
