@@ -125,6 +125,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: with SERVER_TIMING on, it times everything below it.
+    "config.timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "config.store_budget.StoreBudgetMiddleware",
@@ -560,7 +562,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.ServiceAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.JSONParser",  # DRF's, with a 400 for JSON nested too deeply (not a RecursionError)
-        "rest_framework.parsers.MultiPartParser",
+        "config.parsers.MultiPartParser",  # DRF's, timed (SERVER_TIMING)
         "rest_framework.parsers.FormParser",
     ],
     # The spec writes times as "2024-01-15T10:30:00Z".
@@ -642,6 +644,10 @@ SIMPLE_JWT = {
 # A login session ends this many days after the login, however often its refresh token is rotated
 # (users.tokens: the "auth_time" claim travels through rotation and caps every expiry).
 JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
+
+# Answers carry a Server-Timing header: the time and database queries of each step of the request (config.timing;
+# bench/upload_breakdown.py reads it). Off in production: it tells clients how long things take.
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
 
 # /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
 HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)

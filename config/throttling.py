@@ -7,6 +7,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle
 
 from .cache import cache_failed, cache_usable
+from .timing import timed
 from .unavailable import CACHE_ERRORS
 
 # Where counts go while the shared cache is unreachable: this process's own memory.
@@ -27,6 +28,10 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES
 
     def allow_request(self, request, view) -> bool:
+        with timed("throttle"):
+            return self._allow_request(request, view)
+
+    def _allow_request(self, request, view) -> bool:
         if cache_usable():
             try:
                 return super().allow_request(request, view)

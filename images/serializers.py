@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ErrorDetail, NotFound
 
 from config.exceptions import StorageUnavailable
+from config.timing import timed
 from users.serializers import UserSerializer
 
 from .direct_uploads import (
@@ -57,7 +58,8 @@ class StoredFileField(serializers.FileField):
     def to_representation(self, value) -> str | None:
         if not value:
             return None
-        return download_url(value.storage, value.name, getattr(value.instance, "original_filename", ""))
+        with timed("sign"):
+            return download_url(value.storage, value.name, getattr(value.instance, "original_filename", ""))
 
 
 class VariantSerializer(serializers.Serializer):
@@ -81,6 +83,10 @@ class BaseImageSerializer(serializers.ModelSerializer):
         fields = ["id", "image", "title", "description", "uploaded_at", *DERIVED_FIELDS]
         read_only_fields = ["id", "uploaded_at", *DERIVED_FIELDS]
 
+    def to_representation(self, instance: Image) -> dict:
+        with timed("answer"):
+            return super().to_representation(instance)
+
     def absolute_url(self, url: str) -> str:
         """The URL made absolute for the client (S3 URLs are absolute already and pass unchanged)."""
         request = self.context.get("request")
@@ -102,7 +108,8 @@ class BaseImageSerializer(serializers.ModelSerializer):
                 variants[name] = None
                 continue
             width, height = obj.variant_sizes.get(name) or (None, None)
-            url = self.absolute_url(storage.url(obj.variants[name]))
+            with timed("sign"):
+                url = self.absolute_url(storage.url(obj.variants[name]))
             variants[name] = {"url": url, "width": width, "height": height}
         return variants
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from config.celery import broker_jobs_lost_before
+from config.timing import timed
 from config.unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
 from .events import IMAGE_DELETED, IMAGE_FAILED, IMAGE_READY, image_event_send
@@ -68,18 +69,22 @@ def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File,
     `upload_checksum` that of the bytes as sent; `width` and `height` are as displayed (EXIF orientation
     applied). Raises ValidationError (under no field) when the file is not an acceptable image.
     """
-    info = validate_image_file(file)
+    with timed("validate"):
+        info = validate_image_file(file)
     fmt = info.format
     name = safe_image_filename(file.name or "", fmt.extensions[0], fmt.extensions)
-    upload_checksum = sha256_of(file)
+    with timed("hash"):
+        upload_checksum = sha256_of(file)
     stored, checksum = file, upload_checksum
     if settings.IMAGE_STRIP_METADATA if strip is None else strip:
-        file.seek(0)
-        data = file.read()  # at most IMAGE_MAX_UPLOAD_SIZE bytes
-        file.seek(0)
-        scrubbed = _scrubbed(data, info)
+        with timed("scrub"):
+            file.seek(0)
+            data = file.read()  # at most IMAGE_MAX_UPLOAD_SIZE bytes
+            file.seek(0)
+            scrubbed = _scrubbed(data, info)
         if scrubbed != data:
-            stored, checksum = ContentFile(scrubbed), hashlib.sha256(scrubbed).hexdigest()
+            with timed("hash"):
+                stored, checksum = ContentFile(scrubbed), hashlib.sha256(scrubbed).hexdigest()
     stored.name = name
     stored.content_type = fmt.mime_type
     width, height = info.upright_size
@@ -136,12 +141,14 @@ def image_create(
         raise ValidationError({"image": exc.error_list}) from None
     policy = settings.IMAGE_DUPLICATES if duplicates is None else duplicates
     if policy != "allow":
-        existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
+        with timed("duplicates"):
+            existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
         if existing is not None:
             raise DuplicateImageError(existing, policy)
     image = Image(user=user, title=title, description=description, **metadata)
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
-    quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
+    with timed("quota"):
+        quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
     # The file first (outside the row lock), then the row.
     image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, stored.name), stored)
     return image_record(image, on_created)
@@ -154,8 +161,9 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
     recorded for the sweeper). Direct uploads do the same in images.direct_uploads, with their own lock.
     """
     try:
-        with transaction.atomic():
-            quota_reserve(image.user, image.size)  # two uploads racing for the last free bytes wait here
+        with timed("insert"), transaction.atomic():
+            with timed("quota"):
+                quota_reserve(image.user, image.size)  # two uploads racing for the last free bytes wait here
             image.save()
             file_row_committed(image.image.name)
             if on_created is not None:
@@ -168,8 +176,10 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
 
 def file_store_uncommitted(storage: Storage, name: str, content: File) -> str:
     """Store a file for a row about to be inserted; return its name. Call file_row_committed with the row."""
-    file_record_uncommitted(name)
-    stored = storage.save(name, content, max_length=Image._meta.get_field("image").max_length)
+    with timed("record"):
+        file_record_uncommitted(name)
+    with timed("store"):
+        stored = storage.save(name, content, max_length=Image._meta.get_field("image").max_length)
     if stored != name:  # the store gave it another name (never for a fresh uuid): record that one instead
         StoredFileDeletion.objects.filter(name=name).update(name=stored)
     return stored
@@ -199,7 +209,8 @@ def image_created(image: Image) -> Image:
     # Inline (no broker) the variants were made as the row committed: show the row as it now is. The
     # row is committed, so a database failing now must not turn the answer into an error.
     try:
-        image.refresh_from_db(fields=["variants", "variant_sizes", "processing"])
+        with timed("readback"):
+            image.refresh_from_db(fields=["variants", "variant_sizes", "processing"])
     except DATABASE_ERRORS:
         logger.warning("Image %s stored; its state could not be read back", image.pk, exc_info=True)
     return image
@@ -229,13 +240,14 @@ def variants_schedule_many(image_ids: list[int]) -> None:
     from .tasks import make_variants  # the task module imports this one
 
     def publish() -> None:
-        for done, pk in enumerate(image_ids):
-            try:
-                make_variants.delay(pk)
-            except BROKER_ERRORS as exc:
-                logger.error("Could not queue the variants of image %s (the sweeper will): %s", pk, exc)
-                variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
-                return
+        with timed("publish"):
+            for done, pk in enumerate(image_ids):
+                try:
+                    make_variants.delay(pk)
+                except BROKER_ERRORS as exc:
+                    logger.error("Could not queue the variants of image %s (the sweeper will): %s", pk, exc)
+                    variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
+                    return
 
     transaction.on_commit(publish, robust=True)
 

@@ -19,12 +19,12 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.parsers import JSONParser
+from config.parsers import JSONParser, MultiPartParser
 from idempotency.views import IdempotentCreateMixin
 from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER

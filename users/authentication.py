@@ -3,6 +3,7 @@
 from rest_framework_simplejwt.tokens import Token
 
 from config.authentication import BearerJWTAuthentication
+from config.timing import timed
 
 from .models import User
 from .tokens import session_check
@@ -10,6 +11,10 @@ from .tokens import session_check
 
 class JWTAuthentication(BearerJWTAuthentication):
     """Bearer access tokens: SimpleJWT's checks, then the session's (logged out everywhere, past its maximum age)."""
+
+    def authenticate(self, request):
+        with timed("auth"):
+            return super().authenticate(request)
 
     def get_user(self, validated_token: Token) -> User:
         user = super().get_user(validated_token)  # the user already read here: the checks cost no query
