@@ -5,7 +5,6 @@ The API's upload, the admin and the management commands call these; `tasks.py` o
 single `_set_image_file_metadata`).
 """
 
-import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterable
@@ -29,8 +28,8 @@ from .events import IMAGE_DELETED, IMAGE_FAILED, IMAGE_READY, image_event_send
 from .models import Image, StoredFileDeletion, image_upload_to, safe_image_filename
 from .processing import render_variants, variant_size
 from .quota import quota_check, quota_reserve
-from .scrub import ScrubError, strip_metadata
-from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, sha256_of, validate_image_file
+from .scrub import Scrubbed, ScrubError, scrub_file
+from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, validate_image_file
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +72,9 @@ def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File,
         info = validate_image_file(file)
     fmt = info.format
     name = safe_image_filename(file.name or "", fmt.extensions[0], fmt.extensions)
-    with timed("hash"):
-        upload_checksum = sha256_of(file)
-    stored, checksum = file, upload_checksum
-    if settings.IMAGE_STRIP_METADATA if strip is None else strip:
-        with timed("scrub"):
-            file.seek(0)
-            data = file.read()  # at most IMAGE_MAX_UPLOAD_SIZE bytes
-            file.seek(0)
-            scrubbed = _scrubbed(data, info)
-        if scrubbed != data:
-            with timed("hash"):
-                stored, checksum = ContentFile(scrubbed), hashlib.sha256(scrubbed).hexdigest()
+    with timed("scrub"):  # the checksums and the scrub: one pass over the bytes
+        scrubbed = _scrubbed(file, info, settings.IMAGE_STRIP_METADATA if strip is None else strip)
+    stored = scrubbed.file(file, name)
     stored.name = name
     stored.content_type = fmt.mime_type
     width, height = info.upright_size
@@ -93,25 +83,31 @@ def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File,
         "height": height,
         "format": fmt.name,
         "mime_type": fmt.mime_type,
-        "size": stored.size,
-        "checksum": checksum,
-        "upload_checksum": upload_checksum,
+        "size": scrubbed.size,
+        "checksum": scrubbed.checksum,
+        "upload_checksum": scrubbed.source_checksum,
         "original_filename": name,
     }
 
 
-def _scrubbed(data: bytes, info: ImageInfo) -> bytes:
-    """The bytes without their metadata, checked to open as the same image (the pixel data is not touched)."""
+def _scrubbed(file: File, info: ImageInfo, strip: bool) -> Scrubbed:
+    """The file without its metadata (with `strip`), checked to open as the same image (pixel data untouched)."""
+    if not strip:
+        return scrub_file(file, info.format.name, strip=False)
     unscrubbable = ValidationError(
         "The image's metadata could not be removed, so it was not stored.", code="unscrubbable"
     )
     try:
-        scrubbed = strip_metadata(data, info.format.name)
-        with PILImage.open(io.BytesIO(scrubbed)) as img:
+        scrubbed = scrub_file(file, info.format.name)
+        if scrubbed.unchanged:
+            return scrubbed
+        with PILImage.open(scrubbed.file(file, file.name or "")) as img:
             found = (FORMAT_ALIASES.get(img.format, img.format), img.size)
     except (ScrubError, OSError, SyntaxError, ValueError):
         logger.warning("Could not strip the metadata of a %s upload", info.format.name, exc_info=True)
         raise unscrubbable from None
+    finally:
+        file.seek(0)
     if found != (info.format.name, (info.width, info.height)):
         logger.error("Stripping the metadata of a %s upload changed the image: %s", info.format.name, found)
         raise unscrubbable
