@@ -117,7 +117,7 @@ def direct_upload_start(
     )
     upload.key = direct_upload_key(user.pk, filename)  # uploads/{user_id}/{uuid}_{safe name}
     with transaction.atomic():
-        quota_reserve(user, size)  # two signings cannot both take the last free bytes
+        quota_reserve(user, size, image=False)  # two signings cannot both take the last free bytes
         upload.save()
         if on_created is not None:
             on_created(upload.pk)
@@ -328,7 +328,7 @@ def _verify_and_create(upload: DirectUpload) -> Image:
             completed = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", flat=True).get()
             if completed is None:
                 # The owner's lock until commit; QuotaExceeded: nothing kept.
-                quota_reserve(upload.user, image.size, completing=upload)
+                quota_reserve(upload.user, image.size, image=True, completing=upload)
                 image.save()
                 file_row_committed(name)
                 upload.image = image

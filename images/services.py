@@ -159,7 +159,7 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
     try:
         with timed("insert"), transaction.atomic():
             with timed("quota"):
-                quota_reserve(image.user, image.size)  # two uploads racing for the last free bytes wait here
+                quota_reserve(image.user, image.size, image=True)  # two uploads racing for the last bytes wait here
             image.save()
             file_row_committed(image.image.name)
             if on_created is not None:

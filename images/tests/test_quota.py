@@ -141,6 +141,7 @@ def test_an_image_that_fills_the_quota_stays_within_it_once_its_variants_are_mad
     assert image.processing == "ready" and variants > 0 and image.variants_bytes == variants
     usage = auth_client.get("/api/auth/me/").json()["usage"]
     assert usage == {"bytes": len(big), "images": 1, "quota_bytes": len(big)}  # the original alone
+    user.refresh_from_db()  # its running totals, as the upload's transaction left them
     assert user_usage(user).bytes == image.size
     response = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
     over_quota(response, usage=len(big), images=1, quota=len(big), size=len(PNG))
@@ -186,7 +187,8 @@ def test_concurrent_proxied_uploads_cannot_together_pass_the_last_free_bytes(use
     access = login(APIClient(), user.email)["access"]
     bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
     bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
-    before = user_usage(user).bytes  # two originals and their variants
+    user.refresh_from_db()
+    before = user_usage(user).bytes  # two originals (their variants are not counted)
     settings.IMAGE_USER_QUOTA_BYTES = before + len(PNG)  # room left for one more original
 
     def upload() -> int:
@@ -213,6 +215,7 @@ def test_concurrent_signings_cannot_together_take_the_last_free_bytes(user, sett
 
     assert sorted(statuses, key=str) == [201, 409, 409, 409], statuses
     assert DirectUpload.objects.get().size == len(PNG)
+    user.refresh_from_db()
     assert user_usage(user).bytes == len(PNG)  # held by the one open upload, and no more
 
 
