@@ -496,6 +496,12 @@ if WEBHOOK_TIMEOUT < 1 or min(WEBHOOK_RETRY_DELAYS, default=0) < 0:
 
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
+# Without a broker, variants are made in the API process after the answer has been sent, on a background thread of
+# each process (config.background), so that an upload answers as fast as with a worker; False: during the request,
+# before the answer (the answer then shows them made). Images whose process died first are made by the sweeper.
+IMAGE_VARIANTS_IN_BACKGROUND = env_bool("IMAGE_VARIANTS_IN_BACKGROUND", True)
+# Calls waiting for that thread, per process; past it, images are left pending for the sweeper (sweep_images).
+BACKGROUND_QUEUE_SIZE = env_int("BACKGROUND_QUEUE_SIZE", 100)
 # Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")

@@ -49,6 +49,7 @@ from .services import (
     image_created,
     image_file_metadata,
     image_find_duplicate,
+    variants_in_process,
 )
 from .storage import s3_presigned_post, stored_file_copy, stored_file_read, stored_objects
 
@@ -319,6 +320,8 @@ def _verify_and_create(upload: DirectUpload) -> Image:
     else:  # without their metadata: those bytes are stored instead
         name = file_store_uncommitted(storage, name, stored)
     image.image = name
+    if variants_in_process():
+        image.processing_queued_at = None  # no broker holds its job: if this process dies first, the sweeper makes them
     try:
         with transaction.atomic():
             # The row lock (a write, the transaction's first statement): a second verification waits here,

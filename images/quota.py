@@ -102,7 +102,9 @@ def quota_reserve(user, size: int, *, image: bool, completing: DirectUpload | No
         else Q(quota_bytes__isnull=True, stored_bytes__lte=default - added)
     )
     users = get_user_model()._default_manager.filter(pk=user.pk)
-    if users.filter(within).update(stored_bytes=F("stored_bytes") + added, stored_images=F("stored_images") + int(image)):
+    if users.filter(within).update(
+        stored_bytes=F("stored_bytes") + added, stored_images=F("stored_images") + int(image)
+    ):
         return
     row = users.values("stored_bytes", "stored_images", "quota_bytes").first()
     if row is None:

@@ -90,7 +90,14 @@ class BaseImageSerializer(serializers.ModelSerializer):
     def absolute_url(self, url: str) -> str:
         """The URL made absolute for the client (S3 URLs are absolute already and pass unchanged)."""
         request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        if request is None:
+            return url
+        if url.startswith("/") and not url.startswith("//"):  # a path: this request's scheme and host, read once
+            origin = self.context.get("_origin")
+            if origin is None:
+                origin = self.context["_origin"] = request.build_absolute_uri("/")[:-1]
+            return origin + url
+        return request.build_absolute_uri(url)
 
     @extend_schema_field(
         serializers.DictField(
@@ -172,9 +179,15 @@ class ImageSerializer(BaseImageSerializer):
             attrs = {"title": "", "description": "", **attrs}
         return attrs
 
+    def to_representation(self, instance: Image) -> dict:
+        data = super().to_representation(instance)
+        # The file's URL made absolute: signed once, for both fields.
+        data["image_url"] = self.absolute_url(data["image"]) if data["image"] else None
+        return data
+
     def get_image_url(self, obj: Image) -> str | None:
-        """The file's absolute URL."""
-        return self.absolute_url(self.fields["image"].to_representation(obj.image)) if obj.image else None
+        """The file's absolute URL (filled in by to_representation from `image`'s)."""
+        return None
 
 
 class DirectUploadSerializer(serializers.ModelSerializer):

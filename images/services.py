@@ -20,6 +20,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from config.background import deferring, in_background
+from config.celery import app as celery_app
 from config.celery import broker_jobs_lost_before
 from config.timing import timed
 from config.unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
@@ -156,6 +158,8 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
     If the row cannot be inserted (over quota, the database failing), the stored file is deleted (or
     recorded for the sweeper). Direct uploads do the same in images.direct_uploads, with their own lock.
     """
+    if variants_in_process():
+        image.processing_queued_at = None  # no broker holds its job: if this process dies first, the sweeper makes them
     try:
         with timed("insert"), transaction.atomic():
             with timed("quota"):
@@ -202,8 +206,10 @@ def file_row_committed(name: str) -> None:
 def image_created(image: Image) -> Image:
     """Schedule the variants of an image whose row was just inserted, and return it as it now is."""
     variants_schedule(image)
-    # Inline (no broker) the variants were made as the row committed: show the row as it now is. The
-    # row is committed, so a database failing now must not turn the answer into an error.
+    if not celery_app.conf.task_always_eager or (settings.IMAGE_VARIANTS_IN_BACKGROUND and deferring()):
+        return image  # queued, or to be made after the answer: pending, as the row says
+    # Made inline (no broker) as the row committed: show the row as it now is. The row is committed, so a
+    # database failing now must not turn the answer into an error.
     try:
         with timed("readback"):
             image.refresh_from_db(fields=["variants", "variant_sizes", "processing"])
@@ -235,6 +241,10 @@ def variants_schedule_many(image_ids: list[int]) -> None:
     """
     from .tasks import make_variants  # the task module imports this one
 
+    if variants_in_process():
+        transaction.on_commit(lambda: variants_in_background(image_ids), robust=True)
+        return
+
     def publish() -> None:
         with timed("publish"):
             for done, pk in enumerate(image_ids):
@@ -246,6 +256,23 @@ def variants_schedule_many(image_ids: list[int]) -> None:
                     return
 
     transaction.on_commit(publish, robust=True)
+
+
+def variants_in_process() -> bool:
+    """Whether variants are made by the API process after its answer (no broker, IMAGE_VARIANTS_IN_BACKGROUND)."""
+    return celery_app.conf.task_always_eager and settings.IMAGE_VARIANTS_IN_BACKGROUND
+
+
+def variants_in_background(image_ids: list[int]) -> None:
+    """No broker: make these images' variants on this process's background thread once the answer has been sent
+    (at once outside a request); those it has no room for are left to the sweeper."""
+    from .tasks import make_variants  # the task module imports this one
+
+    for done, pk in enumerate(image_ids):
+        if not in_background(make_variants.delay, pk):  # runs the task (inline: no broker) on that thread
+            logger.warning("No room to make the variants of images %s now (the sweeper will)", image_ids[done:])
+            variants_not_queued(image_ids[done:])
+            return
 
 
 def variants_not_queued(image_ids: list[int]) -> None:

@@ -4,7 +4,10 @@ listing a store; signing a direct upload to the store and moving what arrived (i
 Either way a file's URL is the only key to it, it expires, and it names the file for downloads.
 """
 
+import base64
+import functools
 import hashlib
+import hmac
 import json
 import mimetypes
 import os
@@ -21,6 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.utils.encoding import filepath_to_uri
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
@@ -134,7 +138,9 @@ class SignedFileSystemStorage(FileSystemStorage):
             expires = int(time.time()) + expire
         query = {"response-content-disposition": disposition} if disposition else {}
         query |= {"expires": expires, "signature": media_signature(media_path(name), expires, disposition)}
-        return f"{super().url(name)}?{urlencode(query)}"
+        # FileSystemStorage.url's urljoin, without its parsing (a list signs a few URLs per image): the base URL ends
+        # with "/" and stored names are relative and safe.
+        return f"{self.base_url}{filepath_to_uri(name).lstrip('/')}?{urlencode(query)}"
 
 
 def media_path(name: str) -> str:
@@ -143,8 +149,20 @@ def media_path(name: str) -> str:
 
 
 def media_signature(path: str, expires: int, disposition: str = "") -> str:
-    """The signature of a local file URL: its path, expiry and download name, with SECRET_KEY."""
-    return signing.Signer(salt=MEDIA_SIGNING_SALT).signature(f"{path}\n{expires}\n{disposition}")
+    """The signature of a local file URL: its path, expiry and download name, with SECRET_KEY.
+
+    The one signing.Signer(salt=MEDIA_SIGNING_SALT) makes (media_url_is_valid checks it with Signer, so
+    SECRET_KEY_FALLBACKS count), with the key it derives from SECRET_KEY computed once rather than per URL.
+    """
+    key = _media_signing_key(settings.SECRET_KEY)
+    digest = hmac.new(key, f"{path}\n{expires}\n{disposition}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@functools.lru_cache(maxsize=4)
+def _media_signing_key(secret: str) -> bytes:
+    # django.utils.crypto.salted_hmac's derived key, for Signer's salt + "signer".
+    return hashlib.sha256(f"{MEDIA_SIGNING_SALT}signer{secret}".encode()).digest()
 
 
 def media_url_is_valid(path: str, query) -> bool:

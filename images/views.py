@@ -8,7 +8,6 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_safe
 from django.views.static import serve
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -30,7 +29,7 @@ from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
 from users.serializers import UsageSerializer
 
-from .filters import ImageFilter
+from .filters import ImageFilter, ImageFilterBackend
 from .models import DirectUpload, Image
 from .pagination import KeysetLinkPagination
 from .serializers import (
@@ -235,7 +234,7 @@ class StoreCheckedDestroyMixin:
 class ImageListView(OwnedImageMixin, generics.ListAPIView):
     """GET /api/images/: the user's images, newest first; optional search, date range, ordering, paging."""
 
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [ImageFilterBackend]
     filterset_class = ImageFilter
     pagination_class = KeysetLinkPagination
 
