@@ -31,9 +31,9 @@ def free_port() -> int:
 
 
 def photo(width: int, height: int, quality: int = 90) -> bytes:
-    """A photo-like JPEG: gradients and noise (which JPEG cannot squeeze much), at this quality."""
+    """A photo-like JPEG, as bench/upload_latency.py makes it: a gradient with noise, at this quality."""
     gradient = Image.linear_gradient("L").resize((width, height))
-    noise = Image.effect_noise((width, height), 40)
+    noise = Image.effect_noise((width, height), 30)
     img = Image.merge("RGB", (gradient, noise, Image.blend(gradient, noise, 0.5)))
     buffer = io.BytesIO()
     img.save(buffer, "JPEG", quality=quality)

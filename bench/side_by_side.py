@@ -156,7 +156,7 @@ def main() -> None:
         if args.only != "rss":
             throughput(stack, args, ours_env, upstream_env, data)
         if args.only != "throughput":
-            big = photo(3000, 2250, 97)
+            big = photo(3000, 2250, 98)
             print(f"\nPeak RSS growth of one upload of a {3000 * 2250 / 1e6:.2f} MP, {len(big) / 2**20:.1f} MiB JPEG:")
             for name, cwd, env in (("this service", ROOT, ours_env), ("upstream", args.upstream, upstream_env)):
                 growths = [rss_growth(stack, cwd, env, f"{name[:4]}{i}", data, big) for i in range(args.runs)]
