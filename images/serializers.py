@@ -53,13 +53,19 @@ class StoredFileField(serializers.FileField):
     """Take an upload; show the file's URL: signed, expiring, saving under the client's filename.
 
     Relative (/media/...?expires=...&signature=...) for local files, an absolute presigned URL for S3.
+    `new_file`: the answer to the request that stored it, whose URL no cache can hold yet.
     """
+
+    def __init__(self, *, new_file: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.new_file = new_file
 
     def to_representation(self, value) -> str | None:
         if not value:
             return None
+        filename = getattr(value.instance, "original_filename", "")
         with timed("sign"):
-            return download_url(value.storage, value.name, getattr(value.instance, "original_filename", ""))
+            return download_url(value.storage, value.name, filename, new=self.new_file)
 
 
 class VariantSerializer(serializers.Serializer):
@@ -123,6 +129,8 @@ class BaseImageSerializer(serializers.ModelSerializer):
 
 class ImageUploadSerializer(BaseImageSerializer):
     """POST /api/images/upload/: a multipart image with an optional title and description."""
+
+    image = StoredFileField(new_file=True)
 
     reused = False  # True when IMAGE_DUPLICATES=reuse answered with an image the user already had
 
@@ -245,7 +253,7 @@ class DirectUploadSerializer(serializers.ModelSerializer):
 class DirectUploadCompleteSerializer(ImageUploadSerializer):
     """POST /api/images/uploads/{id}/complete/: no input; answers the image as POST /api/images/upload/ does."""
 
-    image = StoredFileField(read_only=True)
+    image = StoredFileField(read_only=True, new_file=True)
 
     class Meta(ImageUploadSerializer.Meta):
         read_only_fields = ImageUploadSerializer.Meta.fields
