@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import redis
 import requests
 
@@ -90,6 +91,18 @@ def prepare(base: str, work: Path, name: str, data: bytes) -> dict[str, str]:
     }
 
 
+def processing_states(database_url: str, settle: float = 60) -> dict[str, int]:
+    """How many images are ready, pending or failed, once the pending count stops falling (at most `settle` s)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        deadline, last = time.monotonic() + settle, None
+        while True:
+            states = dict(conn.execute("SELECT processing, count(*) FROM images_image GROUP BY 1").fetchall())
+            if states.get("pending", 0) == last or time.monotonic() > deadline:
+                return states
+            last = states.get("pending", 0)
+            time.sleep(5)
+
+
 def worker_pid(master: int) -> int:
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     return int(children[0])
@@ -131,6 +144,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
     parser.add_argument("--only", choices=["throughput", "rss"], help="one phase only")
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="this service as `make run` has it: no broker, no Redis (variants made "
+        "by the API process after each answer); counts the images made and left pending after the runs",
+    )
     args = parser.parse_args()
 
     stack = Stack()
@@ -139,6 +158,8 @@ def main() -> None:
             redis.Redis.from_url(f"{args.redis}/{db}").flushdb()
         data = photo(1600, 1200)
         ours_env = service_env(stack.database(f"bench_ours_{os.getpid()}"), args.redis, stack.work / "media")
+        if args.embedded:
+            ours_env.update(CELERY_BROKER_URL="", REDIS_URL="")
         if args.storage == "s3":
             ours_env.update(stack.seaweedfs())
         upstream_env = {
@@ -181,6 +202,8 @@ def throughput(stack: Stack, args, ours_env: dict, upstream_env: dict, data: byt
                 url, script = targets[endpoint]
                 rates[name].setdefault(endpoint, []).append(wrk(url, script, args.duration, args.connections))
         print(f"run {run + 1} done, load average {os.getloadavg()[0]:.2f}", flush=True)
+    if args.embedded:
+        print(f"images after the runs, by state: {processing_states(ours_env['DATABASE_URL'])}")
 
     print(
         f"\nwrk -c{args.connections} -d{args.duration}s, {args.runs} runs, gunicorn -w 2 sync, PostgreSQL, "
