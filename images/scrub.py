@@ -81,11 +81,11 @@ def scrub_file(file: File, fmt: str, *, strip: bool = True) -> Scrubbed:
     try:
         if strip and fmt in ("JPEG", "MPO"):
             reader = _Reader(file)
-            pieces, digest, size = _collected(_jpeg_walk(reader))
-            reader.drain()
+            pieces, digest, size = _collected(_jpeg_walk(reader), reader)
+            reader.drain()  # a walk that ends without an end of image has read everything already
             source = reader.digest.hexdigest()
-            checksum = digest.hexdigest()
-            unchanged = size == reader.pos and checksum == source
+            unchanged = digest is None and size == reader.pos
+            checksum = source if unchanged else (digest or reader.digest).hexdigest()
         elif strip and fmt in _STRIPPERS:
             data = file.read()
             result = _STRIPPERS[fmt](data)
@@ -103,24 +103,33 @@ def scrub_file(file: File, fmt: str, *, strip: bool = True) -> Scrubbed:
     return Scrubbed(tuple(pieces), size, checksum, source, unchanged)
 
 
-def _collected(walk: Iterator) -> tuple[list, "hashlib._Hash", int]:
-    """The pieces of a walk (adjacent ranges merged), their SHA-256 and their size."""
+def _collected(walk: Iterator, reader: "_Reader") -> tuple[list, "hashlib._Hash | None", int]:
+    """The pieces of a walk (adjacent source ranges merged), their SHA-256 and their size.
+
+    The SHA-256 is None while the result is the source byte for byte (the source's own is then the result's): it
+    starts from the source's at the first piece that differs, so a file with nothing to remove is hashed once.
+    """
     pieces: list[bytes | tuple[int, int]] = []
-    digest, size = hashlib.sha256(), 0
+    digest, size = None, 0
     for piece in walk:
-        if isinstance(piece, bytes):
+        if piece is DROPPED or isinstance(piece, bytes):
+            if digest is None:  # the first difference: everything before it was the source's
+                digest = reader.before.copy()
+            if piece is DROPPED:
+                continue
             digest.update(piece)
             size += len(piece)
             pieces.append(piece)
             continue
-        offset, length, view = piece
-        digest.update(view)
-        size += length
+        offset, data = piece
+        if digest is not None:
+            digest.update(data)
+        size += len(data)
         last = pieces[-1] if pieces else None
         if isinstance(last, tuple) and last[0] + last[1] == offset:
-            pieces[-1] = (last[0], last[1] + length)
+            pieces[-1] = (last[0], last[1] + len(data))
         else:
-            pieces.append((offset, length))
+            pieces.append((offset, len(data)))
     return pieces, digest, size
 
 
@@ -205,25 +214,26 @@ SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def _jpeg(data: bytes) -> bytes:
-    return b"".join(piece if isinstance(piece, bytes) else piece[2] for piece in _jpeg_walk(_Reader(io.BytesIO(data))))
+    walk = _jpeg_walk(_Reader(io.BytesIO(data)))
+    return b"".join(piece if isinstance(piece, bytes) else piece[1] for piece in walk if piece is not DROPPED)
 
 
 class _Reader:
-    """Sequential reads of a file in chunks, each byte read once and fed to the source's SHA-256."""
+    """Sequential reads of a file in chunks; each byte is fed to the source's SHA-256 once, as it is consumed.
+
+    `before` is that SHA-256 as it was before the last take (or the drain): the checksum of everything before it.
+    """
 
     CHUNK = 256 * 1024
 
     def __init__(self, file) -> None:
-        self.file, self.digest = file, hashlib.sha256()
+        self.file, self.digest, self.before = file, hashlib.sha256(), None
         self.buffer, self.start, self.pos = b"", 0, 0  # the buffer holds bytes start..; pos is the file position
-        self.eof = False
 
     def _fill(self) -> bool:
         chunk = self.file.read(self.CHUNK)
         if not chunk:
-            self.eof = True
             return False
-        self.digest.update(chunk)
         self.buffer = self.buffer[self.pos - self.start :] + chunk
         self.start = self.pos
         return True
@@ -240,45 +250,61 @@ class _Reader:
             raise ValueError(f"the file ends at {self.start + len(self.buffer)}, inside a structure at {self.pos}")
         return self.buffer[self.pos - self.start : self.pos - self.start + n]
 
-    def take(self, n: int) -> bytes:
+    def take(self, n: int) -> tuple[int, bytes]:
+        """The next n bytes, and their offset."""
         data = self.peek(n)
+        self.before = self.digest.copy()
+        self.digest.update(data)
         self.pos += n
-        return data
+        return self.pos - n, data
 
-    def advance(self, stop: int) -> Iterator[tuple[int, int, memoryview]]:
-        """Move to `stop` (within the buffer), yielding what is passed over as (offset, length, its bytes)."""
+    def advance(self, stop: int) -> Iterator[tuple[int, memoryview]]:
+        """Move to `stop` (within the buffer), yielding what is passed over as (offset, its bytes)."""
         if stop > self.pos:
             view = memoryview(self.buffer)[self.pos - self.start : stop - self.start]
-            yield self.pos, stop - self.pos, view
+            self.digest.update(view)
+            yield self.pos, view
             self.pos = stop
 
     def drain(self) -> None:
-        """Read the rest (it counts in the source's checksum only)."""
+        """Consume the rest of the file."""
+        self.before = self.digest.copy()
+        rest = self.buffer[self.pos - self.start :] or self.file.read(self.CHUNK)
+        while rest:
+            self.digest.update(rest)
+            self.pos += len(rest)
+            rest = self.file.read(self.CHUNK)
         self.buffer, self.start = b"", self.pos
-        while self._fill():
-            self.pos = self.start + len(self.buffer)
-            self.buffer, self.start = b"", self.pos
 
 
-def _jpeg_walk(reader: _Reader) -> Iterator[bytes | tuple[int, int]]:
-    """The scrubbed JPEG as pieces in order: bytes to write, or (offset, length) of the source's scan data to copy.
+# A walk's word for "what was just taken is not in the result".
+DROPPED = object()
+
+
+def _jpeg_walk(reader: _Reader) -> Iterator:
+    """The scrubbed JPEG as pieces in order: (offset, bytes) of the source kept verbatim, new bytes, or DROPPED
+    right after taking what is left out.
 
     One sequential pass: segments are read whole (64 KB at most), a scan's entropy-coded data chunk by chunk.
     """
-    if reader.take(2) != b"\xff\xd8":
+    start = reader.take(2)
+    if start[1] != b"\xff\xd8":
         raise ValueError("no start of image")
-    yield b"\xff\xd8"
+    yield start
     seen_exif = False
     while reader.available(1):
         if reader.peek(1)[0] != 0xFF:
             raise ValueError(f"no marker at {reader.pos}")
         while reader.peek(2)[1] == 0xFF:  # fill bytes before a marker
             reader.take(1)
+            yield DROPPED
         marker = reader.peek(2)[1]
         if marker == EOI:
-            reader.take(2)
-            yield b"\xff\xd9"
-            reader.drain()  # what follows the end of image is not this picture
+            yield reader.take(2)
+            end = reader.pos
+            reader.drain()
+            if reader.pos > end:
+                yield DROPPED  # what follows the end of image is not this picture
             return
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
             yield reader.take(2)
@@ -286,33 +312,31 @@ def _jpeg_walk(reader: _Reader) -> Iterator[bytes | tuple[int, int]]:
         (length,) = struct.unpack(">H", reader.peek(4)[2:])
         if length < 2 or not reader.available(2 + length):
             raise ValueError(f"segment {marker:02X} at {reader.pos} runs past the end")
-        segment = reader.take(2 + length)
-        payload = segment[4:]
+        taken = reader.take(2 + length)
+        payload = taken[1][4:]
         if marker == SOS:  # the header, then the scan data up to the next real marker, verbatim
-            yield segment
+            yield taken
             yield from _jpeg_scan(reader)
             continue
         if marker == APP1 and payload.startswith(EXIF_PREFIX) and not seen_exif:
             seen_exif = True
             orientation = exif_orientation(payload)
-            if orientation != 1:
-                yield _jpeg_segment(APP1, minimal_exif(orientation))
+            yield _jpeg_segment(APP1, minimal_exif(orientation)) if orientation != 1 else DROPPED
         elif marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
             # Version, units and density stay; the thumbnail's width and height become 0, its pixels go.
-            yield _jpeg_segment(APP0, payload[:12] + b"\x00\x00") if len(payload) > 14 else segment
+            yield _jpeg_segment(APP0, payload[:12] + b"\x00\x00") if len(payload) > 14 else taken
         elif (marker == APP2 and payload.startswith(b"ICC_PROFILE\x00")) or (
             marker == APP14 and payload.startswith(b"Adobe")
         ):
-            yield segment
+            yield taken
         elif APP0 <= marker <= 0xEF or marker == COM:
-            pass  # any other application segment or comment: metadata, never needed to decode
+            yield DROPPED  # any other application segment or comment: metadata, never needed to decode
         else:  # tables, frame and restart headers...: all the decoder needs, verbatim
-            yield segment
+            yield taken
 
 
-def _jpeg_scan(reader: _Reader) -> Iterator[tuple[int, int, memoryview]]:
-    """The entropy-coded data from the reader's position to the next real marker (or the end), as source ranges
-    (offset, length, and their bytes while they are buffered)."""
+def _jpeg_scan(reader: _Reader) -> Iterator[tuple[int, memoryview]]:
+    """The entropy-coded data from the reader's position to the next real marker (or the end), as (offset, bytes)."""
     while True:
         found = SCAN_END.search(reader.buffer, reader.pos - reader.start)
         if found is not None:
