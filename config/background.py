@@ -14,6 +14,7 @@ threads (gunicorn.conf.py) other requests go to the other threads.
 
 import logging
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -47,8 +48,9 @@ def in_background(func: Callable[..., Any], *args: Any) -> bool:
     """Call func(*args) on this process's background thread once the current response has been sent; at once
     outside a served request. False, calling nothing, when BACKGROUND_QUEUE_SIZE calls already wait for that thread.
 
-    One thread per process, so background work takes at most one core's worth of it, whatever the traffic; the
-    calls wait in memory, so the caller must be able to find again what a process that died never did.
+    One thread per process, at the lowest priority, so background work takes at most one core's worth of it and only
+    what requests leave; the calls wait in memory, so the caller must be able to find again what a process that
+    died never did.
     """
     jobs = _deferred.get()
     if jobs is None:
@@ -84,6 +86,10 @@ class _BackgroundThread:
             self.lock.notify()
 
     def run(self) -> None:
+        if sys.platform == "linux":  # this thread alone (elsewhere the call would take the whole process)
+            # The lowest priority: requests first, background work with the CPU they leave. Under a flood of uploads
+            # the queue fills and what it has no room for waits for the sweeper, instead of slowing every answer.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while True:
             with self.lock:
                 while not self.calls:
