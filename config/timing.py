@@ -8,10 +8,13 @@ header from outside, under gunicorn. Off (the default), a mark costs a context v
 """
 
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
 
 
 class _Recorder:
@@ -38,7 +41,8 @@ class _Recorder:
     def _add(self, name: str, since: float, now: float) -> None:
         self.durations[name] = self.durations.get(name, 0.0) + now - since
 
-    def query(self, execute, sql, params, many, context):
+    def query(self, execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
+        """A database execute wrapper: count the query under the step it runs in."""
         name = self.stack[-1][0] if self.stack else "other"
         self.queries[name] = self.queries.get(name, 0) + 1
         return execute(sql, params, many, context)
@@ -67,7 +71,7 @@ class _Step:
     def __enter__(self) -> None:
         self.recorder.enter(self.name)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.recorder.leave()
 
 
@@ -77,7 +81,7 @@ class _NoStep:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
 
@@ -93,10 +97,10 @@ def timed(name: str) -> _Step | _NoStep:
 class ServerTimingMiddleware:
     """With SERVER_TIMING on, record each request's steps and send them in a Server-Timing header."""
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if not settings.SERVER_TIMING:
             return self.get_response(request)
         recorder = _Recorder()

@@ -1,5 +1,6 @@
 """SimpleJWT's authentication, also refusing tokens of a session that has ended (users.tokens.session_check)."""
 
+from rest_framework.request import Request
 from rest_framework_simplejwt.tokens import Token
 
 from config.authentication import BearerJWTAuthentication
@@ -12,7 +13,7 @@ from .tokens import session_check
 class JWTAuthentication(BearerJWTAuthentication):
     """Bearer access tokens: SimpleJWT's checks, then the session's (logged out everywhere, past its maximum age)."""
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[User, Token] | None:
         with timed("auth"):
             return super().authenticate(request)
 
