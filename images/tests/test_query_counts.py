@@ -39,6 +39,17 @@ def test_an_upload_under_a_quota_makes_the_same_queries(auth_client, settings, d
     assert response.status_code == 201, response.content
 
 
+def test_an_upload_with_an_idempotency_key_makes_four_more(auth_client, django_assert_num_queries):
+    auth_client.post(UPLOAD_URL, {"image": photo()}, format="multipart", HTTP_IDEMPOTENCY_KEY="first")
+
+    # The key looked up (a repeat would answer from it); its row inserted in the image's transaction, in a savepoint
+    # of its own (SAVEPOINT, INSERT, RELEASE). Expired rows of the key are looked for only when the key is taken.
+    with django_assert_num_queries(8 + 4):
+        response = auth_client.post(UPLOAD_URL, {"image": photo()}, format="multipart", HTTP_IDEMPOTENCY_KEY="second")
+
+    assert response.status_code == 201, response.content
+
+
 def test_a_list_of_20_makes_two_queries(auth_client, upload, django_assert_num_queries):
     for _ in range(20):
         upload(photo())
