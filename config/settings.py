@@ -140,6 +140,8 @@ MIDDLEWARE = [
     # First: every answer (a 413 or a redirect too) carries its request id, and every log line of it; each is counted.
     "config.logs.RequestIdMiddleware",
     "config.metrics.MetricsMiddleware",
+    # First: with SERVER_TIMING on, it times everything below it.
+    "config.timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "config.middleware.RateLimitHeadersMiddleware",
@@ -510,6 +512,12 @@ if WEBHOOK_TIMEOUT < 1 or min(WEBHOOK_RETRY_DELAYS, default=0) < 0:
 
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
+# Without a broker, variants are made in the API process after the answer has been sent, on a background thread of
+# each process (config.background), so that an upload answers as fast as with a worker; False: during the request,
+# before the answer (the answer then shows them made). Images whose process died first are made by the sweeper.
+IMAGE_VARIANTS_IN_BACKGROUND = env_bool("IMAGE_VARIANTS_IN_BACKGROUND", True)
+# Calls waiting for that thread, per process; past it, images are left pending for the sweeper (sweep_images).
+BACKGROUND_QUEUE_SIZE = env_int("BACKGROUND_QUEUE_SIZE", 100)
 # Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
@@ -576,7 +584,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.ServiceAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.JSONParser",  # DRF's, with a 400 for JSON nested too deeply (not a RecursionError)
-        "rest_framework.parsers.MultiPartParser",
+        "config.parsers.MultiPartParser",  # DRF's, timed (SERVER_TIMING)
         "rest_framework.parsers.FormParser",
     ],
     # The spec writes times as "2024-01-15T10:30:00Z".
@@ -658,6 +666,10 @@ SIMPLE_JWT = {
 # A login session ends this many days after the login, however often its refresh token is rotated
 # (users.tokens: the "auth_time" claim travels through rotation and caps every expiry).
 JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
+
+# Answers carry a Server-Timing header: the time and database queries of each step of the request (config.timing;
+# bench/upload_breakdown.py reads it). Off in production: it tells clients how long things take.
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
 
 # /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
 HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)

@@ -10,6 +10,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle
 
 from .cache import cache_failed, cache_usable
+from .timing import timed
 from .unavailable import CACHE_ERRORS
 
 # Where counts go while the shared cache is unreachable: this process's own memory.
@@ -49,7 +50,8 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES
 
     def allow_request(self, request, view) -> bool:
-        allowed = self._counted(request, view)
+        with timed("throttle"):
+            allowed = self._counted(request, view)
         if getattr(self, "rate", None) is not None and getattr(self, "key", None) is not None:
             # Read by config.middleware.RateLimitHeadersMiddleware, on the answer and on a 429 alike.
             request._request.rate_limit = self.state()

@@ -102,8 +102,19 @@ class IdempotentRequest:
         Raises KeyInUse (or KeyReused, for another request) when a concurrent request with this key committed
         first: raised inside that transaction, it rolls the second creation back.
         """
-        expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-        self._rows().filter(created_at__lt=expired).delete()  # a key may be used again once it has expired
+        if not self._insert(resource_id, status_code):
+            # The key is taken. By a row past its time: a key may be used again once it has expired (looked for
+            # only now, so that the usual request pays no query for it).
+            expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+            if not self._rows().filter(created_at__lt=expired).delete()[0] or not self._insert(
+                resource_id, status_code
+            ):
+                self.earlier()  # KeyReused when it was another request
+                raise KeyInUse(self.key)
+        self.recorded = True
+
+    def _insert(self, resource_id, status_code: int) -> bool:
+        """Insert this request's row; False when the key is taken."""
         try:
             with transaction.atomic():  # a savepoint: the conflict is answered, not a broken transaction
                 IdempotencyKey.objects.create(
@@ -114,9 +125,8 @@ class IdempotentRequest:
                     resource_id=str(resource_id),
                 )
         except IntegrityError:
-            self.earlier()  # KeyReused when it was another request
-            raise KeyInUse(self.key) from None
-        self.recorded = True
+            return False
+        return True
 
     def succeeded_concurrently(self) -> bool:
         """After this request failed: whether the same request with this key succeeded meanwhile."""

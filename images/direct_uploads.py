@@ -49,6 +49,7 @@ from .services import (
     image_created,
     image_file_metadata,
     image_find_duplicate,
+    variants_in_process,
 )
 from .storage import s3_presigned_post, stored_file_copy, stored_file_read, stored_objects
 
@@ -117,7 +118,7 @@ def direct_upload_start(
     )
     upload.key = direct_upload_key(user.pk, filename)  # uploads/{user_id}/{uuid}_{safe name}
     with transaction.atomic():
-        quota_reserve(user, size)  # two signings cannot both take the last free bytes
+        quota_reserve(user, size, image=False)  # two signings cannot both take the last free bytes
         upload.save()
         if on_created is not None:
             on_created(upload.pk)
@@ -319,6 +320,8 @@ def _verify_and_create(upload: DirectUpload) -> Image:
     else:  # without their metadata: those bytes are stored instead
         name = file_store_uncommitted(storage, name, stored)
     image.image = name
+    if variants_in_process():
+        image.processing_queued_at = None  # no broker holds its job: if this process dies first, the sweeper makes them
     try:
         with transaction.atomic():
             # The row lock (a write, the transaction's first statement): a second verification waits here,
@@ -328,7 +331,7 @@ def _verify_and_create(upload: DirectUpload) -> Image:
             completed = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", flat=True).get()
             if completed is None:
                 # The owner's lock until commit; QuotaExceeded: nothing kept.
-                quota_reserve(upload.user, image.size, completing=upload)
+                quota_reserve(upload.user, image.size, image=True, completing=upload)
                 image.save()
                 file_row_committed(name)
                 upload.image = image

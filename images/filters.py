@@ -4,6 +4,7 @@ validated (and no other: config.filters.KnownQueryParameters)."""
 import django_filters
 from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 
 from .models import Image
 
@@ -56,3 +57,13 @@ class ImageFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+
+
+class ImageFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, which builds and validates a form per request: skipped when the request names none of
+    the filters (the plain list), where it would change nothing."""
+
+    def filter_queryset(self, request, queryset: QuerySet, view) -> QuerySet:
+        if not any(name in request.query_params for name in ImageFilter.base_filters):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

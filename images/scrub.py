@@ -27,11 +27,16 @@ A file with nothing to remove comes back byte for byte. Anything the walk cannot
 ScrubError: such a file is refused, never stored with its metadata.
 """
 
+import bisect
+import hashlib
+import io
 import re
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from django.core.files import File
 from PIL import ExifTags, Image
 
 EXIF_PREFIX = b"Exif\x00\x00"
@@ -43,17 +48,137 @@ class ScrubError(ValueError):
     """The file's structure could not be walked, so its metadata cannot be said to be gone."""
 
 
+@dataclass(frozen=True)
+class Scrubbed:
+    """A file as it is to be stored, from one pass over its bytes (scrub_file).
+
+    `pieces`, in order, are bytes to write or (offset, length) ranges of the source to copy; `unchanged` says the
+    result is the source byte for byte. `checksum` is the result's SHA-256, `source_checksum` the source's.
+    """
+
+    pieces: tuple[bytes | tuple[int, int], ...]
+    size: int
+    checksum: str
+    source_checksum: str
+    unchanged: bool
+
+    def file(self, source: File, name: str) -> File:
+        """The result as a File to store, reading the source's ranges as it goes (never the whole in memory)."""
+        if self.unchanged:
+            return source
+        stored = File(io.BufferedReader(_PiecesReader(source, self.pieces), buffer_size=_Reader.CHUNK), name=name)
+        stored.size = self.size
+        return stored
+
+
+def scrub_file(file: File, fmt: str, *, strip: bool = True) -> Scrubbed:
+    """Read the file once: its SHA-256 and, with `strip`, its pieces without metadata (strip_metadata) and theirs.
+
+    A JPEG is walked as it is read, in chunks (its scan data is copied from the source when stored); the other
+    formats are read whole (at most IMAGE_MAX_UPLOAD_SIZE bytes) and stripped as bytes. Raises ScrubError.
+    """
+    file.seek(0)
+    try:
+        if strip and fmt in ("JPEG", "MPO"):
+            reader = _Reader(file)
+            pieces, digest, size = _collected(_jpeg_walk(reader), reader)
+            reader.drain()  # a walk that ends without an end of image has read everything already
+            source = reader.digest.hexdigest()
+            unchanged = digest is None and size == reader.pos
+            checksum = source if unchanged else (digest or reader.digest).hexdigest()
+        elif strip and fmt in _STRIPPERS:
+            data = file.read()
+            result = _STRIPPERS[fmt](data)
+            source, checksum = hashlib.sha256(data).hexdigest(), hashlib.sha256(result).hexdigest()
+            pieces, size, unchanged = (result,), len(result), result == data
+        else:
+            reader = _Reader(file)
+            reader.drain()
+            source = checksum = reader.digest.hexdigest()
+            pieces, size, unchanged = ((0, reader.pos),), reader.pos, True
+    except (struct.error, IndexError, ValueError) as exc:
+        raise ScrubError(f"{fmt}: {exc}") from exc
+    finally:
+        file.seek(0)
+    return Scrubbed(tuple(pieces), size, checksum, source, unchanged)
+
+
+def _collected(walk: Iterator, reader: "_Reader") -> tuple[list, "hashlib._Hash | None", int]:
+    """The pieces of a walk (adjacent source ranges merged), their SHA-256 and their size.
+
+    The SHA-256 is None while the result is the source byte for byte (the source's own is then the result's): it
+    starts from the source's at the first piece that differs, so a file with nothing to remove is hashed once.
+    """
+    pieces: list[bytes | tuple[int, int]] = []
+    digest, size = None, 0
+    for piece in walk:
+        if piece is DROPPED or isinstance(piece, bytes):
+            if digest is None:  # the first difference: everything before it was the source's
+                digest = reader.before.copy()
+            if piece is DROPPED:
+                continue
+            digest.update(piece)
+            size += len(piece)
+            pieces.append(piece)
+            continue
+        offset, data = piece
+        if digest is not None:
+            digest.update(data)
+        size += len(data)
+        last = pieces[-1] if pieces else None
+        if isinstance(last, tuple) and last[0] + last[1] == offset:
+            pieces[-1] = (last[0], last[1] + len(data))
+        else:
+            pieces.append((offset, len(data)))
+    return pieces, digest, size
+
+
+class _PiecesReader(io.RawIOBase):
+    """The pieces of a Scrubbed file as one readable, seekable stream (bytes, and ranges read from the source)."""
+
+    def __init__(self, source: File, pieces: tuple[bytes | tuple[int, int], ...]) -> None:
+        self.source, self.pieces, self.position = source, pieces, 0
+        self.starts, total = [], 0
+        for piece in pieces:
+            self.starts.append(total)
+            total += len(piece) if isinstance(piece, bytes) else piece[1]
+        self.total = total
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.total}[whence]
+        self.position = max(base + offset, 0)
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        if self.position >= self.total:
+            return 0
+        index = bisect.bisect_right(self.starts, self.position) - 1
+        piece, into = self.pieces[index], self.position - self.starts[index]
+        if isinstance(piece, bytes):
+            data = piece[into : into + len(buffer)]
+        else:
+            offset, length = piece
+            self.source.seek(offset + into)
+            data = self.source.read(min(len(buffer), length - into))
+            if not data:
+                raise OSError("the source file is shorter than when it was read")
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+
 def strip_metadata(data: bytes, fmt: str) -> bytes:
     """Return the file's bytes without its metadata; `fmt` is Pillow's name for the format (the bytes')."""
-    strip = {
-        "JPEG": _jpeg,
-        "MPO": _jpeg,
-        "PNG": _png,
-        "WEBP": _webp,
-        "HEIF": _isobmff,
-        "AVIF": _isobmff,
-        "GIF": _gif,
-    }.get(fmt)
+    strip = {"JPEG": _jpeg, "MPO": _jpeg, **_STRIPPERS}.get(fmt)
     if strip is None:
         return data
     try:
@@ -89,51 +214,139 @@ SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def _jpeg(data: bytes) -> bytes:
-    if data[:2] != b"\xff\xd8":
+    walk = _jpeg_walk(_Reader(io.BytesIO(data)))
+    return b"".join(piece if isinstance(piece, bytes) else piece[1] for piece in walk if piece is not DROPPED)
+
+
+class _Reader:
+    """Sequential reads of a file in chunks; each byte is fed to the source's SHA-256 once, as it is consumed.
+
+    `before` is that SHA-256 as it was before the last take (or the drain): the checksum of everything before it.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, file) -> None:
+        self.file, self.digest, self.before = file, hashlib.sha256(), None
+        self.buffer, self.start, self.pos = b"", 0, 0  # the buffer holds bytes start..; pos is the file position
+
+    def _fill(self) -> bool:
+        chunk = self.file.read(self.CHUNK)
+        if not chunk:
+            return False
+        self.buffer = self.buffer[self.pos - self.start :] + chunk
+        self.start = self.pos
+        return True
+
+    def available(self, n: int) -> bool:
+        """Whether n more bytes can be read from pos."""
+        while self.start + len(self.buffer) - self.pos < n:
+            if not self._fill():
+                return False
+        return True
+
+    def peek(self, n: int) -> bytes:
+        if not self.available(n):
+            raise ValueError(f"the file ends at {self.start + len(self.buffer)}, inside a structure at {self.pos}")
+        return self.buffer[self.pos - self.start : self.pos - self.start + n]
+
+    def take(self, n: int) -> tuple[int, bytes]:
+        """The next n bytes, and their offset."""
+        data = self.peek(n)
+        self.before = self.digest.copy()
+        self.digest.update(data)
+        self.pos += n
+        return self.pos - n, data
+
+    def advance(self, stop: int) -> Iterator[tuple[int, memoryview]]:
+        """Move to `stop` (within the buffer), yielding what is passed over as (offset, its bytes)."""
+        if stop > self.pos:
+            view = memoryview(self.buffer)[self.pos - self.start : stop - self.start]
+            self.digest.update(view)
+            yield self.pos, view
+            self.pos = stop
+
+    def drain(self) -> None:
+        """Consume the rest of the file."""
+        self.before = self.digest.copy()
+        rest = self.buffer[self.pos - self.start :] or self.file.read(self.CHUNK)
+        while rest:
+            self.digest.update(rest)
+            self.pos += len(rest)
+            rest = self.file.read(self.CHUNK)
+        self.buffer, self.start = b"", self.pos
+
+
+# A walk's word for "what was just taken is not in the result".
+DROPPED = object()
+
+
+def _jpeg_walk(reader: _Reader) -> Iterator:
+    """The scrubbed JPEG as pieces in order: (offset, bytes) of the source kept verbatim, new bytes, or DROPPED
+    right after taking what is left out.
+
+    One sequential pass: segments are read whole (64 KB at most), a scan's entropy-coded data chunk by chunk.
+    """
+    start = reader.take(2)
+    if start[1] != b"\xff\xd8":
         raise ValueError("no start of image")
-    out, pos, seen_exif = [data[:2]], 2, False
-    while pos < len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"no marker at {pos}")
-        while data[pos + 1] == 0xFF:  # fill bytes before a marker
-            pos += 1
-        marker = data[pos + 1]
+    yield start
+    seen_exif = False
+    while reader.available(1):
+        if reader.peek(1)[0] != 0xFF:
+            raise ValueError(f"no marker at {reader.pos}")
+        while reader.peek(2)[1] == 0xFF:  # fill bytes before a marker
+            reader.take(1)
+            yield DROPPED
+        marker = reader.peek(2)[1]
         if marker == EOI:
-            out.append(b"\xff\xd9")
-            break  # what follows the end of image is not this picture
+            yield reader.take(2)
+            end = reader.pos
+            reader.drain()
+            if reader.pos > end:
+                yield DROPPED  # what follows the end of image is not this picture
+            return
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
-            out.append(data[pos : pos + 2])
-            pos += 2
+            yield reader.take(2)
             continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        end = pos + 2 + length
-        if length < 2 or end > len(data):
-            raise ValueError(f"segment {marker:02X} at {pos} runs past the end")
+        (length,) = struct.unpack(">H", reader.peek(4)[2:])
+        if length < 2 or not reader.available(2 + length):
+            raise ValueError(f"segment {marker:02X} at {reader.pos} runs past the end")
+        taken = reader.take(2 + length)
+        payload = taken[1][4:]
         if marker == SOS:  # the header, then the scan data up to the next real marker, verbatim
-            found = SCAN_END.search(data, end)
-            stop = found.start() if found else len(data)  # no EOI: decoders cope, so do we
-            out.append(data[pos:stop])
-            pos = stop
+            yield taken
+            yield from _jpeg_scan(reader)
             continue
-        payload = data[pos + 4 : end]
         if marker == APP1 and payload.startswith(EXIF_PREFIX) and not seen_exif:
             seen_exif = True
             orientation = exif_orientation(payload)
-            if orientation != 1:
-                out.append(_jpeg_segment(APP1, minimal_exif(orientation)))
+            yield _jpeg_segment(APP1, minimal_exif(orientation)) if orientation != 1 else DROPPED
         elif marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
             # Version, units and density stay; the thumbnail's width and height become 0, its pixels go.
-            out.append(_jpeg_segment(APP0, payload[:12] + b"\x00\x00") if len(payload) > 14 else data[pos:end])
+            yield _jpeg_segment(APP0, payload[:12] + b"\x00\x00") if len(payload) > 14 else taken
         elif (marker == APP2 and payload.startswith(b"ICC_PROFILE\x00")) or (
             marker == APP14 and payload.startswith(b"Adobe")
         ):
-            out.append(data[pos:end])
+            yield taken
         elif APP0 <= marker <= 0xEF or marker == COM:
-            pass  # any other application segment or comment: metadata, never needed to decode
+            yield DROPPED  # any other application segment or comment: metadata, never needed to decode
         else:  # tables, frame and restart headers...: all the decoder needs, verbatim
-            out.append(data[pos:end])
-        pos = end
-    return b"".join(out)
+            yield taken
+
+
+def _jpeg_scan(reader: _Reader) -> Iterator[tuple[int, memoryview]]:
+    """The entropy-coded data from the reader's position to the next real marker (or the end), as (offset, bytes)."""
+    while True:
+        found = SCAN_END.search(reader.buffer, reader.pos - reader.start)
+        if found is not None:
+            yield from reader.advance(reader.start + found.start())
+            return
+        # No marker in what is buffered: all but a last 0xFF (it may start one) is scan data.
+        yield from reader.advance(reader.start + len(reader.buffer) - (1 if reader.buffer.endswith(b"\xff") else 0))
+        if not reader._fill():
+            yield from reader.advance(reader.start + len(reader.buffer))  # no EOI: decoders cope, so do we
+            return
 
 
 def _jpeg_segment(marker: int, payload: bytes) -> bytes:
@@ -414,3 +627,7 @@ def _overwrite(out: bytearray, extents: list[tuple[int, int]], replacement: byte
     for offset, length in extents:
         out[offset : offset + length] = replacement[done : done + length]
         done += length
+
+
+# The formats stripped as bytes (JPEG is walked as it is read).
+_STRIPPERS = {"PNG": _png, "WEBP": _webp, "HEIF": _isobmff, "AVIF": _isobmff, "GIF": _gif}

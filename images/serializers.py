@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ErrorDetail, NotFound
 
 from config.exceptions import StorageUnavailable
+from config.timing import timed
 from users.serializers import UserSerializer
 
 from .direct_uploads import (
@@ -52,12 +53,19 @@ class StoredFileField(serializers.FileField):
     """Take an upload; show the file's URL: signed, expiring, saving under the client's filename.
 
     Relative (/media/...?expires=...&signature=...) for local files, an absolute presigned URL for S3.
+    `new_file`: the answer to the request that stored it, whose URL no cache can hold yet.
     """
+
+    def __init__(self, *, new_file: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.new_file = new_file
 
     def to_representation(self, value) -> str | None:
         if not value:
             return None
-        return download_url(value.storage, value.name, getattr(value.instance, "original_filename", ""))
+        filename = getattr(value.instance, "original_filename", "")
+        with timed("sign"):
+            return download_url(value.storage, value.name, filename, new=self.new_file)
 
 
 class VariantSerializer(serializers.Serializer):
@@ -95,13 +103,27 @@ class BaseImageSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "uploaded_at", "updated_at", *DERIVED_FIELDS]
 
     def get_image_url(self, obj: Image) -> str | None:
-        """The file's absolute URL (`image` keeps the spec's path on local storage)."""
-        return self.absolute_url(self.fields["image"].to_representation(obj.image)) if obj.image else None
+        """The file's absolute URL (`image` keeps the spec's path on local storage); filled in by to_representation
+        from `image`'s, so that the file's URL is signed once for both fields."""
+        return None
+
+    def to_representation(self, instance: Image) -> dict:
+        with timed("answer"):
+            data = super().to_representation(instance)
+            data["image_url"] = self.absolute_url(data["image"]) if data["image"] else None
+            return data
 
     def absolute_url(self, url: str) -> str:
         """The URL made absolute for the client (S3 URLs are absolute already and pass unchanged)."""
         request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        if request is None:
+            return url
+        if url.startswith("/") and not url.startswith("//"):  # a path: this request's scheme and host, read once
+            origin = self.context.get("_origin")
+            if origin is None:
+                origin = self.context["_origin"] = request.build_absolute_uri("/")[:-1]
+            return origin + url
+        return request.build_absolute_uri(url)
 
     @extend_schema_field(
         serializers.DictField(
@@ -119,13 +141,16 @@ class BaseImageSerializer(serializers.ModelSerializer):
                 variants[name] = None
                 continue
             width, height = obj.variant_sizes.get(name) or (None, None)
-            url = self.absolute_url(storage.url(obj.variants[name]))
+            with timed("sign"):
+                url = self.absolute_url(storage.url(obj.variants[name]))
             variants[name] = {"url": url, "width": width, "height": height}
         return variants
 
 
 class ImageUploadSerializer(BaseImageSerializer):
     """POST /api/images/upload/: a multipart image with an optional title and description."""
+
+    image = StoredFileField(new_file=True)
 
     reused = False  # True when IMAGE_DUPLICATES=reuse answered with an image the user already had
 
@@ -225,7 +250,7 @@ class DirectUploadSerializer(serializers.ModelSerializer):
 class DirectUploadCompleteSerializer(ImageUploadSerializer):
     """POST /api/images/uploads/{id}/complete/: no input; answers the image as POST /api/images/upload/ does."""
 
-    image = StoredFileField(read_only=True)
+    image = StoredFileField(read_only=True, new_file=True)
 
     class Meta(ImageUploadSerializer.Meta):
         read_only_fields = ImageUploadSerializer.Meta.fields

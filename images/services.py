@@ -5,7 +5,6 @@ The API's upload, the admin and the management commands call these; `tasks.py` o
 single `_set_image_file_metadata`).
 """
 
-import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterable
@@ -21,15 +20,18 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from config.background import deferring, in_background
+from config.celery import app as celery_app
 from config.celery import broker_jobs_lost_before
+from config.timing import timed
 from config.unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
 from .events import IMAGE_DELETED, IMAGE_FAILED, IMAGE_READY, image_event_send
 from .models import Image, StoredFileDeletion, image_upload_to, safe_image_filename
 from .processing import render_variants, variant_size
 from .quota import quota_check, quota_reserve
-from .scrub import ScrubError, strip_metadata
-from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, sha256_of, validate_image_file
+from .scrub import Scrubbed, ScrubError, scrub_file
+from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, validate_image_file
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +70,13 @@ def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File,
     `upload_checksum` that of the bytes as sent; `width` and `height` are as displayed (EXIF orientation
     applied). Raises ValidationError (under no field) when the file is not an acceptable image.
     """
-    info = validate_image_file(file)
+    with timed("validate"):
+        info = validate_image_file(file)
     fmt = info.format
     name = safe_image_filename(file.name or "", fmt.extensions[0], fmt.extensions)
-    upload_checksum = sha256_of(file)
-    stored, checksum = file, upload_checksum
-    if settings.IMAGE_STRIP_METADATA if strip is None else strip:
-        file.seek(0)
-        data = file.read()  # at most IMAGE_MAX_UPLOAD_SIZE bytes
-        file.seek(0)
-        scrubbed = _scrubbed(data, info)
-        if scrubbed != data:
-            stored, checksum = ContentFile(scrubbed), hashlib.sha256(scrubbed).hexdigest()
+    with timed("scrub"):  # the checksums and the scrub: one pass over the bytes
+        scrubbed = _scrubbed(file, info, settings.IMAGE_STRIP_METADATA if strip is None else strip)
+    stored = scrubbed.file(file, name)
     stored.name = name
     stored.content_type = fmt.mime_type
     width, height = info.upright_size
@@ -88,25 +85,31 @@ def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File,
         "height": height,
         "format": fmt.name,
         "mime_type": fmt.mime_type,
-        "size": stored.size,
-        "checksum": checksum,
-        "upload_checksum": upload_checksum,
+        "size": scrubbed.size,
+        "checksum": scrubbed.checksum,
+        "upload_checksum": scrubbed.source_checksum,
         "original_filename": name,
     }
 
 
-def _scrubbed(data: bytes, info: ImageInfo) -> bytes:
-    """The bytes without their metadata, checked to open as the same image (the pixel data is not touched)."""
+def _scrubbed(file: File, info: ImageInfo, strip: bool) -> Scrubbed:
+    """The file without its metadata (with `strip`), checked to open as the same image (pixel data untouched)."""
+    if not strip:
+        return scrub_file(file, info.format.name, strip=False)
     unscrubbable = ValidationError(
         "The image's metadata could not be removed, so it was not stored.", code="unscrubbable"
     )
     try:
-        scrubbed = strip_metadata(data, info.format.name)
-        with PILImage.open(io.BytesIO(scrubbed)) as img:
+        scrubbed = scrub_file(file, info.format.name)
+        if scrubbed.unchanged:
+            return scrubbed
+        with PILImage.open(scrubbed.file(file, file.name or "")) as img:
             found = (FORMAT_ALIASES.get(img.format, img.format), img.size)
     except (ScrubError, OSError, SyntaxError, ValueError):
         logger.warning("Could not strip the metadata of a %s upload", info.format.name, exc_info=True)
         raise unscrubbable from None
+    finally:
+        file.seek(0)
     if found != (info.format.name, (info.width, info.height)):
         logger.error("Stripping the metadata of a %s upload changed the image: %s", info.format.name, found)
         raise unscrubbable
@@ -136,12 +139,14 @@ def image_create(
         raise ValidationError({"image": exc.error_list}) from None
     policy = settings.IMAGE_DUPLICATES if duplicates is None else duplicates
     if policy != "allow":
-        existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
+        with timed("duplicates"):
+            existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
         if existing is not None:
             raise DuplicateImageError(existing, policy)
     image = Image(user=user, title=title, description=description, **metadata)
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
-    quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
+    with timed("quota"):
+        quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
     # The file first (outside the row lock), then the row.
     image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, stored.name), stored)
     return image_record(image, on_created)
@@ -153,9 +158,12 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
     If the row cannot be inserted (over quota, the database failing), the stored file is deleted (or
     recorded for the sweeper). Direct uploads do the same in images.direct_uploads, with their own lock.
     """
+    if variants_in_process():
+        image.processing_queued_at = None  # no broker holds its job: if this process dies first, the sweeper makes them
     try:
-        with transaction.atomic():
-            quota_reserve(image.user, image.size)  # two uploads racing for the last free bytes wait here
+        with timed("insert"), transaction.atomic():
+            with timed("quota"):
+                quota_reserve(image.user, image.size, image=True)  # two uploads racing for the last bytes wait here
             image.save()
             file_row_committed(image.image.name)
             if on_created is not None:
@@ -168,8 +176,10 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
 
 def file_store_uncommitted(storage: Storage, name: str, content: File) -> str:
     """Store a file for a row about to be inserted; return its name. Call file_row_committed with the row."""
-    file_record_uncommitted(name)
-    stored = storage.save(name, content, max_length=Image._meta.get_field("image").max_length)
+    with timed("record"):
+        file_record_uncommitted(name)
+    with timed("store"):
+        stored = storage.save(name, content, max_length=Image._meta.get_field("image").max_length)
     if stored != name:  # the store gave it another name (never for a fresh uuid): record that one instead
         StoredFileDeletion.objects.filter(name=name).update(name=stored)
     return stored
@@ -196,10 +206,13 @@ def file_row_committed(name: str) -> None:
 def image_created(image: Image) -> Image:
     """Schedule the variants of an image whose row was just inserted, and return it as it now is."""
     variants_schedule(image)
-    # Inline (no broker) the variants were made as the row committed: show the row as it now is. The
-    # row is committed, so a database failing now must not turn the answer into an error.
+    if not celery_app.conf.task_always_eager or (settings.IMAGE_VARIANTS_IN_BACKGROUND and deferring()):
+        return image  # queued, or to be made after the answer: pending, as the row says
+    # Made inline (no broker) as the row committed: show the row as it now is. The row is committed, so a
+    # database failing now must not turn the answer into an error.
     try:
-        image.refresh_from_db(fields=["variants", "variant_sizes", "processing"])
+        with timed("readback"):
+            image.refresh_from_db(fields=["variants", "variant_sizes", "processing"])
     except DATABASE_ERRORS:
         logger.warning("Image %s stored; its state could not be read back", image.pk, exc_info=True)
     return image
@@ -228,16 +241,38 @@ def variants_schedule_many(image_ids: list[int]) -> None:
     """
     from .tasks import make_variants  # the task module imports this one
 
+    if variants_in_process():
+        transaction.on_commit(lambda: variants_in_background(image_ids), robust=True)
+        return
+
     def publish() -> None:
-        for done, pk in enumerate(image_ids):
-            try:
-                make_variants.delay(pk)
-            except Exception as exc:  # noqa: BLE001 (the broker down, or its connection broken in any way)
-                logger.error("Could not queue the variants of image %s (the sweeper will): %r", pk, exc)
-                variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
-                return
+        with timed("publish"):
+            for done, pk in enumerate(image_ids):
+                try:
+                    make_variants.delay(pk)
+                except Exception as exc:  # noqa: BLE001 (the broker down, or its connection broken in any way)
+                    logger.error("Could not queue the variants of image %s (the sweeper will): %r", pk, exc)
+                    variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
+                    return
 
     transaction.on_commit(publish, robust=True)
+
+
+def variants_in_process() -> bool:
+    """Whether variants are made by the API process after its answer (no broker, IMAGE_VARIANTS_IN_BACKGROUND)."""
+    return celery_app.conf.task_always_eager and settings.IMAGE_VARIANTS_IN_BACKGROUND
+
+
+def variants_in_background(image_ids: list[int]) -> None:
+    """No broker: make these images' variants on this process's background thread once the answer has been sent
+    (at once outside a request); those it has no room for are left to the sweeper."""
+    from .tasks import make_variants  # the task module imports this one
+
+    for done, pk in enumerate(image_ids):
+        if not in_background(make_variants.delay, pk):  # runs the task (inline: no broker) on that thread
+            logger.warning("No room to make the variants of images %s now (the sweeper will)", image_ids[done:])
+            variants_not_queued(image_ids[done:])
+            return
 
 
 def variants_not_queued(image_ids: list[int]) -> None:

@@ -4,7 +4,10 @@ listing a store; signing a direct upload to the store and moving what arrived (i
 Either way a file's URL is the only key to it, it expires, and it names the file for downloads.
 """
 
+import base64
+import functools
 import hashlib
+import hmac
 import json
 import mimetypes
 import os
@@ -21,9 +24,11 @@ from django.conf import settings
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.utils.encoding import filepath_to_uri
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
+from config.background import after_response
 from config.cache import cache_get, cache_set
 from config.store_budget import store_attempt_check
 
@@ -73,15 +78,28 @@ class PrivateS3Storage(S3Storage):
             parameters = {"ResponseContentType": stored_content_type(name), **(parameters or {})}
         if expire is not None or http_method or not self.querystring_auth:
             return super().url(name, parameters, expire, http_method)
-        # The parameters (a download name) are part of what is signed, so of the key too.
-        signed = json.dumps(parameters, sort_keys=True)
-        place = f"{self.endpoint_url}|{self.bucket_name}|{self.access_key}|{name}|{signed}"
-        key = "s3-url:" + hashlib.sha256(place.encode()).hexdigest()
+        key = self._url_cache_key(name, parameters)
         url = cache_get(key)
         if url is None:
             url = super().url(name, parameters)
             cache_set(key, url, timeout=max(self.querystring_expire // 2, 1))
         return url
+
+    def url_of_new_file(self, name: str, parameters: dict | None = None) -> str:
+        """The URL of a file just stored: signed at once (nothing can be cached under its new name yet), and cached
+        for the reads that follow once the answer has been sent."""
+        parameters = {"ResponseContentType": stored_content_type(name), **(parameters or {})}
+        if not self.querystring_auth:
+            return super().url(name, parameters)
+        url = super().url(name, parameters)
+        after_response(cache_set, self._url_cache_key(name, parameters), url, max(self.querystring_expire // 2, 1))
+        return url
+
+    def _url_cache_key(self, name: str, parameters: dict) -> str:
+        # The parameters (a download name) are part of what is signed, so of the key too.
+        signed = json.dumps(parameters, sort_keys=True)
+        place = f"{self.endpoint_url}|{self.bucket_name}|{self.access_key}|{name}|{signed}"
+        return "s3-url:" + hashlib.sha256(place.encode()).hexdigest()
 
 
 def stored_objects(storage: Storage, prefix: str) -> Iterator[tuple[str, datetime]]:
@@ -134,7 +152,13 @@ class SignedFileSystemStorage(FileSystemStorage):
             expires = int(time.time()) + expire
         query = {"response-content-disposition": disposition} if disposition else {}
         query |= {"expires": expires, "signature": media_signature(media_path(name), expires, disposition)}
-        return f"{super().url(name)}?{urlencode(query)}"
+        # FileSystemStorage.url's urljoin, without its parsing (a list signs a few URLs per image): the base URL ends
+        # with "/" and stored names are relative and safe.
+        return f"{self.base_url}{filepath_to_uri(name).lstrip('/')}?{urlencode(query)}"
+
+    def url_of_new_file(self, name: str, parameters: dict | None = None) -> str:
+        """The URL of a file just stored (signed as any other: nothing is cached here)."""
+        return self.url(name, parameters)
 
 
 def media_path(name: str) -> str:
@@ -143,8 +167,20 @@ def media_path(name: str) -> str:
 
 
 def media_signature(path: str, expires: int, disposition: str = "") -> str:
-    """The signature of a local file URL: its path, expiry and download name, with SECRET_KEY."""
-    return signing.Signer(salt=MEDIA_SIGNING_SALT).signature(f"{path}\n{expires}\n{disposition}")
+    """The signature of a local file URL: its path, expiry and download name, with SECRET_KEY.
+
+    The one signing.Signer(salt=MEDIA_SIGNING_SALT) makes (media_url_is_valid checks it with Signer, so
+    SECRET_KEY_FALLBACKS count), with the key it derives from SECRET_KEY computed once rather than per URL.
+    """
+    key = _media_signing_key(settings.SECRET_KEY)
+    digest = hmac.new(key, f"{path}\n{expires}\n{disposition}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@functools.lru_cache(maxsize=4)
+def _media_signing_key(secret: str) -> bytes:
+    # django.utils.crypto.salted_hmac's derived key, for Signer's salt + "signer".
+    return hashlib.sha256(f"{MEDIA_SIGNING_SALT}signer{secret}".encode()).digest()
 
 
 def media_url_is_valid(path: str, query) -> bool:
@@ -160,12 +196,16 @@ def media_url_is_valid(path: str, query) -> bool:
     return True
 
 
-def download_url(storage: Storage, name: str, filename: str = "") -> str:
-    """The file's URL, which makes browsers and `curl -OJ` save it as `filename` (issue 13)."""
+def download_url(storage: Storage, name: str, filename: str = "", *, new: bool = False) -> str:
+    """The file's URL, which makes browsers and `curl -OJ` save it as `filename` (issue 13).
+
+    `new`: the file was just stored (the upload's answer), so our storages sign it without looking in their cache.
+    """
+    sign = storage.url_of_new_file if new and hasattr(storage, "url_of_new_file") else storage.url
     if filename and isinstance(storage, (S3Storage, SignedFileSystemStorage)):
         disposition = content_disposition_header(as_attachment=False, filename=filename)
-        return storage.url(name, parameters={"ResponseContentDisposition": disposition})
-    return storage.url(name)
+        return sign(name, parameters={"ResponseContentDisposition": disposition})
+    return sign(name)
 
 
 # The tag that marks a direct upload's object until it is completed (IMAGE_DIRECT_UPLOAD_TAGGING).

@@ -8,7 +8,6 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_safe
 from django.views.static import serve
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -19,19 +18,19 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.filters import KnownQueryParameters
-from config.parsers import JSONParser
+from config.parsers import JSONParser, MultiPartParser
 from idempotency.views import IdempotentCreateMixin
 from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
 from users.serializers import UsageSerializer
 
-from .filters import ImageFilter
+from .filters import ImageFilter, ImageFilterBackend
 from .models import DirectUpload, Image
 from .pagination import KeysetLinkPagination
 from .serializers import (
@@ -240,7 +239,7 @@ class StoreCheckedDestroyMixin:
 class ImageListView(OwnedImageMixin, generics.ListAPIView):
     """GET /api/images/: the user's images, newest first; optional search, date range, ordering, paging."""
 
-    filter_backends = [KnownQueryParameters, DjangoFilterBackend]
+    filter_backends = [KnownQueryParameters, ImageFilterBackend]
     filterset_class = ImageFilter
     pagination_class = KeysetLinkPagination
 

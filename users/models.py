@@ -47,12 +47,29 @@ class User(AbstractUser):
         help_text="Bytes this user may store: originals, and direct uploads not yet completed at their declared "
         "size (variants are not counted); overrides the default. Empty: the default.",
     )
+    # What the user stores, kept by the usage hook (settings.USER_USAGE_BACKEND) in the transaction of each change,
+    # so that the quota's check is one conditional UPDATE of this row, not a sum: bytes counted against the quota,
+    # and how many images. `manage.py recount_usage` computes them again from the rows.
+    stored_bytes = models.BigIntegerField(default=0, editable=False)
+    stored_images = models.IntegerField(default=0, editable=False)
+    RUNNING_TOTALS = ("stored_bytes", "stored_images")
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["username"]
 
     objects = EmailUserManager()
+
+    def save(self, *args, **kwargs) -> None:
+        """Save the user; an existing row keeps its running totals (only their own UPDATEs change them: a user read
+        before an upload committed must not write back the totals it read)."""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.RUNNING_TOTALS
+            ]
+        super().save(*args, **kwargs)
 
     class Meta:
         constraints = [

@@ -4,6 +4,7 @@ The races run real threads, each with its own database connection, through the r
 PostgreSQL the owner's row lock decides (CI runs the suite there too); on SQLite the database's write lock.
 """
 
+import io
 import threading
 from collections.abc import Callable
 
@@ -141,6 +142,7 @@ def test_an_image_that_fills_the_quota_stays_within_it_once_its_variants_are_mad
     assert image.processing == "ready" and variants > 0 and image.variants_bytes == variants
     usage = auth_client.get("/api/auth/me/").json()["usage"]
     assert usage == {"bytes": len(big), "images": 1, "quota_bytes": len(big)}  # the original alone
+    user.refresh_from_db()  # its running totals, as the upload's transaction left them
     assert user_usage(user).bytes == image.size
     response = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
     over_quota(response, usage=len(big), images=1, quota=len(big), size=len(PNG))
@@ -186,7 +188,8 @@ def test_concurrent_proxied_uploads_cannot_together_pass_the_last_free_bytes(use
     access = login(APIClient(), user.email)["access"]
     bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
     bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
-    before = user_usage(user).bytes  # two originals and their variants
+    user.refresh_from_db()
+    before = user_usage(user).bytes  # two originals (their variants are not counted)
     settings.IMAGE_USER_QUOTA_BYTES = before + len(PNG)  # room left for one more original
 
     def upload() -> int:
@@ -213,6 +216,7 @@ def test_concurrent_signings_cannot_together_take_the_last_free_bytes(user, sett
 
     assert sorted(statuses, key=str) == [201, 409, 409, 409], statuses
     assert DirectUpload.objects.get().size == len(PNG)
+    user.refresh_from_db()
     assert user_usage(user).bytes == len(PNG)  # held by the one open upload, and no more
 
 
@@ -230,3 +234,49 @@ def test_the_same_upload_completed_at_once_from_two_clients_makes_one_image(user
 
     assert Image.objects.count() == 1
     assert results == [(201, Image.objects.get().pk)] * 2, results
+
+
+# --- The running totals on the user's row (issue 19) ---------------------------------------------------------------
+
+
+def totals(user) -> tuple[int, int]:
+    user.refresh_from_db()
+    return user.stored_bytes, user.stored_images
+
+
+def test_the_running_totals_follow_uploads_direct_uploads_and_deletions(auth_client, user):
+    first = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart").json()
+    second = auth_client.post(UPLOAD_URL, {"image": png("blue")}, format="multipart").json()
+    sign(auth_client, size=500)  # an open direct upload holds its declared size
+    assert totals(user) == (first["size"] + second["size"] + 500, 2)
+
+    assert auth_client.delete(f"/api/images/{first['id']}/").status_code == 204
+    DirectUpload.objects.all().delete()  # as the sweeper deletes abandoned ones
+
+    assert totals(user) == (second["size"], 1)
+    usage = auth_client.get("/api/auth/me/").json()["usage"]
+    assert usage == {"bytes": second["size"], "images": 1, "quota_bytes": None}
+
+
+def test_a_user_saved_from_an_earlier_read_keeps_the_totals_of_uploads_since(auth_client, user):
+    stale = type(user).objects.get(pk=user.pk)  # read before the upload, saved after it (an admin form, say)
+    auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
+
+    stale.first_name = "Alice"
+    stale.save()
+
+    assert totals(user) == (len(PNG), 1)
+    assert user.first_name == "Alice"
+
+
+def test_recount_usage_mends_totals_changed_behind_the_services_back(auth_client, user):
+    from django.core.management import call_command
+
+    auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
+    type(user).objects.filter(pk=user.pk).update(stored_bytes=12345, stored_images=7)  # drifted (raw SQL, a restore)
+
+    out = io.StringIO()
+    call_command("recount_usage", stdout=out)
+
+    assert out.getvalue() == "Corrected the totals of 1 user(s).\n"
+    assert totals(user) == (len(PNG), 1)

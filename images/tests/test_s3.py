@@ -271,12 +271,12 @@ def test_variant_storage_errors_are_retried_then_marked_failed(s3_storage, uploa
 
 
 def test_presigned_urls_are_reused_from_the_cache_and_work(s3_storage, auth_client, upload):
-    upload()
+    uploaded = upload()  # its URL signed once, without a look in the cache, and cached for the reads after
 
     first = auth_client.get(LIST_URL).json()[0]
     second = auth_client.get(LIST_URL).json()[0]
 
-    assert first["image"] == first["image_url"] == second["image"]
+    assert uploaded["image"] == first["image"] == first["image_url"] == second["image"]
     assert fetch(second["image"])[0] == 200
     name = Image.objects.get().image.name
     assert default_storage.url(name, expire=60) != first["image"]  # explicit arguments: signed afresh

@@ -1,5 +1,6 @@
 """images/scrub.py on its own: what each format keeps and loses, and hostile structures refused."""
 
+import hashlib
 import io
 import struct
 
@@ -109,3 +110,28 @@ def test_a_gif_keeps_its_icc_profile_and_drops_other_applications_and_what_follo
 def test_structures_that_cannot_be_walked_are_refused(fmt, data):
     with pytest.raises(ScrubError):
         strip_metadata(data, fmt)
+
+
+@pytest.mark.parametrize(
+    ("data", "unchanged"),
+    [
+        (image_bytes("JPEG", size=(40, 30)), True),  # nothing to remove
+        (phone_photo("JPEG"), False),  # Exif with GPS: reduced to the orientation
+        (image_bytes("JPEG", size=(40, 30)) + b"a trailer", False),  # what follows the end of image goes
+        (phone_photo("PNG"), False),
+    ],
+)
+def test_one_pass_gives_both_checksums_and_the_same_bytes_as_strip_metadata(data, unchanged):
+    from django.core.files.base import ContentFile
+
+    from images.scrub import scrub_file
+
+    fmt = "PNG" if data.startswith(b"\x89PNG") else "JPEG"
+    source = ContentFile(data, name="x")
+    result = scrub_file(source, fmt)
+    expected = strip_metadata(data, fmt)
+
+    assert result.unchanged is unchanged
+    assert result.file(source, "x").read() == expected and result.size == len(expected)
+    assert result.checksum == hashlib.sha256(expected).hexdigest()
+    assert result.source_checksum == hashlib.sha256(data).hexdigest()
