@@ -208,7 +208,9 @@ class CompletionsBusy(CodedError):
 
     def __init__(self) -> None:
         super().__init__()
-        self.wait = 1  # Retry-After
+        # Retry-After: a slot frees when a verification ends (a worker's takes a fraction of a second; without a
+        # worker, IMAGE_DIRECT_UPLOAD_VERIFY_WAIT and a decode): sooner would mostly meet the same answer.
+        self.wait = 2
 
 
 class UploadGone(Exception):
