@@ -97,8 +97,9 @@ X_FRAME_OPTIONS = "DENY"
 # Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
-# The list's paging headers, and what a retry with an Idempotency-Key is told.
-CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed"]
+# The list's paging headers, what a retry with an Idempotency-Key is told, and the ETag of a direct upload's PUT
+# to the local store (S3's bucket CORS rule exposes it there: README, "Uppy").
+CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed", "ETag"]
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "idempotency-key")
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
