@@ -621,6 +621,7 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "images.events.IMAGE_EVENTS",
         "WebhookEventTypeWithTestEnum": "webhooks.models.EVENT_TYPES",
         "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
+        "DirectUploadMethodEnum": "images.models.DirectUpload.Method",
     },
 }
 

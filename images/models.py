@@ -183,8 +183,8 @@ class DirectUpload(models.Model):
     class Method(models.TextChoices):
         """How the client sends the file: a form POST with signed fields, or a PUT of the bare bytes."""
 
-        POST = "POST"
-        PUT = "PUT"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="direct_uploads")

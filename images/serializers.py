@@ -244,7 +244,6 @@ class SignedUploadSerializer(serializers.Serializer):
     """What every signed direct upload answers: its id, how to send the file, where, and until when."""
 
     id = serializers.UUIDField(source="upload.id", help_text="The upload's id, to complete it.")
-    method = serializers.CharField(source="upload.method", help_text="POST or PUT, as asked.")
     url = serializers.CharField()
     expires_at = serializers.DateTimeField(source="upload.expires_at", help_text="Send the file before this.")
 
@@ -252,6 +251,7 @@ class SignedUploadSerializer(serializers.Serializer):
 class DirectUploadPostSerializer(SignedUploadSerializer):
     """A signed POST: send every entry of `fields` as a form field, then the file as `file`, to `url`."""
 
+    method = serializers.CharField(source="upload.method", help_text='"POST"')
     url = serializers.CharField(help_text="Where to POST the fields and then the file (field `file`).")
 
     def get_fields(self) -> dict:
@@ -266,6 +266,7 @@ class DirectUploadPostSerializer(SignedUploadSerializer):
 class DirectUploadPutSerializer(SignedUploadSerializer):
     """A signed PUT: send exactly the declared bytes to `url` with `headers`."""
 
+    method = serializers.CharField(source="upload.method", help_text='"PUT"')
     url = serializers.CharField(help_text="Where to PUT the file's bytes (no token: the URL is the authorisation).")
     headers = serializers.DictField(
         child=serializers.CharField(),

@@ -24,6 +24,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='directupload',
             name='method',
-            field=models.CharField(choices=[('POST', 'Post'), ('PUT', 'Put')], default='POST', max_length=4),
+            field=models.CharField(choices=[('POST', 'POST'), ('PUT', 'PUT')], default='POST', max_length=4),
         ),
     ]
