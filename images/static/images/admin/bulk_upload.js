@@ -178,9 +178,12 @@ async function complete(file) {
     uppy.emit('postprocess-complete', file)
     showImage(tr, image)
   } catch (error) {
+    // The bytes arrived; the service refused them. The Dashboard marks this file and says why, and the batch
+    // goes on (an upload error would mark the whole batch failed, and its Retry would send the same bytes).
     uppy.emit('postprocess-complete', file)
+    uppy.setFileState(file.id, { error: error.message })
+    uppy.info(`${file.name}: ${error.message}`, 'error', 10_000)
     setStatus(tr, 'error', error.message)
-    uppy.emit('upload-error', file, error) // the Dashboard marks the file and shows why
     showSummary()
   }
 }
