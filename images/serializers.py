@@ -243,9 +243,15 @@ class DirectUploadSerializer(serializers.ModelSerializer):
 class SignedUploadSerializer(serializers.Serializer):
     """What every signed direct upload answers: its id, how to send the file, where, and until when."""
 
+    ORDER = ("id", "method", "url", "fields", "headers", "key", "expires_at")
+
     id = serializers.UUIDField(source="upload.id", help_text="The upload's id, to complete it.")
     url = serializers.CharField()
     expires_at = serializers.DateTimeField(source="upload.expires_at", help_text="Send the file before this.")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {name: fields[name] for name in self.ORDER if name in fields}
 
 
 class DirectUploadPostSerializer(SignedUploadSerializer):

@@ -7,6 +7,7 @@ and verification are the POST's.
 
 import hashlib
 import io
+import json
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +22,7 @@ from rest_framework.test import APIClient
 from images.direct_uploads import IncompleteBody, local_put_receive
 from images.models import DirectUpload, Image
 from images.tests.test_direct_uploads import NOT_AN_IMAGE, complete_url, names_in_store, put, sign
-from testutils import LIST_URL, UUID, detail_url, image_bytes
+from testutils import LIST_URL, PROJECT, UUID, detail_url, image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -406,3 +407,13 @@ def test_the_list_never_shows_a_put_upload_before_it_is_completed(auth_client):
 
     assert auth_client.get(LIST_URL).json() == []
     assert DirectUpload.objects.get().expires_at > timezone.now()
+
+
+def test_the_readme_shows_the_uppy_example_and_the_bucket_rule_that_ci_runs():
+    readme = (PROJECT / "README.md").read_text()
+    example = (PROJECT / "examples" / "uppy" / "uppy-upload.js").read_text()
+    rule = (PROJECT / "examples" / "uppy" / "bucket-cors.json").read_text()
+
+    assert f"```js\n{example}```" in readme
+    assert f"```json\n{rule}```" in readme
+    assert json.loads(rule)["CORSRules"][0]["ExposeHeaders"] == ["ETag"]
