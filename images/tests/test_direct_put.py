@@ -9,11 +9,12 @@ import hashlib
 import io
 import json
 import re
-import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
@@ -33,6 +34,13 @@ def sign_put(client: APIClient, filename: str = "beach.png", size: int = 1000, *
     response = sign(client, filename, size, method="PUT", **fields)
     assert response.status_code == 201, response.content
     return response.json()
+
+
+def signed_in(user) -> APIClient:
+    """A client authenticated without a token (one issued now is not valid yet at a time moved back)."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -162,11 +170,10 @@ def test_the_store_refuses_a_put_that_differs_from_the_signed_one(s3_storage, au
     assert s3_storage.keys() == [signed["key"]]
 
 
-def test_the_store_refuses_an_expired_put(s3_storage, auth_client, settings):
-    settings.IMAGE_DIRECT_UPLOAD_EXPIRE = 1
+def test_the_store_refuses_an_expired_put(s3_storage, user):
     data = image_bytes()
-    signed = sign_put(auth_client, "a.png", len(data))
-    time.sleep(2.1)
+    with time_machine.travel(timezone.now() - timedelta(seconds=301)):  # signed 301 s ago, for 300 s
+        signed = sign_put(signed_in(user), "a.png", len(data))
 
     refused = put(signed, data)
 
@@ -292,15 +299,13 @@ def _local_put(signed: dict, data: bytes, url: str = "", **headers: str):
 
 
 def test_the_local_store_refuses_an_expired_put_and_one_once_the_upload_is_completed(
-    auth_client, settings, media_root, django_capture_on_commit_callbacks
+    auth_client, user, media_root, django_capture_on_commit_callbacks
 ):
-    settings.IMAGE_DIRECT_UPLOAD_EXPIRE = 1
     data = image_bytes()
-    expiring = sign_put(auth_client, "a.png", len(data))
-    time.sleep(1.1)
+    with time_machine.travel(timezone.now() - timedelta(seconds=301)):  # signed 301 s ago, for 300 s
+        expiring = sign_put(signed_in(user), "a.png", len(data))
     assert put(expiring, data).json()["detail"] == "Request has expired."
 
-    settings.IMAGE_DIRECT_UPLOAD_EXPIRE = 300
     signed = sign_put(auth_client, "b.png", len(data))
     assert put(signed, data).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
