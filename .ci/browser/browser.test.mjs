@@ -4,7 +4,7 @@
 // to be `ready` through the API, and screenshots go to the configured folder. Run by stack.py (BROWSER_CONFIG).
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
@@ -184,6 +184,7 @@ for (const stack of config.stacks) {
     assert.deepEqual(outside, [])
     assert.deepEqual(problems, [])
     console.log(`  ${stack.name}: ${files.length} files through the admin in ${seconds.toFixed(1)} s (click to all listed)`)
+    if (process.env.BROWSER_TIMINGS) writeFileSync(process.env.BROWSER_TIMINGS, JSON.stringify({ seconds, files: files.length }))
     await context.close()
   })
 }
