@@ -7,7 +7,9 @@ bench's own with two workers (verifications, variants). The browser test of .ci/
 a PUT straight to SeaweedFS, then its completion, which a worker verifies while the API waits). The API's CPU is
 the serving thread's around each request (bench/gunicorn_thread_cpu.py): sign + complete per upload, as
 bench/direct_upload_cpu.py counts a direct upload, and beside it the page's polls and everything else the worker
-process spent during the run. Screenshots of the page during and after the batch go to --screenshots.
+process spent during the run. Batches of ten follow one another (the first is cold), then one with the
+browser's uploads limited to --mbit (a client's link, not loopback), whose screenshots of the page (uploading,
+during, after) go to --screenshots.
 
 Run by hand after `bash .ci/browser/run` (which installs chromium and the npm packages):
 .venv/bin/python bench/admin_bulk_upload.py [--size 2000000] [--database sqlite]
@@ -54,11 +56,30 @@ def request_cpu(log: Path) -> dict[str, list[float]]:
     return found
 
 
+def report(files: int, batch: str, wall: float, cpu: dict[str, list[float]], worker_cpu: float) -> None:
+    per_upload = (sum(cpu["sign"]) + sum(cpu["complete"])) / files
+    print(f"  {batch}: wall time, Upload click to all {files} listed ready: {wall:.1f} s")
+    print(
+        f"    API CPU per upload (sign + complete, the serving thread's): {per_upload * 1000:.1f} ms "
+        f"(sign {statistics.mean(cpu['sign']) * 1000:.1f} ms x {len(cpu['sign'])}, complete "
+        f"{statistics.mean(cpu['complete']) * 1000:.1f} ms x {len(cpu['complete'])}: "
+        f"{len(cpu['complete']) - files} answered 503 busy and retried)"
+    )
+    print(
+        f"    the page's polls {sum(cpu.get('poll', [])) * 1000:.0f} ms in {len(cpu.get('poll', []))} requests; "
+        f"the rest (API logins, admin login and pages, static files) {sum(cpu.get('other', [])) * 1000:.0f} ms in "
+        f"{len(cpu.get('other', []))}; the worker process in all {worker_cpu * 1000:.0f} ms "
+        f"({worker_cpu * 1000 / files:.1f} ms per upload)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--size", type=int, default=2_000_000, help="bytes of each photo (at least)")
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--batches", type=int, default=3, help="batches on loopback: the first is cold")
+    parser.add_argument("--mbit", type=int, default=50, help="the browser's upload speed in the last batch")
     parser.add_argument("--screenshots", default=str(ROOT / ".ci" / "browser" / "screenshots"))
     args = parser.parse_args()
     api_cores, other_cores = {0}, set(range(1, os.cpu_count() or 1)) or {0}
@@ -130,9 +151,6 @@ def main() -> int:
         files = stack.photos(work / "files", "photo", args.files, args.size)
         sizes = [path.stat().st_size for path in files]
         worker = children(server.pid)[0]
-        cpu_log.write_text("")
-        before = cpu_seconds(worker)
-        timings = work / "timings.json"
         config = {
             "page": f"http://127.0.0.1:{stack.free_port()}",
             "example": "",
@@ -142,31 +160,31 @@ def main() -> int:
             "screenshots": args.screenshots,
             "stacks": [{"name": api.name, "api": api.base, "store": s3, "password": stack.PASSWORD}],
         }
+        timings = work / "timings.json"
         os.environ |= {"BROWSER_ONLY": "the admin uploads", "BROWSER_TIMINGS": str(timings)}
-        if stack.run_tests(config) != 0:
-            print(api.log_tail())
-            return 1
-        worker_cpu = cpu_seconds(worker) - before
-        wall = json.loads(timings.read_text())["seconds"]
-        cpu = request_cpu(cpu_log)
-        per_upload = (sum(cpu["sign"]) + sum(cpu["complete"])) / args.files
         print(
             f"{args.files} photos of {statistics.mean(sizes) / 1e6:.2f} MB (JPEG, {min(sizes)}-{max(sizes)} bytes) "
             f"through the admin; SeaweedFS, {args.database}, Celery (2 workers), gunicorn 1 x 8 threads on core 0:"
         )
-        print(f"  wall time, Upload click to all {args.files} listed ready: {wall:.1f} s")
-        print(
-            f"  API CPU per upload (sign + complete, the serving thread's): {per_upload * 1000:.1f} ms "
-            f"(sign {statistics.mean(cpu['sign']) * 1000:.1f} ms x {len(cpu['sign'])}, complete "
-            f"{statistics.mean(cpu['complete']) * 1000:.1f} ms x {len(cpu['complete'])}; "
-            f"{len(cpu['complete']) - args.files} completions answered 503 busy and retried)"
-        )
-        print(
-            f"  the page's polls {sum(cpu.get('poll', [])) * 1000:.0f} ms in {len(cpu.get('poll', []))} requests; "
-            f"everything else (login, pages, static files) {sum(cpu.get('other', [])) * 1000:.0f} ms in "
-            f"{len(cpu.get('other', []))}; the worker process in all {worker_cpu * 1000:.0f} ms, "
-            f"{worker_cpu * 1000 / args.files:.1f} ms per upload"
-        )
+        batches = [
+            ("first batch after start (cold: each thread's first database and S3 connections)", ""),
+            *((f"batch {number} (warm)", "") for number in range(2, args.batches + 1)),
+            (f"the browser's uploads limited to {args.mbit} Mbit/s (the screenshots)", str(args.mbit)),
+        ]
+        for batch, mbit in batches:
+            os.environ["BROWSER_UPLOAD_MBIT"] = mbit
+            cpu_log.write_text("")
+            before = cpu_seconds(worker)
+            if stack.run_tests(config) != 0:
+                print(api.log_tail())
+                return 1
+            report(
+                args.files,
+                batch,
+                json.loads(timings.read_text())["seconds"],
+                request_cpu(cpu_log),
+                cpu_seconds(worker) - before,
+            )
     finally:
         stack.stop(list(reversed(processes)))
         if database:
