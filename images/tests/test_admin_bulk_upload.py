@@ -8,6 +8,7 @@ import json
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -171,3 +172,20 @@ def test_the_image_list_takes_ids_only(staff_client):
 
 def test_the_admin_calls_are_not_in_the_apis_schema(schema):
     assert not [path for path in schema["paths"] if path.startswith("/admin/")]
+
+
+def test_the_image_list_takes_the_same_queries_for_one_image_or_many(staff_client, django_assert_num_queries):
+    images = [
+        Image.objects.create(user=staff_client.staff, image=SimpleUploadedFile(f"{n}.png", image_bytes()))
+        for n in range(5)
+    ]
+    url = reverse(f"{PAGE}_images")
+
+    # The session, the user, the user's and its groups' permissions, then the images with their owners.
+    with django_assert_num_queries(5):
+        one = staff_client.get(url, {"id": [images[0].pk]})
+    with django_assert_num_queries(5):
+        many = staff_client.get(url, {"id": [image.pk for image in images]})
+
+    assert [image["id"] for image in one.json()] == [images[0].pk]
+    assert [image["id"] for image in many.json()] == [image.pk for image in images]
