@@ -52,7 +52,7 @@ from .services import (
 )
 from .storage import (
     direct_upload_policy,
-    direct_upload_put_signature,
+    direct_upload_put_is_signed,
     stored_file_copy,
     stored_file_read,
     stored_objects,
@@ -126,9 +126,9 @@ def direct_upload_start(
 ) -> DirectUpload:
     """Record a pending upload of `size` bytes, sent by POST or PUT (direct_upload_signature signs it).
 
-    A POST's policy takes at most `size` bytes, a PUT exactly `size`, of `content_type` (by default the type
-    of the filename's extension, for a POST the client may send any image/ type), and the upload counts at that
-    size against the quota until it is completed or swept. Raises QuotaExceeded when the declared size would take
+    A POST's policy takes at most `size` bytes and a PUT's signature exactly `size`, sent as `content_type` (by
+    default the type of the filename's extension), and the upload counts at that size against the quota until
+    it is completed or swept. Raises QuotaExceeded when the declared size would take
     the user over their quota. `on_created` is called with the upload's id in the transaction that records it
     (an Idempotency-Key is recorded there).
     """
@@ -179,7 +179,7 @@ def declared_content_type(filename: str) -> str:
     return guessed if guessed and guessed.startswith("image/") else "image/octet-stream"
 
 
-# --- 2. The local store's side of the POST (S3 does this itself) -----------------------------------------
+# --- 2. The local store's side of the POST and the PUT (S3 does this itself) -----------------------------------------
 
 
 def local_upload_receive(*, key: str, content_type: str, policy: str, file: File | None) -> None:
@@ -227,8 +227,7 @@ def local_put_receive(
     """
     if not (expires.isdigit() and length.isdigit()) or not signature:
         raise PolicyRefused("The URL is not signed: expires, length, type and signature are needed.")
-    expected = direct_upload_put_signature(key, int(length), signed_type, int(expires))
-    if not signing.constant_time_compare(signature, expected):
+    if not direct_upload_put_is_signed(key, int(length), signed_type, int(expires), signature):
         raise PolicyRefused("The signature does not match this key, length, type and expiry.")
     if time.time() >= int(expires):
         raise PolicyRefused("Request has expired.")

@@ -247,6 +247,15 @@ def direct_upload_put_signature(name: str, size: int, content_type: str, expires
     return signing.Signer(salt=DIRECT_UPLOAD_PUT_SALT).signature(f"{name}\n{size}\n{content_type}\n{expires}")
 
 
+def direct_upload_put_is_signed(name: str, size: int, content_type: str, expires: int, signature: str) -> bool:
+    """Whether a local PUT URL's signature covers this key, length, type and expiry (SECRET_KEY_FALLBACKS count)."""
+    try:
+        signing.Signer(salt=DIRECT_UPLOAD_PUT_SALT).unsign(f"{name}\n{size}\n{content_type}\n{expires}:{signature}")
+    except signing.BadSignature:
+        return False
+    return True
+
+
 def direct_upload_policy(policy: str) -> dict:
     """The local store's POST policy, {"key", "max", "expires"}; raises signing.BadSignature for a forged one."""
     return signing.loads(policy, salt=DIRECT_UPLOAD_POLICY_SALT)

@@ -316,6 +316,16 @@ def test_the_local_store_refuses_an_expired_put_and_one_once_the_upload_is_compl
     assert not (media_root / signed["key"]).exists() and not (media_root / expiring["key"]).exists()
 
 
+def test_a_local_put_url_signed_before_the_secret_key_changed_still_works(auth_client, settings, media_root):
+    data = image_bytes()
+    signed = sign_put(auth_client, "a.png", len(data))
+    settings.SECRET_KEY_FALLBACKS, settings.SECRET_KEY = [settings.SECRET_KEY], "a-new-secret-key-" + "x" * 40
+
+    assert put(signed, data).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert put(signed, data).json()["detail"] == "The signature does not match this key, length, type and expiry."
+
+
 def test_the_local_store_refuses_a_body_that_ends_early(auth_client, media_root):
     signed = sign_put(auth_client, "a.png", 1000)
     query = parse_qs(urlsplit(signed["url"]).query)
