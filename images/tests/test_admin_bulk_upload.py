@@ -52,7 +52,7 @@ def test_the_page_loads_uppy_from_the_projects_own_static_files(admin_client):
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert '"uppy": "/static/images/vendor/uppy/uppy.min.mjs"' in html  # the import map: no CDN
+    assert '"uppy": "/static/images/vendor/uppy/uppy.esm.min.js"' in html  # the import map: no CDN
     assert "/static/images/vendor/uppy/uppy.min.css" in html
     assert '<script type="module" src="/static/images/admin/bulk_upload.js">' in html
     assert 'id="bulk-upload-dashboard"' in html and 'name="owner"' in html
@@ -60,7 +60,11 @@ def test_the_page_loads_uppy_from_the_projects_own_static_files(admin_client):
     assert config["sign"] == "/admin/images/image/upload/sign/"
     assert config["complete"] == f"/admin/images/image/upload/{config['placeholder']}/complete/"
     assert config["me"] == "root@example.com" and "10.0\xa0MB" in config["note"]
-    for name in ("images/vendor/uppy/uppy.min.mjs", "images/vendor/uppy/uppy.min.css", "images/admin/bulk_upload.js"):
+    for name in (
+        "images/vendor/uppy/uppy.esm.min.js",
+        "images/vendor/uppy/uppy.min.css",
+        "images/admin/bulk_upload.js",
+    ):
         assert finders.find(name), name
     changelist = admin_client.get(reverse("admin:images_image_changelist")).content.decode()
     assert f'<a href="{reverse(PAGE)}" class="addlink">Upload images</a>' in changelist
