@@ -440,7 +440,8 @@ IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
 IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
 # AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
 # that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: README, "Browsers and the
-# bucket"). Off by default: SeaweedFS refuses the tagging field.
+# bucket"). Off by default: SeaweedFS refuses the tagging field. A signed PUT then needs an x-amz-tagging header,
+# which Uppy (and so the admin's bulk upload) does not send.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
 # while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
