@@ -181,7 +181,7 @@ ACCOUNTS = (
 
 
 def prepare(api: Api) -> subprocess.Popen:
-    """Migrate a fresh database and make the two accounts, in the background (both servers at once)."""
+    """Migrate a fresh database and make the two accounts, in the background."""
     api.folder.mkdir(parents=True, exist_ok=True)
     command = f'{sys.executable} manage.py migrate --noinput -v 0 && {sys.executable} manage.py shell -c "{ACCOUNTS}"'
     log = (api.folder / "manage.log").open("ab")
@@ -261,16 +261,17 @@ def main() -> int:
     try:
         weed = start_weed(work / "weed", s3_port)
         processes.append(weed)
-        preparing = [prepare(local), prepare(remote)]
+        preparing = prepare(local)  # the other server gets a copy of this database (SQLite files)
         folder = work / "files"
         folder.mkdir()
         example = photos(folder, "example", 3, 120_000)
         bulk = photos(folder, "bulk", 9, 150_000)
         broken = folder / "broken.jpg"
         broken.write_bytes(b"This is no JPEG, whatever its name says.\n" * 400)
-        for preparation in preparing:
-            if preparation.wait() != 0:
-                raise RuntimeError("migrate or the accounts failed:\n" + local.log_tail() + remote.log_tail())
+        if preparing.wait() != 0:
+            raise RuntimeError("migrate or the accounts failed:\n" + local.log_tail())
+        remote.folder.mkdir(parents=True)
+        shutil.copyfile(local.folder / "db.sqlite3", remote.folder / "db.sqlite3")
         for api in (local, remote):
             start_api(api)
             processes.extend(api.processes)

@@ -17,6 +17,11 @@ const rows = new Map() // Uppy's file id -> its row in the list
 const waiting = new Map() // image id -> its row, until the image is ready or failed
 const STATUS = { pending: 'Pending: making its variants', ready: 'Ready', failed: 'Failed: its variants could not be made' }
 const BUSY_RETRIES = 10
+// Completions at once from this page: each holds one of a few slots an API process keeps for them
+// (IMAGE_DIRECT_UPLOAD_CONCURRENCY, 4 by default); more would be answered 503 and wait a second.
+const COMPLETING_AT_ONCE = 3
+let completing = 0
+const queued = []
 
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000))
 
@@ -169,10 +174,21 @@ uppy.on('upload-error', (file, error) => {
 uppy.on('upload-success', (file) => completions.set(file.id, complete(file)))
 uppy.addPostProcessor((fileIDs) => Promise.all(fileIDs.map((id) => completions.get(id))))
 
+/** Wait for one of this page's completion slots; `done` gives it back. */
+async function slot() {
+  if (completing >= COMPLETING_AT_ONCE) await new Promise((resolve) => queued.push(resolve))
+  completing += 1
+  return () => {
+    completing -= 1
+    queued.shift()?.()
+  }
+}
+
 async function complete(file) {
   const tr = row(file)
   setStatus(tr, 'verifying', 'Verifying')
   uppy.emit('postprocess-progress', file, { mode: 'indeterminate', message: 'Verifying…' })
+  const done = await slot()
   try {
     const image = await call(config.complete.replace(config.placeholder, signed.get(file.id).id), {})
     uppy.emit('postprocess-complete', file)
@@ -185,6 +201,8 @@ async function complete(file) {
     uppy.info(`${file.name}: ${error.message}`, 'error', 10_000)
     setStatus(tr, 'error', error.message)
     showSummary()
+  } finally {
+    done()
   }
 }
 
