@@ -119,6 +119,7 @@ class ImageAdmin(admin.ModelAdmin):
             "images": reverse(f"{name}_images"),
             "owner": form["owner"].id_for_label,
             "me": request.user.email,
+            "completing": settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY,  # completions the page sends at once
             "note": f"Images up to {filesizeformat(settings.IMAGE_MAX_UPLOAD_SIZE)}: JPEG, PNG, GIF, WebP, HEIC, AVIF.",
         }
         context = {

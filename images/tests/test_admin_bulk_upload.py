@@ -47,7 +47,7 @@ def csrf(client: Client) -> dict:
     return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
 
 
-def test_the_page_loads_uppy_from_the_projects_own_static_files(admin_client):
+def test_the_page_loads_uppy_from_the_projects_own_static_files(admin_client, settings):
     response = admin_client.get(reverse(PAGE))
 
     assert response.status_code == 200
@@ -60,6 +60,7 @@ def test_the_page_loads_uppy_from_the_projects_own_static_files(admin_client):
     assert config["sign"] == "/admin/images/image/upload/sign/"
     assert config["complete"] == f"/admin/images/image/upload/{config['placeholder']}/complete/"
     assert config["me"] == "root@example.com" and "10.0\xa0MB" in config["note"]
+    assert config["completing"] == settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY  # no more at once than a process takes
     for name in (
         "images/vendor/uppy/uppy.esm.min.js",
         "images/vendor/uppy/uppy.min.css",

@@ -17,9 +17,9 @@ const rows = new Map() // Uppy's file id -> its row in the list
 const waiting = new Map() // image id -> its row, until the image is ready or failed
 const STATUS = { pending: 'Pending: making its variants', ready: 'Ready', failed: 'Failed: its variants could not be made' }
 const BUSY_RETRIES = 10
-// Completions at once from this page: each holds one of a few slots an API process keeps for them
-// (IMAGE_DIRECT_UPLOAD_CONCURRENCY, 4 by default); more would be answered 503 and wait a second.
-const COMPLETING_AT_ONCE = 3
+// Completions at once from this page: as many as an API process verifies or waits on at once
+// (IMAGE_DIRECT_UPLOAD_CONCURRENCY); more would be answered 503 and wait a second before trying again.
+const COMPLETING_AT_ONCE = config.completing
 let completing = 0
 const queued = []
 
