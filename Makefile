@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test lint format faults faults-full sdk browser migrate superuser manage s3 clean
+.PHONY: install install-dev install-docs run worker test lint format faults faults-full sdk browser migrate superuser manage s3 docs docs-build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,19 +20,27 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.installed-docs: requirements.txt requirements-docs.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	touch $@
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+install-docs: $(VENV)/.installed-docs
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# The server is exec'ed under dev/foreground.py: stopping make (Ctrl-C, or kill by its process id) stops the server,
+# runserver's reloaded child included.
 run: migrate
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	exec $(BIN)/python dev/foreground.py $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The Celery worker that makes image variants; needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0).
 worker: migrate
-	$(BIN)/celery -A config worker --loglevel=INFO
+	exec $(BIN)/python dev/foreground.py $(BIN)/celery -A config worker --loglevel=INFO
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -84,29 +92,27 @@ superuser: migrate
 manage: install
 	$(BIN)/python manage.py $(ARGS)
 
-# A local S3 server for development: SeaweedFS from .venv on fixed ports of its own (none of them 8000 or
-# 8080), data in .s3data/, dev credentials. Prints the .env lines that point the service at it.
+# A local S3 server for development: SeaweedFS from .venv, data in S3_DATA (.s3data/), dev credentials. S3 on S3_PORT (18333), or
+# the next free port; weed's nine other ports are the free ones just above it, all below the kernel's range for
+# outgoing connections (dev/s3.py). Prints the .env lines that point the service at it.
 S3_PORT ?= 18333
+S3_DATA ?= .s3data
 s3: install-dev
-	@mkdir -p .s3data
-	@echo "S3 on http://127.0.0.1:$(S3_PORT) (Ctrl-C stops it). Put these lines in .env, then make run:"
-	@echo
-	@echo "USE_S3=True"
-	@echo "AWS_ACCESS_KEY_ID=dev-access-key"
-	@echo "AWS_SECRET_ACCESS_KEY=dev-secret-key"
-	@echo "AWS_STORAGE_BUCKET_NAME=images"
-	@echo "AWS_S3_ENDPOINT_URL=http://127.0.0.1:$(S3_PORT)"
-	@echo "AWS_S3_ADDRESSING_STYLE=path"
-	@echo
-	@echo "Images uploaded before the switch stay on disk: copy them with make manage ARGS=migrate_media_to_s3"
-	@echo
-	AWS_ACCESS_KEY_ID=dev-access-key AWS_SECRET_ACCESS_KEY=dev-secret-key $(BIN)/weed mini -dir=.s3data \
-		-ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
-		-s3.port.iceberg=0 -s3.port.lance=0 -bucket=images \
-		-s3.port=$(S3_PORT) -s3.port.grpc=$$(($(S3_PORT) + 10000)) \
-		-master.port=19333 -master.port.grpc=29333 -volume.port=18080 -volume.port.grpc=28080 \
-		-filer.port=18888 -filer.port.grpc=28888 -admin.port=23646 -admin.port.grpc=33646 \
-		-filer.localSocket=.s3data/filer.sock -s3.localSocket=.s3data/s3.sock
+	@exec $(BIN)/python dev/s3.py --port $(S3_PORT) --data $(S3_DATA)
+
+# The documentation (docs/, mkdocs.yml): served on http://127.0.0.1:$(DOCS_PORT)/ while it runs, rebuilt on each edit;
+# docs-build makes site/ as CI does, failing on any warning or broken link. Both first write docs/openapi.yaml, the
+# schema the API reference page renders, from the code.
+DOCS_PORT ?= 8001
+DOCS_ENV := DOTENV_FILE= NO_MKDOCS_2_WARNING=1
+docs/openapi.yaml: install-docs
+	$(DOCS_ENV) $(BIN)/python manage.py spectacular --file docs/openapi.yaml
+
+docs: docs/openapi.yaml
+	$(DOCS_ENV) exec $(BIN)/python dev/foreground.py $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: docs/openapi.yaml
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site docs/openapi.yaml

@@ -264,7 +264,7 @@ def free_port() -> int:
 
 
 def start_gunicorn(port: int, env: dict[str, str], log: Path, workers: int = 1) -> subprocess.Popen:
-    """Start the README's production command (one worker, unless told) from the project's root, so
+    """Start the production command (docs/deployment.md) (one worker, unless told) from the project's root, so
     gunicorn.conf.py applies; its output goes to log. The caller waits for it to answer (wait_for_http)."""
     with log.open("wb") as output:
         return subprocess.Popen(

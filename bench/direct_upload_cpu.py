@@ -270,7 +270,7 @@ def main() -> None:
             f"{api}/api/auth/login/", json={"email": "bench@example.com", "password": PASSWORD}, timeout=30
         ).json()["access"]
         session.headers["Authorization"] = f"Bearer {token}"
-        # Two workers, as the README's deployment has them: verifications (queue "uploads") never wait behind
+        # Two workers, as the deployment docs have them: verifications (queue "uploads") never wait behind
         # variants (queue "celery").
         workers = [
             subprocess.Popen(

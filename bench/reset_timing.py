@@ -2,7 +2,7 @@
 
 Run by hand: .venv/bin/python bench/reset_timing.py [--pairs 30] [--broker redis://127.0.0.1:6379/13] [--root DIR]
 
-Starts gunicorn as the README does (`gunicorn config.wsgi:application --workers 2`, from the project's root so
+Starts gunicorn as the deployment docs do (`gunicorn config.wsgi:application --workers 2`, from the project's root so
 gunicorn.conf.py applies; --root runs another checkout of the project, e.g. an older commit), with DEBUG off,
 SQLite in a temporary folder and mail sent by SMTP to a real server on loopback (aiosmtpd, answering after
 --smtp-delay ms, as a remote relay would). Then POSTs /api/auth/password/reset/ for a registered address and

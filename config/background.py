@@ -6,18 +6,19 @@ answer, and how long the call takes cannot be seen in the answer's timing. Outsi
 management command, a Celery task, Django's test client) it runs at once.
 
 A WSGI server runs the call in the thread that served the request, which it holds meanwhile: with gunicorn's
-threads (gunicorn.conf.py) other requests go to the other threads.
+threads (gunicorn.conf.py) other requests go to the other threads. The call runs in the context it was deferred
+in (its context variables: the request id of config.logs, for its log lines and the tasks it queues).
 """
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 # The calls deferred by the request being served in this thread; None outside a request.
-_deferred: ContextVar[list[tuple[Callable, tuple]] | None] = ContextVar("after_response", default=None)
+_deferred: ContextVar[list[tuple[Context, Callable, tuple]] | None] = ContextVar("after_response", default=None)
 
 
 def after_response(func: Callable[..., Any], *args: Any) -> None:
@@ -26,7 +27,7 @@ def after_response(func: Callable[..., Any], *args: Any) -> None:
     if jobs is None:
         _call(func, args)
     else:
-        jobs.append((func, args))
+        jobs.append((copy_context(), func, args))
 
 
 def _call(func: Callable[..., Any], args: tuple) -> None:
@@ -43,7 +44,7 @@ class AfterResponse:
         self.application = application
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        jobs: list[tuple[Callable, tuple]] = []
+        jobs: list[tuple[Context, Callable, tuple]] = []
         token = _deferred.set(jobs)
         try:
             body = self.application(environ, start_response)
@@ -57,7 +58,7 @@ class _ThenCall:
     """A response body that makes the deferred calls when the server closes it, before the body's own close()
     (Django's, which ends the request: request_finished, the database connections' upkeep)."""
 
-    def __init__(self, body: Iterable[bytes], jobs: list[tuple[Callable, tuple]]) -> None:
+    def __init__(self, body: Iterable[bytes], jobs: list[tuple[Context, Callable, tuple]]) -> None:
         self.body, self.jobs = body, jobs
 
     def __iter__(self) -> Iterator[bytes]:
@@ -65,8 +66,8 @@ class _ThenCall:
 
     def close(self) -> None:
         try:
-            for func, args in self.jobs:
-                _call(func, args)
+            for context, func, args in self.jobs:
+                context.run(_call, func, args)
         finally:
             close = getattr(self.body, "close", None)
             if close is not None:

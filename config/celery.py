@@ -4,6 +4,7 @@ import os
 from datetime import datetime, timedelta
 
 from celery import Celery
+from celery.signals import worker_init
 from django.utils import timezone
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -11,6 +12,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A task carries the id of the request that queued it into the worker's logs (signals connected on import).
+from . import logs  # noqa: E402, F401
+
+
+@worker_init.connect
+def _serve_worker_metrics(**kwargs) -> None:
+    """WORKER_METRICS_ADDRESS: the worker's own /metrics, served by its main process for as long as it runs."""
+    from django.conf import settings
+
+    if settings.WORKER_METRICS_ADDRESS:
+        from .metrics import start_worker_metrics_server
+
+        start_worker_metrics_server(settings.WORKER_METRICS_ADDRESS)
 
 
 def broker_jobs_lost_before() -> datetime | None:

@@ -11,7 +11,9 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
 from rest_framework.views import exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from .authentication import token_refused
 from .unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,11 @@ def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
+def _simplejwt_default(exc: InvalidToken) -> bool:
+    """Whether the error is SimpleJWT's own "token_not_valid", not one that says already what is wrong."""
+    return isinstance(exc.detail, dict) and exc.detail.get("code") == InvalidToken.default_code
+
+
 def api_exception_handler(exc: Exception, context: dict):
     """DRF's handler, after turning dependency outages and request-parsing errors into API errors."""
     unavailable = unavailable_error(exc)
@@ -81,6 +88,9 @@ def api_exception_handler(exc: Exception, context: dict):
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = ParseError(str(exc))
+    elif isinstance(exc, InvalidToken) and isinstance(exc.__cause__, TokenError) and _simplejwt_default(exc):
+        # SimpleJWT's token views (refresh, verify, logout) raise InvalidToken(message) from the TokenError.
+        exc = token_refused(exc.__cause__, expected=getattr(context.get("view"), "token_kind", "refresh"))
     elif isinstance(exc, UnsupportedMediaType) and getattr(context.get("view"), "media_type_hint", ""):
         # A view that takes one kind of body says which (the upload: multipart with an "image" field).
         exc = UnsupportedMediaType(context["request"].content_type, f"{exc.detail} {context['view'].media_type_hint}")

@@ -33,3 +33,19 @@ class RequestBodyLimitMiddleware:
                 detail += f"{filesizeformat(fields)}."
             return JsonResponse({"detail": detail}, status=413)
         return self.get_response(request)
+
+
+class RateLimitHeadersMiddleware:
+    """Add the RateLimit-Policy and RateLimit headers to the answers of throttled views (config.throttling), 429s too:
+    a client sees its quota running out before it is refused."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return response

@@ -16,6 +16,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework_simplejwt.views import TokenViewBase
 
+from .filters import KnownQueryParameters
+
 DETAIL_ERROR = {
     "type": "object",
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
@@ -55,6 +57,27 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# On every answer of a throttled operation (config.throttling), the 429 included.
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        "RateLimit-Policy",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description='The limit (IETF httpapi RateLimit headers draft): "scope";q=requests;w=seconds of the window, '
+        'e.g. "login";q=10;w=60.',
+    ),
+    OpenApiParameter(
+        "RateLimit",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=True,
+        description='Where the client stands: "scope";r=requests left;t=seconds until one is free again, '
+        'e.g. "login";r=7;t=42.',
+    ),
+]
+
+
 class ServiceAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, documenting the errors an operation can answer."""
 
@@ -62,7 +85,13 @@ class ServiceAutoSchema(AutoSchema):
         parameters = super().get_override_parameters()
         if self.accepts_idempotency_key():
             parameters = [*parameters, IDEMPOTENCY_KEY]
+        if self.is_throttled():
+            parameters = [*parameters, *RATE_LIMIT_HEADERS]
         return parameters
+
+    def is_throttled(self) -> bool:
+        """Whether the operation counts against a rate limit (a view's scope, unless it exempts this method)."""
+        return bool(getattr(self.view, "throttle_scope", None)) and bool(self.view.get_throttles())
 
     def accepts_idempotency_key(self) -> bool:
         """A create view that honours the Idempotency-Key header declares it (idempotency.views)."""
@@ -106,9 +135,10 @@ class ServiceAutoSchema(AutoSchema):
             description, name = ERRORS[code]
             component = ResolvedComponent(name, ResolvedComponent.SCHEMA, object=name, schema=SCHEMAS[name])
             self.registry.register_on_missing(component)
-            responses.setdefault(
-                code, {"description": description, "content": {"application/json": {"schema": component.ref}}}
-            )
+            response = {"description": description, "content": {"application/json": {"schema": component.ref}}}
+            if code == "429":
+                response = {"headers": self._get_response_headers_for_code(code), **response}
+            responses.setdefault(code, response)
         return responses
 
     def _get_request_body(self, direction: str = "request") -> dict | None:
@@ -136,7 +166,9 @@ class ServiceAutoSchema(AutoSchema):
         has_body = self.method in ("POST", "PUT", "PATCH") or self.deletes_with_body()
         needs_auth = not self.is_public()
         codes = []
-        if has_body or getattr(view, "filterset_class", None) or getattr(view, "pagination_class", None):
+        takes_query = getattr(view, "filterset_class", None) or getattr(view, "pagination_class", None)
+        refuses_unknown_query = self.method == "GET" and KnownQueryParameters in getattr(view, "filter_backends", ())
+        if has_body or takes_query or refuses_unknown_query:
             codes.append("400")
         if needs_auth or isinstance(view, TokenViewBase):
             codes.append("401")
@@ -147,7 +179,7 @@ class ServiceAutoSchema(AutoSchema):
             codes.append("404")
         if has_body:
             codes += ["413", "415"]
-        if getattr(view, "throttle_scope", None):
+        if self.is_throttled():
             codes.append("429")
         # Declared by the views that reach the store: True, or the methods that do.
         uses_file_storage = getattr(view, "uses_file_storage", False)

@@ -96,13 +96,26 @@ X_FRAME_OPTIONS = "DENY"
 
 # Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+# And, by default while DEBUG is on, a front end on any port of this machine (the account mails' links point at
+# http://localhost:3000 by default): http(s)://localhost, 127.0.0.1 or [::1], any port.
+CORS_ALLOW_LOCALHOST = env_bool("CORS_ALLOW_LOCALHOST", DEBUG)
+CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
-# The list's paging headers, what a retry with an Idempotency-Key is told, and the ETag of a direct upload's PUT
-# to the local store (S3's bucket CORS rule exposes it there: README, "Uppy").
-CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "Retry-After", "Idempotent-Replayed", "ETag"]
+# The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit,
+# and the ETag of a direct upload's PUT to the local store (S3's bucket CORS rule exposes it there: docs, "Uppy").
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "X-Total-Count",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-Request-ID",
+    "ETag",
+]
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "idempotency-key")
-# Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+# Load balancers probe health, and Prometheus scrapes each node, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$", r"^metrics$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,8 +139,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer (a 413 or a redirect too) carries its request id, and every log line of it; each is counted.
+    "config.logs.RequestIdMiddleware",
+    "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
+    "config.middleware.RateLimitHeadersMiddleware",
     "config.store_budget.StoreBudgetMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -375,7 +392,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.metrics.TimedRedisCache",  # Django's, each call timed for /metrics
             "LOCATION": REDIS_URL,
             # Short timeouts: a stopped or hung Redis costs about a second, then is left alone a few seconds.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -409,7 +426,7 @@ IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024
 IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
 IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
 # libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. 1 measured 0.7-0.8x the time of 4 for 0.6-4% more
-# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; README, "Image processing").
+# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; docs/images.md, "Image processing").
 IMAGE_VARIANT_WEBP_METHOD = env_int("IMAGE_VARIANT_WEBP_METHOD", 1)
 if IMAGE_VARIANT_WEBP_METHOD not in range(7):
     raise ImproperlyConfigured(f"IMAGE_VARIANT_WEBP_METHOD must be 0 to 6, not {IMAGE_VARIANT_WEBP_METHOD}.")
@@ -439,7 +456,7 @@ IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
 # it stores). A client signs just before it sends; the store checks the expiry when the POST begins.
 IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
 # AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
-# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: README, "Browsers and the
+# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: docs/storage.md, "Browsers and the
 # bucket"). Off by default: SeaweedFS refuses the tagging field. A signed PUT then needs an x-amz-tagging header,
 # which Uppy (and so the admin's bulk upload) does not send.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
@@ -448,11 +465,11 @@ IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
 # Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
 IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
-IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 5)
+IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 3)
 # Completions one API process waits on or verifies at once (each holds one of its threads: gunicorn.conf.py runs
 # 8 per worker); more are answered 503 with Retry-After at once, so that a burst never holds the threads that
 # every other request needs.
-IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 4)
+IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 2)
 # Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
 # are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
 IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
@@ -505,7 +522,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # A client waits on a direct upload's verification: it has a queue of its own ("uploads"), so that it never
 # waits behind variants. A worker consumes both queues unless told otherwise (-Q uploads: a worker for it alone).
 # Webhook deliveries wait on other people's servers (up to WEBHOOK_TIMEOUT each): a queue of their own too, for a
-# worker of many threads (README, "Webhooks").
+# worker of many threads (docs/webhooks.md).
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("uploads"), Queue("webhooks"))
 CELERY_TASK_ROUTES = {
     "images.tasks.verify_direct_upload": {"queue": "uploads"},
@@ -649,14 +666,51 @@ JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
 # /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
 HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)
 
+# --- Metrics (Prometheus): /metrics on each API node, and on each Celery worker when asked ------------------------
+
+# /metrics answers a scrape that sends "Authorization: Bearer <this>" (Prometheus: `authorization: {credentials: ...}`);
+# empty: /metrics is a 404. A long random string, like SECRET_KEY, and another one.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Where the processes of one server add up their counts (prometheus-client's multiprocess mode): an empty folder of
+# its own. gunicorn.conf.py makes one for its workers; set it for a Celery worker whose pool has several processes.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR must be an existing folder: {PROMETHEUS_MULTIPROC_DIR!r}.")
+# A Celery worker serves its own metrics (variant build time where the work runs) on host:port, e.g. 10.0.0.21:9808
+# on a private network, or 127.0.0.1:9808; empty: none. No token: keep the port off any public network.
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS")
+
 # --- Logging ------------------------------------------------------------------------------------
+
+# "json": one JSON object a line (time, level, logger, message, request_id and the record's other fields), for a log
+# collector; "text": the message alone, for a terminal. JSON by default whenever DEBUG is off.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+# One line per request (method, path, view, status, duration, user, request id), as an access log: on by default
+# whenever DEBUG is off (runserver prints its own while it is on).
+LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC, to the microsecond
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django's own "django" logger prints to the console too (while DEBUG is on) and passes each line up to
     # the root: every line came out twice. It keeps only the root's handler.
-    "loggers": {"django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO"), "propagate": True}},
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
 }
+# A Celery worker logs through the handler above when the logs are JSON (its own loggers pass up to the root), and
+# in Celery's own text format otherwise.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

@@ -1,5 +1,8 @@
-"""DRF's scoped throttle, reading its rates when a request comes, and counting locally while Redis is down;
-the same counting for limits that are not a view's (within_rates)."""
+"""DRF's scoped throttle, reading its rates when a request comes, counting locally while Redis is down, and telling the
+client where it stands (RateLimit headers); the same counting for limits that are not a view's (within_rates)."""
+
+import math
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
@@ -13,12 +16,31 @@ from .unavailable import CACHE_ERRORS
 LOCAL_COUNTS = LocMemCache("throttle-counts-while-the-cache-is-down", {})
 
 
+@dataclass(frozen=True)
+class RateLimitState:
+    """Where a client stands against a view's limit after this request: the headers of the IETF httpapi draft
+    (draft-ietf-httpapi-ratelimit-headers), RateLimit-Policy ("scope";q=quota;w=window) and RateLimit
+    ("scope";r=remaining;t=seconds until a request is free again)."""
+
+    scope: str
+    quota: int
+    window: int
+    remaining: int
+    reset: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Policy": f'"{self.scope}";q={self.quota};w={self.window}',
+            "RateLimit": f'"{self.scope}";r={self.remaining};t={self.reset}',
+        }
+
+
 class ScopedRateThrottle(DRFScopedRateThrottle):
     """Limit views by their `throttle_scope`, at the rates of REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].
 
     While the shared cache (Redis) is unreachable the counts are kept in each process's own memory
     (LOCAL_COUNTS): the limits still hold per worker process, so an outage neither opens the login to
-    unlimited guessing nor turns every throttled endpoint into an error. A stated choice: see README,
+    unlimited guessing nor turns every throttled endpoint into an error. A stated choice: see docs/operations.md,
     "Failure modes".
     """
 
@@ -27,6 +49,13 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES
 
     def allow_request(self, request, view) -> bool:
+        allowed = self._counted(request, view)
+        if getattr(self, "rate", None) is not None and getattr(self, "key", None) is not None:
+            # Read by config.middleware.RateLimitHeadersMiddleware, on the answer and on a 429 alike.
+            request._request.rate_limit = self.state()
+        return allowed
+
+    def _counted(self, request, view) -> bool:
         if cache_usable():
             try:
                 return super().allow_request(request, view)
@@ -34,6 +63,17 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
                 cache_failed(exc)
         self.cache = LOCAL_COUNTS
         return super().allow_request(request, view)
+
+    def state(self) -> RateLimitState:
+        """The client's standing after this request (the request itself counted if it was let through)."""
+        oldest_ends = self.duration - (self.now - self.history[-1]) if self.history else self.duration
+        return RateLimitState(
+            scope=self.scope,
+            quota=self.num_requests,
+            window=self.duration,
+            remaining=max(self.num_requests - len(self.history), 0),
+            reset=max(math.ceil(oldest_ends), 0),
+        )
 
 
 def within_rates(key: str, rates: list[tuple[int, int]]) -> bool:

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from .metrics import metrics_view
 from .views import HealthView, api_not_found, site_root
 
 # Outages of a dependency become a 503 with Retry-After, and errors under /api/ stay JSON.
@@ -21,6 +22,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Prometheus's default path; for a scrape with METRICS_TOKEN only (config.metrics).
+    path("metrics", metrics_view, name="metrics"),
     # Last: anything else under /api/ is a JSON 404, a path with a newline in it too (hence [\s\S], not .).
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
     # Local files, to holders of a signed URL only, DEBUG on or off (images.views.serve_media; issue 13).

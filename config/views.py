@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -148,8 +148,11 @@ def site_root(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
-    """Any other path under /api/: a JSON 404, or for a known path missing its slash a 308 to it
-    (unlike Django's APPEND_SLASH redirect, a 308 keeps the method and the body)."""
+    """Any other path under /api/: a JSON 404; for a known path missing its final slash, one that names it.
+
+    Not a redirect: a 308 with an empty body is what curl prints nothing for and exits 0 on, even with
+    --fail-with-body; a 404 that names the right URL is seen by every client, whatever its method.
+    """
     if not request.path_info.endswith("/"):
         try:
             found = resolve(request.path_info + "/").func is not api_not_found
@@ -157,9 +160,9 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
             found = False
         if found:
             query = request.META.get("QUERY_STRING")
-            response = HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
-            response.status_code = 308
-            return response
+            url = request.build_absolute_uri(request.path + "/" + (f"?{query}" if query else ""))
+            detail = f"Not found. The path ends with a slash: {request.method} {request.path}/"
+            return JsonResponse({"detail": detail, "code": "missing_trailing_slash", "url": url}, status=404)
     return JsonResponse({"detail": "Not found."}, status=404)
 
 

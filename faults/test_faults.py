@@ -629,7 +629,26 @@ def test_zz_nothing_left_behind(stack, tokens):
         while db.execute("SELECT count(*) FROM images_storedfiledeletion").fetchone()[0]:
             assert time.monotonic() < deadline, "files recorded for deletion were never removed"
             time.sleep(1)
+        while db.execute("SELECT count(*) FROM images_image WHERE processing = 'pending'").fetchone()[0]:
+            assert time.monotonic() < deadline, "images still pending"  # the burst's variants, once workers resume
+            time.sleep(1)
     check = stack.manage("check_storage", "--grace", "0")
+    if check.returncode:  # say what the store and the rows disagree about, with what else is known
+        with stack.postgres.connect() as db:
+            rows = db.execute(
+                "SELECT id, title, image, variants, processing, uploaded_at FROM images_image ORDER BY id DESC LIMIT 3"
+            ).fetchall()
+        print("\nlatest rows:", rows)
+        keys = sorted(stack.s3.keys())
+        for line in check.stdout.splitlines():
+            if line.strip().isdigit():
+                with stack.postgres.connect() as db:
+                    row = db.execute(
+                        "SELECT title, image, variants, processing, uploaded_at FROM images_image WHERE id = %s",
+                        [int(line)],
+                    ).fetchone()
+                stem = row[1].rsplit(".", 1)[0]
+                print(f"\nimage {line}: {row}; stored: {[key for key in keys if key.startswith(stem)]}")
     assert check.returncode == 0, check.stdout + check.stderr
 
 

@@ -8,7 +8,11 @@ class ImagesConfig(AppConfig):
     def ready(self) -> None:
         from pillow_heif import register_heif_opener
 
-        from . import checks, schema, signals  # noqa: F401  (registers checks and schema extension, connects receivers)
+        from config.metrics import service_collector
+
+        from . import checks, metrics, schema, signals  # noqa: F401  (registers checks and schema extension, connects receivers)
+
+        service_collector(metrics.image_metrics)  # /metrics: images by state, the oldest pending, open direct uploads
 
         # HEIC/HEIF (issue 13): Pillow opens it through pillow-heif's plugin. AVIF is Pillow 12's own
         # (features.check("avif") is True in its wheels), so pillow-heif's AVIF stays unused.

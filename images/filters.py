@@ -1,4 +1,5 @@
-"""Query parameters of the image list: search, upload-date range and ordering, each validated."""
+"""Query parameters of the image list: search, checksum, upload-date range, processing state and ordering, each
+validated (and no other: config.filters.KnownQueryParameters)."""
 
 import django_filters
 from django.core.validators import RegexValidator
@@ -19,7 +20,7 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 
 
 class ImageFilter(django_filters.FilterSet):
-    """?search=, ?checksum=, ?uploaded_after=, ?uploaded_before=, ?ordering= on the requesting user's images."""
+    """?search=, ?checksum=, ?uploaded_after=, ?uploaded_before=, ?processing=, ?ordering= on the user's images."""
 
     search = django_filters.CharFilter(
         method="filter_search", help_text="Words in the title or description, ignoring case."
@@ -35,6 +36,10 @@ class ImageFilter(django_filters.FilterSet):
     )
     uploaded_before = django_filters.IsoDateTimeFilter(
         field_name="uploaded_at", lookup_expr="lt", help_text="ISO 8601 date-time: uploaded before it."
+    )
+    processing = django_filters.ChoiceFilter(
+        choices=Image.Processing.choices,
+        help_text="pending (variants not made yet), ready or failed: e.g. the images whose variants failed.",
     )
     ordering = StableOrderingFilter(
         fields=("uploaded_at", "title", "size"),

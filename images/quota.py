@@ -36,7 +36,7 @@ class Usage:
 
 
 class QuotaExceeded(APIException):
-    """409 Conflict: storing this would take the account over its quota (README, "Per-user quota").
+    """409 Conflict: storing this would take the account over its quota (docs/direct-uploads.md, "Per-user quota").
 
     Not 413 (that is this request's body being too large, and a signing request has a tiny body), not 403
     (nothing about the credentials), not 507 (a 5xx that clients and proxies retry): the account's state

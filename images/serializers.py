@@ -76,15 +76,32 @@ class VariantSerializer(serializers.Serializer):
 
 
 class BaseImageSerializer(serializers.ModelSerializer):
-    """What every image representation shares: the file's URL and what was derived from it."""
+    """An image as every answer shows it (upload, direct-upload completion, list, detail, webhook events): the spec's
+    fields, the file's URL, what was derived from the file."""
 
+    user = UserSerializer(read_only=True)
     image = StoredFileField()
+    image_url = serializers.SerializerMethodField()
     variants = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
-        fields = ["id", "image", "title", "description", "uploaded_at", *DERIVED_FIELDS]
-        read_only_fields = ["id", "uploaded_at", *DERIVED_FIELDS]
+        fields = [
+            "id",
+            "user",
+            "image",
+            "image_url",
+            "title",
+            "description",
+            "uploaded_at",
+            "updated_at",
+            *DERIVED_FIELDS,
+        ]
+        read_only_fields = ["id", "uploaded_at", "updated_at", *DERIVED_FIELDS]
+
+    def get_image_url(self, obj: Image) -> str | None:
+        """The file's absolute URL (`image` keeps the spec's path on local storage)."""
+        return self.absolute_url(self.fields["image"].to_representation(obj.image)) if obj.image else None
 
     def absolute_url(self, url: str) -> str:
         """The URL made absolute for the client (S3 URLs are absolute already and pass unchanged)."""
@@ -145,23 +162,10 @@ class ImageUploadSerializer(BaseImageSerializer):
 class ImageSerializer(BaseImageSerializer):
     """An image as the list and detail endpoints show it; PUT and PATCH change title and description."""
 
-    user = UserSerializer(read_only=True)
     image = StoredFileField(read_only=True)
-    image_url = serializers.SerializerMethodField()
 
     class Meta(BaseImageSerializer.Meta):
-        fields = [
-            "id",
-            "user",
-            "image",
-            "image_url",
-            "title",
-            "description",
-            "uploaded_at",
-            "updated_at",
-            *DERIVED_FIELDS,
-        ]
-        read_only_fields = [name for name in fields if name not in ("title", "description")]
+        read_only_fields = [name for name in BaseImageSerializer.Meta.fields if name not in ("title", "description")]
 
     def validate(self, attrs: dict) -> dict:
         if "image" in self.initial_data:
@@ -169,10 +173,6 @@ class ImageSerializer(BaseImageSerializer):
         if not self.partial:  # PUT replaces both: a field left out is emptied, as PATCH would keep it
             attrs = {"title": "", "description": "", **attrs}
         return attrs
-
-    def get_image_url(self, obj: Image) -> str | None:
-        """The file's absolute URL."""
-        return self.absolute_url(self.fields["image"].to_representation(obj.image)) if obj.image else None
 
 
 # A media type of the image family, without parameters: what a signed upload's Content-Type may be.

@@ -53,7 +53,7 @@ class PrivateS3Storage(S3Storage):
     The type: S3 answers a presigned GET with the headers stored on the object; the URL asks it for the
     format's type whatever the object carries (response-content-type, signed with the rest), so no file is
     ever served as anything but its image type. S3 cannot be asked for other headers, such as
-    X-Content-Type-Options: nosniff (README, "S3 Storage"); browsers do not sniff an image type into HTML.
+    X-Content-Type-Options: nosniff (docs/storage.md, "S3 Storage"); browsers do not sniff an image type into HTML.
 
     The cache: botocore takes about a millisecond to sign a URL, and a listed image has three (the file,
     twice, and each variant), so a page of 100 would spend a third of a second signing. From the cache, a

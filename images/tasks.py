@@ -1,11 +1,13 @@
 """Background jobs: thin Celery wrappers around the services that do the work."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
 
 from .direct_uploads import REFUSALS, UploadGone, direct_upload_verify
+from .metrics import VARIANT_BUILD_SECONDS
 from .models import DirectUpload, Image
 from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_mark_failed, images_sweep
 
@@ -19,23 +21,42 @@ def make_variants(self, image_id: int) -> None:
     Acknowledged late and delivered again when its worker dies (CELERY_TASK_ACKS_LATE,
     CELERY_TASK_REJECT_ON_WORKER_LOST); build_variants is idempotent, so a second run replaces the first.
     If even marking it failed fails (the database is still down), the image stays pending and the
-    sweeper queues it again later.
+    sweeper queues it again later. Each run is timed (imageapi_variant_build_seconds) and logged.
     """
+    started = time.perf_counter()
     try:
         image = Image.objects.filter(pk=image_id).first()
         if image is None:
             return  # deleted before its turn came: nothing to do
+        started = time.perf_counter()
         build_variants(image)
+        _built(image_id, "ready", started)
     except UnprocessableImageError as exc:
+        _built(image_id, "failed", started)
         _mark_failed(image_id, exc)
     except RETRYABLE_ERRORS as exc:
         if _deleted(image_id):  # its original went with it: nothing to do, nothing to retry
             return
         if self.request.retries < settings.IMAGE_TASK_MAX_RETRIES:
+            _built(image_id, "retry", started)
             raise self.retry(exc=exc, countdown=settings.IMAGE_TASK_RETRY_DELAY * 2**self.request.retries) from exc
+        _built(image_id, "failed", started)
         _mark_failed(image_id, exc)
     except Exception as exc:  # anything unforeseen: record it rather than leave the image pending
+        _built(image_id, "failed", started)
         _mark_failed(image_id, exc)
+
+
+def _built(image_id: int, outcome: str, started: float) -> None:
+    seconds = time.perf_counter() - started
+    VARIANT_BUILD_SECONDS.labels(outcome).observe(seconds)
+    if outcome == "ready":
+        logger.info(
+            "Variants of image %s made in %.2f s",
+            image_id,
+            seconds,
+            extra={"image_id": image_id, "duration_ms": round(seconds * 1000, 1)},
+        )
 
 
 @shared_task(ignore_result=True)

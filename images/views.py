@@ -25,6 +25,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.filters import KnownQueryParameters
 from config.parsers import JSONParser
 from idempotency.views import IdempotentCreateMixin
 from users.permissions import VerifiedEmailRequired
@@ -100,12 +101,16 @@ SPEC_IMAGE = {
     },
     "processing": "ready",
 }
+# The upload answers every field the detail does (the spec's first, then the service's).
 UPLOADED_IMAGE = {
     "id": 1,
+    "user": EXAMPLE_USER,
     "image": "/media/images/1/uuid-filename.jpg" + FILE_QUERY,
+    "image_url": "http://localhost:8000/media/images/1/uuid-filename.jpg" + FILE_QUERY,
     "title": "My Image",
     "description": "A beautiful landscape",
     "uploaded_at": "2024-01-15T10:35:00Z",
+    "updated_at": "2024-01-15T10:35:00Z",
     **DERIVED_EXAMPLE,
     "variants": {"thumbnail": None, "medium": None},
     "processing": "pending",
@@ -241,7 +246,7 @@ class StoreCheckedDestroyMixin:
 class ImageListView(OwnedImageMixin, generics.ListAPIView):
     """GET /api/images/: the user's images, newest first; optional search, date range, ordering, paging."""
 
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [KnownQueryParameters, DjangoFilterBackend]
     filterset_class = ImageFilter
     pagination_class = KeysetLinkPagination
 
@@ -276,7 +281,11 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     if not isinstance(storage, SignedFileSystemStorage):
         raise Http404  # files live elsewhere (S3): nothing is served from here
     if not media_url_is_valid(path, request.GET):
-        return HttpResponseForbidden("This file URL is unsigned, expired or altered.", content_type="text/plain")
+        return HttpResponseForbidden(
+            "This file URL is unsigned, expired or altered (or was signed before the server's SECRET_KEY changed): "
+            "fetch the image again for a fresh one.",
+            content_type="text/plain",
+        )
     if settings.MEDIA_X_ACCEL_REDIRECT:
         response = HttpResponse()  # nginx sends the file, and answers Range requests itself
         response["X-Accel-Redirect"] = settings.MEDIA_X_ACCEL_REDIRECT.rstrip("/") + "/" + quote(path)

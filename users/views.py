@@ -117,6 +117,7 @@ class TokenVerifyView(jwt_views.TokenVerifyView):
 
     serializer_class = TokenVerifySerializer
     throttle_scope = "token"
+    token_kind = "any"  # what a refused token is said to be (config.authentication.token_refused)
 
 
 @extend_schema_view(post=extend_schema(summary="Log out (blacklist a refresh token)", responses={200: EMPTY_RESPONSE}))

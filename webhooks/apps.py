@@ -6,4 +6,8 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the receivers)
+        from config.metrics import service_collector
+
+        from . import metrics, receivers  # noqa: F401  (connects the receivers)
+
+        service_collector(metrics.webhook_metrics)  # /metrics: failing deliveries and endpoints

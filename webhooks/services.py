@@ -38,7 +38,8 @@ SECRET_OVERLAP = timedelta(hours=24)  # how long a rotated-out secret keeps sign
 # that dies mid-attempt leaves the delivery to the sweeper once this lease has passed.
 LEASE_MARGIN = 5
 # Retries this soon are queued with a countdown (held by the broker); later ones are left to the sweeper, as
-# a countdown held longer than Redis's visibility timeout would be delivered again meanwhile.
+# a countdown held longer than Redis's visibility timeout (CELERY_VISIBILITY_TIMEOUT, 30 s) would be delivered
+# again meanwhile.
 COUNTDOWN_MAX = 60
 SWEEP_BATCH = 500
 USER_AGENT = "ImageService-Webhooks/1.0 (Standard Webhooks)"
@@ -262,7 +263,8 @@ def _record(delivery: WebhookDelivery, answer: transport.Answer, retry: bool = T
             else:
                 fields["next_attempt_at"] = now + timedelta(seconds=delay)
         WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
-        if delay is not None and not answer.ok and delay <= COUNTDOWN_MAX:
+        countdown_max = min(COUNTDOWN_MAX, settings.CELERY_VISIBILITY_TIMEOUT - LEASE_MARGIN)
+        if delay is not None and not answer.ok and delay <= countdown_max:
             deliveries_schedule([delivery.pk], countdown=delay)
     level = logging.INFO if answer.ok else logging.WARNING
     outcome = answer.status or answer.error

@@ -14,6 +14,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.filters import KnownQueryParameters
+
 from .models import WebhookDelivery, WebhookEndpoint
 from .pagination import DeliveryPagination
 from .serializers import WebhookDeliverySerializer, WebhookEndpointCreateSerializer, WebhookEndpointSerializer
@@ -109,6 +111,7 @@ class WebhookEndpointListView(OwnedEndpointMixin, generics.ListCreateAPIView):
     """GET and POST /api/webhooks/"""
 
     pagination_class = None  # a few endpoints at most (WEBHOOK_MAX_ENDPOINTS)
+    filter_backends = [KnownQueryParameters]  # so none: ?page=2 is a 400, not the whole list again
 
     def get_serializer_class(self):
         return WebhookEndpointCreateSerializer if self.request.method == "POST" else WebhookEndpointSerializer
@@ -210,6 +213,7 @@ class WebhookDeliveryListView(OwnedDeliveryMixin, generics.ListAPIView):
     """GET /api/webhooks/<id>/deliveries/"""
 
     pagination_class = DeliveryPagination
+    filter_backends = [KnownQueryParameters]
 
 
 @extend_schema(

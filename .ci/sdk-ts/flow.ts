@@ -18,8 +18,8 @@ const IMAGE = {
   updated_at: true, width: true, height: true, format: true, mime_type: true, size: true, checksum: true,
   upload_checksum: true, original_filename: true, variants: true, processing: true,
 } satisfies Keys<Schemas["Image"]>;
-const { user: _user, image_url: _imageUrl, updated_at: _updatedAt, ...IMAGE_UPLOAD } = IMAGE;
-IMAGE_UPLOAD satisfies Keys<Schemas["ImageUpload"]>;
+// The upload answers every field of the detail.
+const IMAGE_UPLOAD = IMAGE satisfies Keys<Schemas["ImageUpload"]>;
 IMAGE_UPLOAD satisfies Keys<Schemas["DirectUploadComplete"]>;
 const DIRECT_UPLOAD_PUT = {
   id: true, method: true, url: true, headers: true, key: true, expires_at: true,

@@ -3,9 +3,12 @@
 What the description says of one endpoint is tested with it (the list's parameters: images/tests).
 """
 
+import subprocess
+
 import pytest
 from rest_framework.test import APIClient
 
+from images.models import Image
 from testutils import LIST_URL, PASSWORD, UPLOAD_URL, bearer, login, use_storage
 from users.models import User
 
@@ -168,11 +171,29 @@ def test_unknown_api_paths_are_a_json_404(auth_client, method, path):
     assert response.json() == {"detail": "Not found."}
 
 
-def test_a_known_path_without_its_slash_is_redirected_keeping_the_method(auth_client):
-    response = auth_client.post("/api/images/upload?x=1")
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options"])
+def test_a_known_path_without_its_slash_is_a_json_404_naming_the_url_with_it(auth_client, method):
+    response = getattr(auth_client, method)("/api/images/upload?x=1")
 
-    assert response.status_code == 308
-    assert response["Location"] == "/api/images/upload/?x=1"
+    assert response.status_code == 404  # not a 308 with an empty body, which curl --fail-with-body passes silently
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "detail": f"Not found. The path ends with a slash: {method.upper()} /api/images/upload/",
+        "code": "missing_trailing_slash",
+        "url": "http://testserver/api/images/upload/?x=1",
+    }
+    assert not Image.objects.exists()
+
+
+def test_curl_fail_with_body_fails_on_a_missing_slash_and_prints_the_url(live_server):
+    done = subprocess.run(
+        ["curl", "-sS", "--fail-with-body", "-X", "POST", f"{live_server.url}/api/images/upload"],
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 22  # curl's exit status for an HTTP error
+    assert f"{live_server.url}/api/images/upload/" in done.stdout
 
 
 # --- Messages a newcomer meets (issue 11) ----------------------------------------------------------------

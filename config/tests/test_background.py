@@ -3,6 +3,7 @@
 import logging
 
 from config.background import AfterResponse, after_response
+from config.logs import RequestIdMiddleware, current_request_id
 
 
 def test_a_deferred_call_runs_when_the_server_closes_the_response_before_the_body_closes():
@@ -50,3 +51,28 @@ def test_outside_a_request_it_runs_at_once_and_a_failure_is_logged_not_raised(ca
     [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert "run after the response, failed" in record.getMessage()
     assert "the mail server is down" in caplog.text
+
+
+def test_a_deferred_call_keeps_the_request_id_of_its_request(settings):
+    """Account mail is queued after the answer: its task must still carry the request's id (config.logs)."""
+    settings.LOG_REQUESTS = False
+    seen = []
+
+    def view(request):
+        from django.http import HttpResponse
+
+        after_response(lambda: seen.append(current_request_id()))
+        return HttpResponse("ok")
+
+    def app(environ, start_response):
+        from django.test import RequestFactory
+
+        response = RequestIdMiddleware(view)(RequestFactory().get("/", HTTP_X_REQUEST_ID="req-42"))
+        start_response("200 OK", list(response.items()))
+        return response
+
+    body = AfterResponse(app)({}, lambda status, headers: None)
+    assert current_request_id() is None  # the request is over: its id is no longer the current one
+    body.close()
+
+    assert seen == ["req-42"]

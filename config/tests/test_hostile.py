@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.urls import reverse
 
+from config.tests.test_settings import settings_for
 from images.models import Image
 from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn, wait_for_http
 
@@ -133,7 +134,7 @@ def test_a_malformed_multipart_body_is_a_json_400(auth_client):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[str]:
-    """The README's production command, `gunicorn config.wsgi:application`, run from the project's root."""
+    """The production command (docs/deployment.md), `gunicorn config.wsgi:application`, run from the project's root."""
     folder = tmp_path_factory.mktemp("served")
     port = free_port()
     env = {
@@ -222,7 +223,7 @@ def test_a_request_the_server_cannot_parse_is_answered_in_json(served, head, sta
 
 def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
     """The attack: two connections each send a request's head, then its body a byte at a time, to gunicorn as
-    the README runs it (two workers, gunicorn.conf.py). With sync workers both were held, and health timed out
+    the deployment docs run it (two workers, gunicorn.conf.py). With sync workers both were held, and health timed out
     for as long as the bytes kept coming; with gthread's threads the rest of the service answers."""
     port, log = free_port(), tmp_path / "gunicorn.log"
     env = {
@@ -342,3 +343,19 @@ def test_cors_allows_only_the_listed_origins(api_client, settings):
 
     assert allowed["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in other
+
+
+def test_a_front_end_on_localhost_may_call_the_api_in_development(api_client, settings):
+    # As `make run` reads its settings: DEBUG on, nothing about CORS set.
+    settings.CORS_ALLOWED_ORIGIN_REGEXES = settings_for(DEBUG="True")["CORS_ORIGIN_REGEXES"]
+
+    preflight = api_client.options(
+        UPLOAD_URL,
+        HTTP_ORIGIN="http://localhost:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, idempotency-key",
+    )
+
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert {"authorization", "idempotency-key"} <= set(preflight["Access-Control-Allow-Headers"].split(", "))

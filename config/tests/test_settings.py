@@ -34,6 +34,8 @@ KEYS = [
     "IMAGE_MAX_UPLOAD_SIZE",
     "JWT_SIGNING_KEY",
     "MEDIA_ROOT",
+    "CORS_ALLOWED_ORIGINS",
+    "CORS_ALLOW_LOCALHOST",
 ]
 SHOW = """
 import json
@@ -48,6 +50,7 @@ print(json.dumps({
     "IMAGE_MAX_UPLOAD_SIZE": settings.IMAGE_MAX_UPLOAD_SIZE,
     "ACCESS": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(),
     "REFRESH": settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds(),
+    "CORS_ORIGIN_REGEXES": settings.CORS_ALLOWED_ORIGIN_REGEXES,
 }))
 """
 
@@ -140,17 +143,38 @@ def test_malformed_values_are_named_in_the_error(name, value):
     assert name in result.stderr
 
 
-def test_env_example_documents_every_key_the_settings_read():
-    settings_source = (PROJECT / "config/settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list|boxes|rates)\("([A-Z0-9_]+)"', settings_source))
+def settings_read() -> set[str]:
+    """Every environment variable config/settings.py reads (through its env_* helpers, or os.environ)."""
+    source = (PROJECT / "config/settings.py").read_text()
+    helpers = re.findall(r'env_(?:str|bool|int|list|boxes|rates)\(\s*"([A-Z0-9_]+)"', source)
+    return set(helpers) | set(re.findall(r'os\.environ(?:\.get\(|\[)"([A-Z0-9_]+)"', source))
+
+
+# Read from the environment only, never from .env (it says which file .env is).
+ENVIRONMENT_ONLY = {"DOTENV_FILE"}
+
+
+def test_env_example_documents_exactly_the_keys_the_settings_read():
     example = (PROJECT / ".env.example").read_text()
     documented = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
 
-    assert read - documented == set()
+    assert settings_read() - ENVIRONMENT_ONLY - documented == set()  # nothing read and undocumented
+    assert documented - settings_read() == set()  # nothing documented that no setting reads
+
+
+def test_the_configuration_reference_documents_exactly_the_variables_the_settings_read():
+    """docs/configuration.md: each table row names its variables in its first cell; the section after "Read by other
+    tools" is not about the settings."""
+    reference = (PROJECT / "docs/configuration.md").read_text().split("## Read by other tools", 1)[0]
+    first_cells = re.findall(r"^\| (.*?) \|", reference, flags=re.MULTILINE)
+    documented = {name for cell in first_cells for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
+
+    assert settings_read() - documented == set()
+    assert documented - settings_read() == set()
 
 
 def test_the_tests_never_read_a_developers_env_file(tmp_path):
-    """A developer's .env (here USE_S3=True, as the README's S3 section writes) must not reach the tests."""
+    """A developer's .env (here USE_S3=True, as the S3 docs write) must not reach the tests."""
     env_file = tmp_path / ".env"
     env_file.write_text("USE_S3=True\nAWS_STORAGE_BUCKET_NAME=from-dotenv\n")
     show = "from django.conf import settings; print(settings.STORAGES['default']['BACKEND'])"
@@ -198,3 +222,24 @@ def test_a_missing_postgresql_database_is_one_line_naming_the_createdb_command()
         "createdb -h 127.0.0.1 -p 5432 -U postgres no_such_database_here (or unset DB_NAME and DATABASE_URL to "
         "use SQLite)."
     ]
+
+
+def test_localhost_origins_may_call_the_api_while_debug_is_on_and_never_in_production():
+    debug = settings_for(DEBUG="True")["CORS_ORIGIN_REGEXES"]
+    production = settings_for(DEBUG="False", SECRET_KEY="s" * 50, ALLOWED_HOSTS="images.example.com")
+
+    assert production["CORS_ORIGIN_REGEXES"] == []
+    assert settings_for(DEBUG="True", CORS_ALLOW_LOCALHOST="False")["CORS_ORIGIN_REGEXES"] == []
+    [pattern] = debug
+    for origin in ("http://localhost:3000", "http://127.0.0.1:5173", "https://localhost", "http://[::1]:8080"):
+        assert re.match(pattern, origin), origin
+    for origin in ("http://localhost.evil.example:3000", "http://evil.example/localhost", "http://10.0.0.1:3000"):
+        assert not re.match(pattern, origin), origin
+
+
+def test_copying_env_example_keeps_the_development_secret_key():
+    """`cp .env.example .env` must not change the key that signed the tokens and file URLs handed out before."""
+    example = (PROJECT / ".env.example").read_text().split("# --- Production", 1)[0]
+
+    assert not re.search(r"^SECRET_KEY=", example, flags=re.MULTILINE)
+    assert not re.search(r"^JWT_SIGNING_KEY=.", example, flags=re.MULTILINE)

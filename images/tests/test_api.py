@@ -1,6 +1,7 @@
 """The image endpoints end to end: upload, list, detail, delete, with files on a temporary MEDIA_ROOT."""
 
 import re
+from unittest.mock import ANY
 
 import pytest
 
@@ -19,8 +20,12 @@ def test_upload_stores_the_file_and_answers_as_the_spec_shows(auth_client, user,
 
     assert response.status_code == 201
     body = response.json()
-    # The spec's fields, and beside them what the service derives from the file.
-    assert set(body) == {"id", "image", "title", "description", "uploaded_at", *DERIVED_FIELDS}
+    # The spec's fields, and beside them what the service derives from the file: the detail's fields, all of them.
+    assert list(body) == [
+        *("id", "user", "image", "image_url", "title", "description", "uploaded_at", "updated_at"),
+        *DERIVED_FIELDS,
+    ]
+    assert body == auth_client.get(detail_url(body["id"])).json()
     # The spec's path; the query signs it with an expiry, and names the download (issue 13).
     assert re.fullmatch(
         rf"/media/images/{user.pk}/{UUID}_holiday\.png\?response-content-disposition=inline%3B\+filename%3D%22"
@@ -29,6 +34,8 @@ def test_upload_stores_the_file_and_answers_as_the_spec_shows(auth_client, user,
     )
     assert (body["title"], body["description"]) == ("My Image", "A beautiful landscape")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["uploaded_at"])
+    assert body["image_url"] == f"http://testserver{body['image']}"  # `image` stays the spec's path, as it shows
+    assert body["user"] == {"id": user.pk, "email": user.email, "username": user.username, "date_joined": ANY}
     image = Image.objects.get(pk=body["id"])
     assert image.user == user
     file.seek(0)

@@ -424,8 +424,8 @@ def test_the_list_never_shows_a_put_upload_before_it_is_completed(auth_client):
     assert DirectUpload.objects.get().expires_at > timezone.now()
 
 
-def test_the_readme_shows_the_uppy_example_and_the_bucket_rule_that_ci_runs():
-    readme = (PROJECT / "README.md").read_text()
+def test_the_docs_show_the_uppy_example_and_the_bucket_rule_that_ci_runs():
+    readme = (PROJECT / "docs" / "direct-uploads.md").read_text()
     example = (PROJECT / "examples" / "uppy" / "uppy-upload.js").read_text()
     rule = (PROJECT / "examples" / "uppy" / "bucket-cors.json").read_text()
 

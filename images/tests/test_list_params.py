@@ -1,4 +1,5 @@
-"""The list's optional parameters: paging (Link and X-Total-Count headers), search, dates, ordering."""
+"""The list's optional parameters: paging (Link and X-Total-Count headers), search, dates, processing state, ordering;
+and no others."""
 
 import base64
 import json
@@ -100,6 +101,10 @@ def test_the_limit_is_capped_by_the_setting(auth_client, images, settings):
             {"ordering": "password"},
             {"ordering": ["Select a valid choice. password is not one of the available choices."]},
         ),
+        (
+            {"processing": "done"},
+            {"processing": ["Select a valid choice. done is not one of the available choices."]},
+        ),
     ],
 )
 def test_invalid_parameters_are_a_400_naming_the_parameter(auth_client, images, params, error):
@@ -188,4 +193,45 @@ def test_the_query_count_stays_constant_with_paging_search_and_ordering(auth_cli
 def test_list_parameters_are_documented(schema):
     names = {p["name"] for p in schema["paths"]["/api/images/"]["get"]["parameters"]}
 
-    assert {"limit", "cursor", "count", "search", "uploaded_after", "uploaded_before", "ordering"} <= names
+    assert {
+        "limit",
+        "cursor",
+        "count",
+        "search",
+        "uploaded_after",
+        "uploaded_before",
+        "processing",
+        "ordering",
+    } <= names
+
+
+KNOWN = "limit, cursor, count, search, checksum, uploaded_after, uploaded_before, processing, ordering"
+
+
+@pytest.mark.parametrize("params", [{"page": "2"}, {"page": "2", "page_size": "10", "limit": "2"}, {"Limit": "2"}])
+def test_an_unknown_parameter_is_a_400_naming_the_known_ones(auth_client, images, params):
+    response = auth_client.get(LIST_URL, params)
+
+    assert response.status_code == 400
+    unknown = [name for name in params if name != "limit"]
+    assert response.json() == {name: [f"Unknown query parameter. This list takes: {KNOWN}."] for name in unknown}
+
+
+def test_every_parameter_the_description_lists_is_known(auth_client, images, schema):
+    names = [p["name"] for p in schema["paths"]["/api/images/"]["get"]["parameters"] if p["in"] == "query"]
+
+    assert sorted(names) == sorted(KNOWN.split(", "))
+    assert "400" in schema["paths"]["/api/webhooks/"]["get"]["responses"]
+
+
+def test_processing_selects_the_images_in_that_state(auth_client, images):
+    Image.objects.filter(pk__in=[images[1].pk, images[4].pk]).update(processing=Image.Processing.FAILED)
+    Image.objects.filter(pk=images[2].pk).update(processing=Image.Processing.READY)
+
+    failed = auth_client.get(LIST_URL, {"processing": "failed"})
+    pending = auth_client.get(LIST_URL, {"processing": "pending", "count": "true"})
+
+    assert ids(failed) == [images[4].pk, images[1].pk]  # bob's images are never in the list
+    assert [item["processing"] for item in failed.json()] == ["failed", "failed"]
+    assert ids(pending) == [images[i].pk for i in (6, 5, 3, 0)]
+    assert pending["X-Total-Count"] == "4"

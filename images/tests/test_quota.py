@@ -22,7 +22,7 @@ from testutils import UPLOAD_URL, bearer, image_bytes, login
 pytestmark = pytest.mark.django_db
 
 # The quota counts originals, and direct uploads not yet completed at their declared size; never variants
-# (README, "Per-user quota"), so whether a test makes them or not, the arithmetic of the limit is exact.
+# (docs/direct-uploads.md, "Per-user quota"), so whether a test makes them or not, the arithmetic of the limit is exact.
 
 PNG = image_bytes("PNG", (40, 30))
 

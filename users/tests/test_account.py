@@ -337,7 +337,11 @@ def test_verify_refuses_an_invalid_token(api_client, token):
     response = verify(api_client, token)
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "Token is invalid", "code": "token_not_valid"}
+    assert response.json() == {
+        "detail": "The token is invalid: malformed, or not signed by this server (tokens issued before its SECRET_KEY "
+        "or JWT_SIGNING_KEY changed stop working). Log in again (POST /api/auth/login/).",
+        "code": "token_invalid",
+    }
 
 
 def test_verify_is_unaffected_by_logout_for_the_access_token(api_client, user):

@@ -156,7 +156,7 @@ def test_refresh_refuses_an_invalid_token(api_client, refresh):
     response = api_client.post(reverse("users:token_refresh"), {"refresh": refresh}, format="json")
 
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json()["code"] == "token_invalid"
 
 
 def test_token_lifetimes_are_24_hours_and_7_days(api_client, user):
@@ -175,4 +175,5 @@ def test_image_endpoints_refuse_requests_without_a_valid_token(api_client):
     response = api_client.get(LIST_URL)
 
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json()["code"] == "token_invalid"
+    assert "Log in again (POST /api/auth/login/)" in response.json()["detail"]

@@ -57,7 +57,11 @@ def test_a_token_signed_with_another_key_is_refused(user):
     response = get_with(forged)
 
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json() == {
+        "detail": "The token is invalid: malformed, or not signed by this server (tokens issued before its SECRET_KEY "
+        "or JWT_SIGNING_KEY changed stop working). Log in again (POST /api/auth/login/).",
+        "code": "token_invalid",
+    }
 
 
 def test_an_unsigned_alg_none_token_is_refused(user):
@@ -73,13 +77,24 @@ def test_an_expired_token_is_refused(user):
     response = get_with(str(token))
 
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json() == {
+        "detail": "The access token has expired: get a new one from POST /api/auth/token/refresh/ with the "
+        "refresh token.",
+        "code": "token_expired",
+    }
 
 
 def test_a_refresh_token_is_not_an_access_token(api_client, user):
     tokens = login(api_client, user.email)
 
-    assert get_with(tokens["refresh"]).status_code == 401
+    response = get_with(tokens["refresh"])
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "This is a refresh token: send it to POST /api/auth/token/refresh/, then send the access token "
+        "it answers.",
+        "code": "token_wrong_type",
+    }
 
 
 def test_an_access_token_is_not_a_refresh_token(api_client, user):
@@ -88,7 +103,23 @@ def test_an_access_token_is_not_a_refresh_token(api_client, user):
     response = api_client.post(reverse("users:token_refresh"), {"refresh": tokens["access"]}, format="json")
 
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json() == {
+        "detail": "This is an access token: send the refresh token of the same login here.",
+        "code": "token_wrong_type",
+    }
+
+
+def test_an_expired_refresh_token_says_to_log_in_again(api_client, user):
+    token = RefreshToken.for_user(user)
+    token.set_exp(from_time=token.current_time - timedelta(days=8))
+
+    response = api_client.post(reverse("users:token_refresh"), {"refresh": str(token)}, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "The refresh token has expired: log in again (POST /api/auth/login/).",
+        "code": "token_expired",
+    }
 
 
 def test_refresh_rotates_and_the_used_refresh_token_is_blacklisted(api_client, user):
@@ -113,7 +144,10 @@ def test_logout_blacklists_the_refresh_token(api_client, user):
 
     assert response.status_code == 200
     assert again.status_code == 401
-    assert again.json() == {"detail": "Token is blacklisted", "code": "token_not_valid"}
+    assert again.json() == {
+        "detail": "The refresh token has been used already or logged out: log in again (POST /api/auth/login/).",
+        "code": "token_blacklisted",
+    }
 
 
 def test_logout_refuses_an_invalid_token(api_client):

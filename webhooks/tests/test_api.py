@@ -239,3 +239,19 @@ def test_deliveries_come_newest_first_in_pages_with_a_link(
     assert first["response"].startswith('{"received": true}') and len(first["response"]) <= 200
     bad = auth_client.get(detail(created["id"], "deliveries/?cursor=forged"))
     assert (bad.status_code, bad.json()) == (400, {"cursor": ["Invalid cursor."]})
+
+
+def test_lists_refuse_query_parameters_they_do_not_know(auth_client, endpoint, receiver):
+    created = endpoint(receiver.url())
+
+    endpoints = auth_client.get(WEBHOOKS_URL, {"page": 2})
+    deliveries = auth_client.get(detail(created["id"], "deliveries/"), {"page": 2, "limit": 1})
+
+    assert (endpoints.status_code, endpoints.json()) == (
+        400,
+        {"page": ["Unknown query parameter. This list takes no query parameters."]},
+    )
+    assert (deliveries.status_code, deliveries.json()) == (
+        400,
+        {"page": ["Unknown query parameter. This list takes: limit, cursor."]},
+    )

@@ -55,6 +55,10 @@ class Command(BaseCommand):
                 missing_originals.append(image.pk)
             elif image.processing == Image.Processing.READY and not self._variants_stored(image, objects):
                 missing_variants.append(image.pk)
+        # The listing came first: a row uploaded or made ready since is not in it. What looks missing is looked
+        # at again, file by file, so that a live service's work is never reported (or "fixed") as damage.
+        missing_originals = [pk for pk in missing_originals if self._still_missing(pk, variants=False)]
+        missing_variants = [pk for pk in missing_variants if self._still_missing(pk, variants=True)]
 
         # A direct upload's key is owned while the upload may still complete (until the sweeper would take it).
         open_since = timezone.now() - timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE)
@@ -88,6 +92,20 @@ class Command(BaseCommand):
         )
         if wrong:
             raise CommandError("The store and the rows disagree; see above" + ("." if fix else " (--fix mends)."))
+
+    @staticmethod
+    def _still_missing(pk: int, *, variants: bool) -> bool:
+        """Whether the image (read again) still lacks its original, or, once ready, a variant."""
+        image = Image.objects.filter(pk=pk).first()
+        if image is None:
+            return False  # deleted meanwhile
+        storage = image.image.storage
+        if not variants:
+            return not storage.exists(image.image.name)
+        if image.processing != Image.Processing.READY:
+            return False
+        recorded = image.variants
+        return not set(settings.IMAGE_VARIANTS) <= set(recorded) or not all(map(storage.exists, recorded.values()))
 
     @staticmethod
     def _variants_stored(image: Image, objects: dict) -> bool:
