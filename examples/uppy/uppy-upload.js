@@ -10,14 +10,21 @@ import { AwsS3, Dashboard, Uppy } from 'uppy'
  */
 export function imageUploader({ api, token, target, onImage, onError }) {
   async function call(path, body) {
-    const response = await fetch(api + path, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    })
-    const answer = await response.json()
-    if (!response.ok) throw new Error(answer.detail ?? Object.values(answer).flat().join(' '))
-    return answer
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await fetch(api + path, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      const answer = await response.json()
+      if (response.ok) return answer
+      // 503 with Retry-After: busy completing others, or the store is down. Both calls are safe to repeat.
+      const wait = Number(response.headers.get('Retry-After'))
+      if (response.status !== 503 || !(wait > 0) || attempt === 5) {
+        throw new Error(answer.detail ?? Object.values(answer).flat().join(' '))
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000))
+    }
   }
 
   const uploads = new Map() // Uppy's file id -> the service's upload id
