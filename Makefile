@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev install-docs run worker test lint format faults faults-full sdk migrate superuser manage s3 docs docs-build clean
+.PHONY: install install-dev install-docs run worker test lint format faults faults-full sdk browser migrate superuser manage s3 docs docs-build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ faults-full: install-dev
 sdk: install-dev
 	bash .ci/sdk-python/run
 	bash .ci/sdk-ts/run
+
+# A real browser: Debian's chromium (installed when missing) driven by playwright-core runs the README's Uppy example
+# from a page on another origin, on local storage and on SeaweedFS, and the admin's "Upload images" page with ten
+# files; screenshots in .ci/browser/screenshots/. About half a minute.
+browser: install-dev
+	bash .ci/browser/run
 
 # The lint gate (ruff, settings in pyproject.toml): CI's first step. `make format` rewrites the layout.
 lint: install-dev

@@ -9,7 +9,8 @@ class RequestBodyLimitMiddleware:
     """Answer 413 (JSON) before reading a body that is over the limit.
 
     The limit is DATA_UPLOAD_MAX_MEMORY_SIZE for any body, plus IMAGE_MAX_UPLOAD_SIZE for multipart
-    uploads: an image a little over its limit still reaches the validator, which says so under `image`.
+    uploads (an image a little over its limit still reaches the validator, which says so under `image`) and
+    for a body that is an image itself (a direct upload's PUT to the local store, which checks its exact size).
     """
 
     def __init__(self, get_response):
@@ -21,7 +22,8 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
         fields = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        image = settings.IMAGE_MAX_UPLOAD_SIZE if request.content_type == "multipart/form-data" else 0
+        carries_image = request.content_type == "multipart/form-data" or request.content_type.startswith("image/")
+        image = settings.IMAGE_MAX_UPLOAD_SIZE if carries_image else 0
         if length > fields + image:
             # In MB, as the image's own limit is said: one style for both messages.
             detail = f"The request body is too large ({filesizeformat(length)}); the limit is "

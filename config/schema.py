@@ -33,7 +33,10 @@ ERRORS = {
     "400": ("Invalid input: messages under each field's name.", "FieldErrors"),
     "401": ("Missing, invalid or expired credentials.", "Error"),
     "403": ("Not allowed: see the detail (e.g. the email address must be verified first).", "Error"),
-    "404": ("Not found, or another user's.", "Error"),
+    "404": (
+        "Not found, or another user's; or, repeated with an Idempotency-Key, what the first request created is gone.",
+        "Error",
+    ),
     "410": ("The upload expired before its file arrived.", "Error"),
     "413": ("The request body is too large.", "Error"),
     "409": ("A request with this Idempotency-Key is still being processed: see the Retry-After header.", "Error"),
@@ -171,7 +174,8 @@ class ServiceAutoSchema(AutoSchema):
             codes.append("401")
         if any(getattr(permission, "status_code", None) == 403 for permission in view.permission_classes):
             codes.append("403")  # a permission that refuses an authenticated user declares it
-        if "{" in self.path:
+        # A repeat with an Idempotency-Key answers what the first success created, or 404 once that is gone.
+        if "{" in self.path or self.accepts_idempotency_key():
             codes.append("404")
         if has_body:
             codes += ["413", "415"]

@@ -101,7 +101,8 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_LOCALHOST = env_bool("CORS_ALLOW_LOCALHOST", DEBUG)
 CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
-# The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit.
+# The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit,
+# and the ETag of a direct upload's PUT to the local store (S3's bucket CORS rule exposes it there: docs, "Uppy").
 CORS_EXPOSE_HEADERS = [
     "Link",
     "X-Total-Count",
@@ -110,6 +111,7 @@ CORS_EXPOSE_HEADERS = [
     "RateLimit",
     "RateLimit-Policy",
     "X-Request-ID",
+    "ETag",
 ]
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "idempotency-key")
 # Load balancers probe health, and Prometheus scrapes each node, over plain HTTP.
@@ -457,7 +459,8 @@ IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
 IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
 # AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
 # that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: docs/storage.md, "Browsers and the
-# bucket"). Off by default: SeaweedFS refuses the tagging field.
+# bucket"). Off by default: SeaweedFS refuses the tagging field. A signed PUT then needs an x-amz-tagging header,
+# which Uppy (and so the admin's bulk upload) does not send.
 IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
 # Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
 # while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
@@ -644,6 +647,7 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "images.events.IMAGE_EVENTS",
         "WebhookEventTypeWithTestEnum": "webhooks.models.EVENT_TYPES",
         "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
+        "DirectUploadMethodEnum": "images.models.DirectUpload.Method",
     },
 }
 

@@ -1,9 +1,19 @@
-"""Admin for images: owner, thumbnail, dimensions, format, size, status; uploads pass the API's validation."""
+"""Admin for images: owner, thumbnail, dimensions, format, size, status; uploads pass the API's validation, one
+by one in the add form or many at once on the "Upload images" page (straight to the store, with Uppy)."""
+
+import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -11,6 +21,7 @@ from .models import Image
 from .quota import QuotaExceeded, quota_check
 from .services import image_create, variants_schedule_many
 from .validators import validate_image_file
+from .views import AdminDirectUploadCompleteView, AdminDirectUploadView, AdminUploadedImagesView
 
 
 class ImageAdminForm(forms.ModelForm):
@@ -35,6 +46,22 @@ class ImageAdminForm(forms.ModelForm):
             except QuotaExceeded as exc:
                 self.add_error("image", str(exc.detail))
         return cleaned
+
+
+class BulkUploadForm(forms.Form):
+    """The bulk upload page's one choice: whose images the files become."""
+
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(),
+        required=False,
+        help_text="Leave empty to add the images to your own account.",
+    )
+
+    def __init__(self, *args, admin_site: admin.AdminSite, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]  # the admin's search-as-you-type select, as on the image form
+        owner.widget = AutocompleteSelect(Image._meta.get_field("user"), admin_site)
+        owner.widget.choices = owner.choices
 
 
 @admin.register(Image)
@@ -66,6 +93,44 @@ class ImageAdmin(admin.ModelAdmin):
         "uploaded_at",
         "updated_at",
     )
+
+    def get_urls(self) -> list:
+        """The bulk upload page, and the calls it makes (the API's signing and completion, in the admin's session)."""
+        wrap, name = self.admin_site.admin_view, f"{self.opts.app_label}_{self.opts.model_name}_upload"
+        return [
+            path("upload/", wrap(self.bulk_upload_view), name=name),
+            path("upload/sign/", wrap(AdminDirectUploadView.as_view()), name=f"{name}_sign"),
+            path("upload/<uuid:pk>/complete/", wrap(AdminDirectUploadCompleteView.as_view()), name=f"{name}_complete"),
+            path("upload/images/", wrap(AdminUploadedImagesView.as_view()), name=f"{name}_images"),
+            *super().get_urls(),
+        ]
+
+    def bulk_upload_view(self, request: HttpRequest) -> TemplateResponse:
+        """Upload images: drop many files; each goes straight to the store by PUT, then is completed and listed."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_upload"
+        form = BulkUploadForm(admin_site=self.admin_site)
+        placeholder = uuid.UUID(int=0)
+        config = {
+            "sign": reverse(f"{name}_sign"),
+            "complete": reverse(f"{name}_complete", args=[placeholder]),
+            "placeholder": str(placeholder),
+            "images": reverse(f"{name}_images"),
+            "owner": form["owner"].id_for_label,
+            "me": request.user.email,
+            "completing": settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY,  # completions the page sends at once
+            "note": f"Images up to {filesizeformat(settings.IMAGE_MAX_UPLOAD_SIZE)}: JPEG, PNG, GIF, WebP, HEIC, AVIF.",
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Upload images",
+            "form": form,
+            "media": self.media + form.media,
+            "config": config,
+        }
+        return TemplateResponse(request, "admin/images/image/bulk_upload.html", context)
 
     def get_fieldsets(self, request, obj=None):
         given = (None, {"fields": ["user", "image", "title", "description"]})

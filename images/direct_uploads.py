@@ -1,10 +1,10 @@
 """Direct uploads (issue 12): the service signs before and verifies after; the store carries the bytes.
 
-1. `direct_upload_start` records a DirectUpload and signs a POST for its one key: S3's presigned POST
-   (the store enforces the policy), or on local storage a policy of our own signed with
-   django.core.signing and enforced by `local_upload_receive` (the same multipart POST, so one client
-   works with both).
-2. The client POSTs `fields` and the file to `url`.
+1. `direct_upload_start` records a DirectUpload and `direct_upload_signature` signs a POST or a PUT of its one
+   key: S3's presigned POST or PUT (the store enforces the policy, or the signed headers), or on local storage
+   the same signed with django.core.signing and enforced by `local_upload_receive` and `local_put_receive` (the
+   same requests, so one client works with both). The storage classes sign (images.storage).
+2. The client POSTs `fields` and the file to `url`, or PUTs the bytes to `url` with `headers`.
 3. `direct_upload_complete` reads what arrived and holds it to the proxied upload's rules through the
    same services (`image_file_metadata`, the quota, the duplicates): the Image exists only once its bytes are
    verified, at a key of its own; the pending key goes once the Image commits.
@@ -12,8 +12,10 @@
 Pending uploads left behind are removed with their object by `direct_uploads_sweep` (sweep_images).
 """
 
+import hashlib
 import logging
 import mimetypes
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,11 +30,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
-from storages.backends.s3 import S3Storage
 
 from config.unavailable import BROKER_ERRORS
 
@@ -51,11 +51,15 @@ from .services import (
     image_find_duplicate,
     variants_in_process,
 )
-from .storage import s3_presigned_post, stored_file_copy, stored_file_read, stored_objects
+from .storage import (
+    direct_upload_policy,
+    direct_upload_put_is_signed,
+    stored_file_copy,
+    stored_file_read,
+    stored_objects,
+)
 
 logger = logging.getLogger(__name__)
-
-LOCAL_POLICY_SALT = "images.direct_uploads.local-policy"
 
 
 class CodedError(APIException):
@@ -83,10 +87,27 @@ class UploadExpired(CodedError):
 
 
 class PolicyRefused(CodedError):
-    """403 from the local store: the POST does not satisfy its signed policy (S3 answers AccessDenied)."""
+    """403 from the local store: the POST does not satisfy its signed policy, or the PUT its signed URL (S3
+    answers AccessDenied or SignatureDoesNotMatch)."""
 
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "policy_refused"
+
+
+class LengthRequired(CodedError):
+    """411 from the local store: a PUT without a Content-Length (S3's MissingContentLength)."""
+
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "A PUT needs a Content-Length header: the exact size that was signed."
+    default_code = "length_required"
+
+
+class IncompleteBody(CodedError):
+    """400 from the local store: the body ended before its Content-Length (S3's IncompleteBody)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The body ended before the bytes its Content-Length announced."
+    default_code = "incomplete_body"
 
 
 # --- 1. Sign ---------------------------------------------------------------------------------------
@@ -97,23 +118,30 @@ def direct_upload_start(
     user,
     filename: str,
     size: int,
+    method: str = DirectUpload.Method.POST,
+    content_type: str = "",
     title: str = "",
     description: str = "",
+    allow_duplicates: bool = False,
     on_created: Callable[[str], None] | None = None,
 ) -> DirectUpload:
-    """Record a pending upload of `size` bytes (direct_upload_post signs its POST).
+    """Record a pending upload of `size` bytes, sent by POST or PUT (direct_upload_signature signs it).
 
-    The policy takes at most `size` bytes, and the upload counts at that size against the quota until it is
-    completed or swept. Raises QuotaExceeded when the declared size would take the user over their quota.
-    `on_created` is called with the upload's id in the transaction that records it (an Idempotency-Key is
-    recorded there).
+    A POST's policy takes at most `size` bytes and a PUT's signature exactly `size`, sent as `content_type` (by
+    default the type of the filename's extension), and the upload counts at that size against the quota until
+    it is completed or swept. Raises QuotaExceeded when the declared size would take
+    the user over their quota. `on_created` is called with the upload's id in the transaction that records it
+    (an Idempotency-Key is recorded there).
     """
     upload = DirectUpload(
         user=user,
         filename=filename,
         size=size,
+        method=method,
+        content_type=content_type or declared_content_type(filename),
         title=title,
         description=description,
+        allow_duplicates=allow_duplicates,
         expires_at=timezone.now() + timedelta(seconds=settings.IMAGE_DIRECT_UPLOAD_EXPIRE),
     )
     upload.key = direct_upload_key(user.pk, filename)  # uploads/{user_id}/{uuid}_{safe name}
@@ -125,44 +153,34 @@ def direct_upload_start(
     return upload
 
 
-def direct_upload_post(upload: DirectUpload) -> dict:
-    """Sign a POST of the upload's one key until it expires: {"url", "fields"}.
+def direct_upload_signature(upload: DirectUpload) -> dict:
+    """Sign the upload's one key until it expires: {"url", "fields"} for a POST, {"url", "headers"} for a PUT.
 
-    S3's presigned POST (the store enforces the policy), or on local storage a policy of our own; a `url` of
-    the local store is a path, which the caller makes absolute.
+    The store's own signature (S3's presigned POST or PUT), or the service's on local storage, whose `url` is a
+    path that the caller makes absolute.
     """
-    content_type = _declared_content_type(upload.filename)
-    storage = default_storage
-    if isinstance(storage, S3Storage):
-        return s3_presigned_post(
-            storage,
-            upload.key,
-            content_type=content_type,
-            max_size=upload.size,
-            expires_in=max(int((upload.expires_at - timezone.now()).total_seconds()), 1),
-            tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
-        )
-    return {"url": reverse("images:direct-upload-local"), "fields": local_upload_fields(upload, content_type)}
+    storage = default_storage  # always one of images.storage's classes, which sign both ways
+    sign = storage.direct_upload_put if upload.method == DirectUpload.Method.PUT else storage.direct_upload_post
+    return sign(
+        upload.key,
+        content_type=upload.content_type,
+        size=upload.size,
+        expires_at=upload.expires_at,
+        tagging=settings.IMAGE_DIRECT_UPLOAD_TAGGING,
+    )
 
 
-def _declared_content_type(filename: str) -> str:
-    # What the client sends as Content-Type (the store only checks that it starts with image/); on
-    # completion the object gets the type its bytes show.
+def declared_content_type(filename: str) -> str:
+    """The Content-Type a client sends for this file when it names none: its extension's, if an image's.
+
+    The store only checks it (the POST's policy: image/ at the start; the PUT's signature: exactly it); on
+    completion the object gets the type its bytes show.
+    """
     guessed, _ = mimetypes.guess_type(filename)
     return guessed if guessed and guessed.startswith("image/") else "image/octet-stream"
 
 
-def local_upload_fields(upload: DirectUpload, content_type: str) -> dict[str, str]:
-    """The form fields of a POST to the local store: its key, a Content-Type and the signed policy."""
-    policy = {
-        "key": upload.key,
-        "max": upload.size,
-        "expires": int(upload.expires_at.timestamp()),
-    }
-    return {"key": upload.key, "Content-Type": content_type, "policy": signing.dumps(policy, salt=LOCAL_POLICY_SALT)}
-
-
-# --- 2. The local store's side of the POST (S3 does this itself) -----------------------------------------
+# --- 2. The local store's side of the POST and the PUT (S3 does this itself) -----------------------------------------
 
 
 def local_upload_receive(*, key: str, content_type: str, policy: str, file: File | None) -> None:
@@ -173,7 +191,7 @@ def local_upload_receive(*, key: str, content_type: str, policy: str, file: File
     outside 1 byte to the policy's maximum (S3's EntityTooSmall/EntityTooLarge are 400s too).
     """
     try:
-        signed = signing.loads(policy, salt=LOCAL_POLICY_SALT)
+        signed = direct_upload_policy(policy)
     except signing.BadSignature:
         raise PolicyRefused("The policy's signature does not match.") from None
     if time.time() >= signed["expires"]:
@@ -186,13 +204,68 @@ def local_upload_receive(*, key: str, content_type: str, policy: str, file: File
         raise ValidationError({"file": ["No file was submitted."]})
     if not 1 <= file.size <= signed["max"]:
         raise ValidationError({"file": [f"The file must be 1 to {signed['max']} bytes (content-length-range)."]})
+    _local_store(key, file)
+
+
+def local_put_receive(
+    *,
+    key: str,
+    expires: str,
+    length: str,
+    signed_type: str,
+    signature: str,
+    content_length: str,
+    content_type: str,
+    body,
+) -> str:
+    """Store a PUT's body at its key if its signed URL allows it, as S3 would; return its ETag; raise otherwise.
+
+    The URL's signature covers the key, the length, the type and the expiry; the request must then carry that
+    Content-Length and that Content-Type. PolicyRefused (403) for a signature that does not match (another key,
+    an altered URL), an expired URL, another Content-Length or Content-Type, or an upload no longer pending;
+    LengthRequired (411) without a Content-Length; IncompleteBody (400) when fewer bytes arrive. `body` is read
+    as a stream, Content-Length bytes at most.
+    """
+    if not (expires.isdigit() and length.isdigit()) or not signature:
+        raise PolicyRefused("The URL is not signed: expires, length, type and signature are needed.")
+    if not direct_upload_put_is_signed(key, int(length), signed_type, int(expires), signature):
+        raise PolicyRefused("The signature does not match this key, length, type and expiry.")
+    if time.time() >= int(expires):
+        raise PolicyRefused("Request has expired.")
+    if not content_length.isdigit():
+        raise LengthRequired()
+    if int(content_length) != int(length):
+        raise PolicyRefused(f"Content-Length must be {length} bytes, as signed.")
+    if content_type != signed_type:
+        raise PolicyRefused(f"Content-Type must be {signed_type}, as signed.")
+    _open_upload_check(key)  # before reading a body that would be refused
+    size, digest = int(length), hashlib.md5(usedforsecurity=False)  # S3's ETag of a single PUT
+    with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE) as received:
+        while received.tell() < size:
+            chunk = body.read(min(64 * 1024, size - received.tell()))
+            if not chunk:
+                raise IncompleteBody()
+            digest.update(chunk)
+            received.write(chunk)
+        received.seek(0)
+        _local_store(key, File(received, name=key.rsplit("/", 1)[-1]))
+    return f'"{digest.hexdigest()}"'
+
+
+def _open_upload_check(key: str) -> None:
+    """Raise PolicyRefused unless an upload is still open at this key (S3 cannot revoke a signature; we can)."""
     upload = DirectUpload.objects.filter(key=key, image=None).first()
     if upload is None or (upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS):
         raise PolicyRefused("This upload is no longer open.")
+
+
+def _local_store(key: str, file: File) -> None:
+    """Store a direct upload's file at its key, replacing what is there (as S3 does), while the upload is open."""
+    _open_upload_check(key)
     storage = default_storage
-    storage.delete(key)  # S3 replaces an object POSTed twice; the local store does the same
+    storage.delete(key)  # S3 replaces an object sent twice; the local store does the same
     stored = storage.save(key, file)
-    if stored != key:  # a concurrent POST of the same key got there first: keep that one
+    if stored != key:  # a concurrent upload of the same key got there first: keep that one
         storage.delete(stored)
 
 
@@ -301,7 +374,8 @@ def _verify_and_create(upload: DirectUpload) -> Image:
         stored, metadata = image_file_metadata(file)
     except ValidationError as exc:
         raise ValidationError({"image": exc.error_list}) from None
-    policy = settings.IMAGE_DUPLICATES  # as the proxied upload: bytes the user already has
+    # As the proxied upload: bytes the user already has (staff in the admin add what they drop).
+    policy = "allow" if upload.allow_duplicates else settings.IMAGE_DUPLICATES
     if policy != "allow":
         existing = image_find_duplicate(upload.user, metadata["checksum"], metadata["upload_checksum"])
         if existing is not None:

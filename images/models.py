@@ -180,6 +180,12 @@ class DirectUpload(models.Model):
     and then linked here, so completing again answers the same image.
     """
 
+    class Method(models.TextChoices):
+        """How the client sends the file: a form POST with signed fields, or a PUT of the bare bytes."""
+
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="direct_uploads")
     # The one key the signed policy allows; the verified file moves to a key of its own (services).
@@ -188,6 +194,11 @@ class DirectUpload(models.Model):
     size = models.PositiveBigIntegerField(help_text="The size the client declared, in bytes.")
     title = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True, validators=[validate_description_length])
+    method = models.CharField(max_length=4, choices=Method, default=Method.POST)
+    # The Content-Type the client sends, as signed: a PUT's signature covers it exactly (and its exact size).
+    content_type = models.CharField(max_length=100)
+    # Staff uploading in the admin mean to add what they drop: IMAGE_DUPLICATES governs the API's uploads only.
+    allow_duplicates = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(help_text="When the signed policy stops being accepted.")
     image = models.OneToOneField(

@@ -1,7 +1,11 @@
 """The image as uploaded, and the image as listed and shown."""
 
+import re
+
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ErrorDetail, NotFound
@@ -13,8 +17,9 @@ from users.serializers import UserSerializer
 from .direct_uploads import (
     UploadGone,
     direct_upload_complete,
-    direct_upload_post,
+    direct_upload_signature,
     direct_upload_start,
+    local_put_receive,
     local_upload_receive,
 )
 from .models import DirectUpload, Image
@@ -195,44 +200,54 @@ class ImageSerializer(BaseImageSerializer):
         return attrs
 
 
-class DirectUploadSerializer(serializers.ModelSerializer):
-    """POST /api/images/uploads/: declare a file; answer where to POST it, with which fields, until when."""
+# A media type of the image family, without parameters: what a signed upload's Content-Type may be.
+IMAGE_CONTENT_TYPE = re.compile(r"image/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,93}")
 
-    url = serializers.CharField(read_only=True, help_text="Where to POST the fields and then the file (field `file`).")
+
+class DirectUploadSerializer(serializers.ModelSerializer):
+    """POST /api/images/uploads/: declare a file and how it will be sent; answer where to send it, how, until when."""
+
+    method = serializers.ChoiceField(
+        choices=DirectUpload.Method.choices,
+        default=DirectUpload.Method.POST,
+        help_text="POST (the default): a form with signed fields, then the file. PUT: the bare bytes, with the "
+        "answer's headers and exactly `size` bytes (Uppy's AwsS3, mobile SDKs, curl -T).",
+    )
+    content_type = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="The Content-Type the client will send, an image/ type (a PUT's signature covers it exactly); "
+        "by default the type of the filename's extension.",
+    )
 
     class Meta:
         model = DirectUpload
-        fields = ["id", "filename", "size", "title", "description", "url", "expires_at"]
-        read_only_fields = ["id", "expires_at"]
+        fields = ["filename", "size", "method", "content_type", "title", "description"]
         extra_kwargs = {
-            "filename": {"write_only": True, "help_text": "The file's name on the client."},
-            "size": {"write_only": True, "min_value": 1, "help_text": "The file's size in bytes."},
-            "title": {"write_only": True},
-            "description": {"write_only": True},
+            "filename": {"help_text": "The file's name on the client."},
+            "size": {"min_value": 1, "help_text": "The file's size in bytes (a PUT must send exactly this many)."},
         }
-
-    def get_fields(self) -> dict:
-        fields = super().get_fields()
-        # "fields" is a Serializer attribute, so this field is added here rather than declared.
-        fields["fields"] = serializers.DictField(
-            child=serializers.CharField(), read_only=True, help_text="Form fields to send as they are, before the file."
-        )
-        return fields
 
     def to_representation(self, instance: DirectUpload) -> dict:
-        # url and fields are a signature of the upload's key, made for each answer (a repeat signs it afresh).
-        post = direct_upload_post(instance)
+        # url, fields and headers are a signature of the upload's key, made for each answer (a repeat signs afresh).
+        signed = direct_upload_signature(instance)
         request = self.context.get("request")
-        return {
-            **super().to_representation(instance),
-            "url": request.build_absolute_uri(post["url"]) if request else post["url"],  # S3's is absolute already
-            "fields": post["fields"],
-        }
+        url = request.build_absolute_uri(signed["url"]) if request else signed["url"]  # S3's is absolute already
+        answer = DirectUploadPutSerializer if instance.method == DirectUpload.Method.PUT else DirectUploadPostSerializer
+        return answer({**signed, "url": url, "upload": instance}).data
 
     def validate_size(self, value: int) -> int:
         limit = settings.IMAGE_MAX_UPLOAD_SIZE
         if value > limit:
             raise serializers.ValidationError(f"The image is too large ({value} bytes); the limit is {limit} bytes.")
+        return value
+
+    def validate_content_type(self, value: str) -> str:
+        if not IMAGE_CONTENT_TYPE.fullmatch(value):
+            raise serializers.ValidationError(
+                f"Not an image: the file's type is {value!r}. Only images can be uploaded (an image/ type: JPEG, "
+                "PNG, GIF, WebP, HEIC or AVIF)."
+            )
         return value
 
     def create(self, validated_data: dict) -> DirectUpload:
@@ -241,10 +256,57 @@ class DirectUploadSerializer(serializers.ModelSerializer):
             user=validated_data["user"],
             filename=validated_data["filename"],
             size=validated_data["size"],
+            method=validated_data["method"],
+            content_type=validated_data.get("content_type", ""),
             title=validated_data.get("title", ""),
             description=validated_data.get("description", ""),
+            allow_duplicates=validated_data.get("allow_duplicates", False),
             on_created=idempotency.record if idempotency else None,
         )
+
+
+class SignedUploadSerializer(serializers.Serializer):
+    """What every signed direct upload answers: its id, how to send the file, where, and until when."""
+
+    ORDER = ("id", "method", "url", "fields", "headers", "key", "expires_at")
+
+    id = serializers.UUIDField(source="upload.id", help_text="The upload's id, to complete it.")
+    url = serializers.CharField()
+    expires_at = serializers.DateTimeField(source="upload.expires_at", help_text="Send the file before this.")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {name: fields[name] for name in self.ORDER if name in fields}
+
+
+class DirectUploadPostSerializer(SignedUploadSerializer):
+    """A signed POST: send every entry of `fields` as a form field, then the file as `file`, to `url`."""
+
+    method = serializers.CharField(source="upload.method", help_text='"POST"')
+    url = serializers.CharField(help_text="Where to POST the fields and then the file (field `file`).")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        # "fields" is a Serializer attribute, so this field is added here rather than declared.
+        fields["fields"] = serializers.DictField(
+            child=serializers.CharField(), help_text="Form fields to send as they are, before the file."
+        )
+        return fields
+
+
+class DirectUploadPutSerializer(SignedUploadSerializer):
+    """A signed PUT: send exactly the declared bytes to `url` with `headers`."""
+
+    method = serializers.CharField(source="upload.method", help_text='"PUT"')
+    url = serializers.CharField(help_text="Where to PUT the file's bytes (no token: the URL is the authorisation).")
+    headers = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Headers to send as they are (a Content-Type at least). The Content-Length must be the declared "
+        "size; HTTP libraries and browsers set it themselves.",
+    )
+    key = serializers.CharField(
+        source="upload.key", help_text="The object's key, which the service chose (Uppy's signRequest answers it)."
+    )
 
 
 class DirectUploadCompleteSerializer(ImageUploadSerializer):
@@ -266,6 +328,36 @@ class DirectUploadCompleteSerializer(ImageUploadSerializer):
             raise StorageUnavailable("The upload took too long to be stored; complete it again.") from None
         except DuplicateImageError as exc:
             return self.duplicate(exc)
+
+
+class AdminDirectUploadSerializer(DirectUploadSerializer):
+    """The admin's bulk upload signing: the API's declaration, plus the owner the staff member chose (else them)."""
+
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.all(), required=False, allow_null=True, help_text="Whose image it becomes."
+    )
+
+    class Meta(DirectUploadSerializer.Meta):
+        fields = [*DirectUploadSerializer.Meta.fields, "owner"]
+
+    def create(self, validated_data: dict) -> DirectUpload:
+        owner = validated_data.pop("owner", None)
+        # Staff mean to add what they drop: IMAGE_DUPLICATES governs the API's uploads only (as the admin's form).
+        return super().create({**validated_data, "user": owner or validated_data["user"], "allow_duplicates": True})
+
+
+class AdminDirectUploadCompleteSerializer(DirectUploadCompleteSerializer):
+    """An image as the admin's bulk upload page lists it: the upload's answer, its owner and its admin page."""
+
+    owner = serializers.EmailField(source="user.email", read_only=True)
+    admin_url = serializers.SerializerMethodField()
+
+    class Meta(DirectUploadCompleteSerializer.Meta):
+        fields = [*DirectUploadCompleteSerializer.Meta.fields, "owner", "admin_url"]
+        read_only_fields = fields
+
+    def get_admin_url(self, obj: Image) -> str:
+        return reverse("admin:images_image_change", args=[obj.pk])
 
 
 class LocalUploadSerializer(serializers.Serializer):
@@ -291,3 +383,29 @@ class LocalUploadSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
         return validated_data
+
+
+class LocalPutSerializer(serializers.Serializer):
+    """The local store's side of a direct upload by PUT: the signed URL's query and the request's headers."""
+
+    # Everything as sent: local_put_receive answers a missing or altered part as S3 would (403, 411).
+    key = serializers.CharField()
+    expires = serializers.CharField(required=False, default="", allow_blank=True)
+    length = serializers.CharField(required=False, default="", allow_blank=True)
+    type = serializers.CharField(required=False, default="", allow_blank=True)
+    signature = serializers.CharField(required=False, default="", allow_blank=True)
+    content_length = serializers.CharField(required=False, default="", allow_blank=True)
+    content_type = serializers.CharField(required=False, default="", allow_blank=True)
+
+    def create(self, validated_data: dict) -> dict:
+        etag = local_put_receive(
+            key=validated_data["key"],
+            expires=validated_data["expires"],
+            length=validated_data["length"],
+            signed_type=validated_data["type"],
+            signature=validated_data["signature"],
+            content_length=validated_data["content_length"],
+            content_type=validated_data["content_type"],
+            body=validated_data["body"],
+        )
+        return {**validated_data, "etag": etag}

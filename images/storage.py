@@ -24,6 +24,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import filepath_to_uri
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
@@ -35,6 +37,9 @@ from config.store_budget import store_attempt_check
 from .validators import ALLOWED_FORMATS
 
 MEDIA_SIGNING_SALT = "images.storage.media"
+# The local store's signed direct uploads (a POST's policy, a PUT's URL), as S3 signs them with its keys.
+DIRECT_UPLOAD_POLICY_SALT = "images.direct_uploads.local-policy"
+DIRECT_UPLOAD_PUT_SALT = "images.storage.direct-upload-put"
 
 
 def stored_content_type(name: str) -> str:
@@ -64,6 +69,50 @@ class PrivateS3Storage(S3Storage):
     def save_replacing(self, name: str, content: File) -> str:
         """Store the content under exactly this name in one PUT, replacing what is there (S3 replaces atomically)."""
         return self._save(name, content)
+
+    def direct_upload_post(
+        self, name: str, *, content_type: str, size: int, expires_at: datetime, tagging: bool = False
+    ) -> dict:
+        """Sign a browser-style POST of one object at exactly `name`, with conditions the store itself enforces.
+
+        That key only (boto3 adds the condition), 1 to `size` bytes, a Content-Type starting with image/,
+        until `expires_at`. Returns {"url", "fields"}: the client POSTs `fields` and then the file.
+        """
+        fields = {"Content-Type": content_type}
+        conditions: list = [["starts-with", "$Content-Type", "image/"], ["content-length-range", 1, size]]
+        if tagging:
+            fields["tagging"] = PENDING_TAGGING
+            conditions.append({"tagging": PENDING_TAGGING})
+        return self.connection.meta.client.generate_presigned_post(
+            self.bucket_name,
+            bucket_key(self, name),
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=_seconds_until(expires_at),
+        )
+
+    def direct_upload_put(
+        self, name: str, *, content_type: str, size: int, expires_at: datetime, tagging: bool = False
+    ) -> dict:
+        """Sign a PUT of exactly `size` bytes of this Content-Type at exactly `name`, until `expires_at`.
+
+        Content-Length and Content-Type are signed headers (SigV4), so the store itself refuses another size,
+        another type, another key or a late request. Returns {"url", "headers"}: the client sends `headers`
+        with the bytes (its HTTP library sets the Content-Length, which browsers never let a page set).
+        """
+        params = {
+            "Bucket": self.bucket_name,
+            "Key": bucket_key(self, name),
+            "ContentType": content_type,
+            "ContentLength": size,
+        }
+        headers = {"Content-Type": content_type}
+        if tagging:
+            params["Tagging"] = headers["x-amz-tagging"] = PENDING_TAGGING_QUERY
+        url = self.connection.meta.client.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=_seconds_until(expires_at)
+        )
+        return {"url": url, "headers": headers}
 
     @property
     def connection(self):
@@ -143,6 +192,39 @@ class SignedFileSystemStorage(FileSystemStorage):
         os.replace(temporary.name, path)
         return name
 
+    def direct_upload_post(
+        self, name: str, *, content_type: str, size: int, expires_at: datetime, tagging: bool = False
+    ) -> dict:
+        """Sign a POST to the service's own URL that stores one file at `name`, as S3's presigned POST does.
+
+        The same form (the key, a Content-Type and a policy signed with SECRET_KEY), so one client works with
+        both; `images.direct_uploads.local_upload_receive` enforces it. The URL is a path. No tags on disk.
+        """
+        policy = signing.dumps(
+            {"key": name, "max": size, "expires": int(expires_at.timestamp())}, salt=DIRECT_UPLOAD_POLICY_SALT
+        )
+        fields = {"key": name, "Content-Type": content_type, "policy": policy}
+        return {"url": reverse("images:direct-upload-local"), "fields": fields}
+
+    def direct_upload_put(
+        self, name: str, *, content_type: str, size: int, expires_at: datetime, tagging: bool = False
+    ) -> dict:
+        """Sign a PUT of exactly `size` bytes of this Content-Type to the service's own URL for `name`.
+
+        /api/images/uploads/local/{key}?expires=...&length=...&type=...&signature=...: the signature covers the
+        key, the length, the type and the expiry, as S3's signed headers do (`local_put_receive` enforces them).
+        The URL is a path.
+        """
+        expires = int(expires_at.timestamp())
+        query = {
+            "expires": expires,
+            "length": size,
+            "type": content_type,
+            "signature": direct_upload_put_signature(name, size, content_type, expires),
+        }
+        path = reverse("images:direct-upload-local-put", kwargs={"key": name})
+        return {"url": f"{path}?{urlencode(query)}", "headers": {"Content-Type": content_type}}
+
     def url(self, name: str, parameters: dict | None = None, expire: int | None = None) -> str:
         disposition = (parameters or {}).get("ResponseContentDisposition", "")
         if expire is None:
@@ -196,6 +278,29 @@ def media_url_is_valid(path: str, query) -> bool:
     return True
 
 
+def direct_upload_put_signature(name: str, size: int, content_type: str, expires: int) -> str:
+    """The signature of a local PUT URL: the key, the exact length and type of the body, and the expiry."""
+    return signing.Signer(salt=DIRECT_UPLOAD_PUT_SALT).signature(f"{name}\n{size}\n{content_type}\n{expires}")
+
+
+def direct_upload_put_is_signed(name: str, size: int, content_type: str, expires: int, signature: str) -> bool:
+    """Whether a local PUT URL's signature covers this key, length, type and expiry (SECRET_KEY_FALLBACKS count)."""
+    try:
+        signing.Signer(salt=DIRECT_UPLOAD_PUT_SALT).unsign(f"{name}\n{size}\n{content_type}\n{expires}:{signature}")
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def direct_upload_policy(policy: str) -> dict:
+    """The local store's POST policy, {"key", "max", "expires"}; raises signing.BadSignature for a forged one."""
+    return signing.loads(policy, salt=DIRECT_UPLOAD_POLICY_SALT)
+
+
+def _seconds_until(moment: datetime) -> int:
+    return max(int((moment - timezone.now()).total_seconds()), 1)
+
+
 def download_url(storage: Storage, name: str, filename: str = "", *, new: bool = False) -> str:
     """The file's URL, which makes browsers and `curl -OJ` save it as `filename` (issue 13).
 
@@ -210,30 +315,14 @@ def download_url(storage: Storage, name: str, filename: str = "", *, new: bool =
 
 # The tag that marks a direct upload's object until it is completed (IMAGE_DIRECT_UPLOAD_TAGGING).
 PENDING_TAGGING = "<Tagging><TagSet><Tag><Key>upload</Key><Value>pending</Value></Tag></TagSet></Tagging>"
+# The same tag in a PUT's x-amz-tagging header (a query string).
+PENDING_TAGGING_QUERY = "upload=pending"
 
 
 def bucket_key(storage: S3Storage, name: str) -> str:
     """The object key of a storage name (the storage's `location` in front, as stored_objects strips it)."""
     location = storage.location.strip("/")
     return f"{location}/{name}" if location else name
-
-
-def s3_presigned_post(
-    storage: S3Storage, name: str, *, content_type: str, max_size: int, expires_in: int, tagging: bool = False
-) -> dict:
-    """Sign a browser-style POST of one object at exactly `name`, with conditions the store itself enforces.
-
-    That key only (boto3 adds the condition), 1 to `max_size` bytes, a Content-Type starting with image/,
-    for `expires_in` seconds. Returns {"url", "fields"}: the client POSTs `fields` and then the file.
-    """
-    fields = {"Content-Type": content_type}
-    conditions: list = [["starts-with", "$Content-Type", "image/"], ["content-length-range", 1, max_size]]
-    if tagging:
-        fields["tagging"] = PENDING_TAGGING
-        conditions.append({"tagging": PENDING_TAGGING})
-    return storage.connection.meta.client.generate_presigned_post(
-        storage.bucket_name, bucket_key(storage, name), Fields=fields, Conditions=conditions, ExpiresIn=expires_in
-    )
 
 
 def stored_file_read(storage: Storage, name: str, limit: int) -> bytes:

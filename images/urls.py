@@ -11,5 +11,6 @@ urlpatterns = [
     path("<int:pk>/delete/", views.ImageDeleteView.as_view(), name="delete"),
     path("uploads/", views.DirectUploadView.as_view(), name="direct-upload"),
     path("uploads/local/", views.LocalDirectUploadView.as_view(), name="direct-upload-local"),
+    path("uploads/local/<path:key>", views.LocalDirectUploadPutView.as_view(), name="direct-upload-local-put"),
     path("uploads/<uuid:pk>/complete/", views.DirectUploadCompleteView.as_view(), name="direct-upload-complete"),
 ]

@@ -18,8 +18,9 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,10 +35,15 @@ from .filters import ImageFilter, ImageFilterBackend
 from .models import DirectUpload, Image
 from .pagination import KeysetLinkPagination
 from .serializers import (
+    AdminDirectUploadCompleteSerializer,
+    AdminDirectUploadSerializer,
     DirectUploadCompleteSerializer,
+    DirectUploadPostSerializer,
+    DirectUploadPutSerializer,
     DirectUploadSerializer,
     ImageSerializer,
     ImageUploadSerializer,
+    LocalPutSerializer,
     LocalUploadSerializer,
 )
 from .services import image_delete
@@ -330,14 +336,15 @@ def media_range(request: HttpRequest, response: FileResponse, path: str) -> Http
     return part
 
 
-# --- Direct uploads (issue 12): sign, the client POSTs to the store, complete -----------------------------
+# --- Direct uploads (issue 12): sign, the client POSTs or PUTs to the store, complete -----------------------
 
 DIRECT_UPLOAD_EXAMPLE = {
     "id": "6f1c3b1e-8a52-4c9e-9d5e-2f7a0c1b9e44",
+    "method": "POST",
     "url": "https://my-bucket.s3.amazonaws.com/",
     "fields": {
         "Content-Type": "image/jpeg",
-        "key": "images/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg",
+        "key": "uploads/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg",
         "x-amz-algorithm": "AWS4-HMAC-SHA256",
         "x-amz-credential": "AKIA.../20240115/us-east-1/s3/aws4_request",
         "x-amz-date": "20240115T103000Z",
@@ -346,27 +353,51 @@ DIRECT_UPLOAD_EXAMPLE = {
     },
     "expires_at": "2024-01-15T10:40:00Z",
 }
+DIRECT_UPLOAD_PUT_EXAMPLE = {
+    "id": "6f1c3b1e-8a52-4c9e-9d5e-2f7a0c1b9e44",
+    "method": "PUT",
+    "url": "https://my-bucket.s3.amazonaws.com/uploads/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg"
+    "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA...%2F20240115%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20240115T103000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"
+    "&X-Amz-Signature=5d6c...",
+    "headers": {"Content-Type": "image/jpeg"},
+    "key": "uploads/1/0b6e7f52-3c1d-4e8a-9f0a-1d2c3b4a5e6f_beach.jpg",
+    "expires_at": "2024-01-15T10:35:00Z",
+}
 
 
 @extend_schema_view(
     post=extend_schema(
         summary="Start a direct upload",
         description=(
-            "Declare a file (name and size in bytes); the answer says where to POST it: send every entry of "
-            "`fields` as a form field, then the file as the field `file` (multipart/form-data), to `url` before "
-            "`expires_at`. The store itself refuses another key, a body outside 1 byte to the declared size and a "
-            "Content-Type that is not image/*. Then call the upload's complete operation. Until then the upload "
-            "holds its declared size of the storage quota."
+            "Declare a file (name and size in bytes) and how it will be sent; the answer says where to send it, "
+            "before `expires_at`. `method` POST (the default): send every entry of `fields` as a form field, then "
+            "the file as the field `file` (multipart/form-data), to `url`; the store itself refuses another key, a "
+            "body outside 1 byte to the declared size and a Content-Type that is not image/*. `method` PUT: send "
+            "exactly `size` bytes to `url` with `headers` (its Content-Type); the signature covers the key, that "
+            "Content-Length and that Content-Type, so the store itself refuses anything else. Either way, then call "
+            "the upload's complete operation. Until then the upload holds its declared size of the storage quota."
         ),
+        request=DirectUploadSerializer,
         responses={
-            201: DirectUploadSerializer,
+            201: PolymorphicProxySerializer(
+                component_name="DirectUpload",
+                serializers={"POST": DirectUploadPostSerializer, "PUT": DirectUploadPutSerializer},
+                resource_type_field_name="method",
+            ),
             409: OpenApiResponse(QUOTA_ERROR, description="The declared size would pass the storage quota."),
         },
         examples=[
             OpenApiExample(
                 "Start", request_only=True, value={"filename": "beach.jpg", "size": 3145728, "title": "Beach"}
             ),
+            OpenApiExample(
+                "Start a PUT",
+                request_only=True,
+                value={"filename": "beach.jpg", "size": 3145728, "method": "PUT", "content_type": "image/jpeg"},
+            ),
             OpenApiExample("Signed", response_only=True, status_codes=["201"], value=DIRECT_UPLOAD_EXAMPLE),
+            OpenApiExample("Signed PUT", response_only=True, status_codes=["201"], value=DIRECT_UPLOAD_PUT_EXAMPLE),
             QUOTA_EXAMPLE,
         ],
     )
@@ -474,3 +505,91 @@ class LocalDirectUploadView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         serializer.save()  # images.direct_uploads.local_upload_receive
         return Response(status=status.HTTP_204_NO_CONTENT)  # S3's answer to a POST without success_action_status
+
+
+@extend_schema(exclude=True)  # the store's side of step 2, as S3's PUT is: its URL comes in each signed upload
+class LocalDirectUploadPutView(generics.GenericAPIView):
+    """PUT /api/images/uploads/local/{key}?expires=...&length=...&type=...&signature=...: the local store
+    accepting a direct upload's PUT, as S3 would: 200 with the ETag of what it stored.
+
+    Authorised by the signed URL, not by a token; a browser on an allowed origin (CORS_ALLOWED_ORIGINS) may send
+    it, and read the ETag (CORS_EXPOSE_HEADERS), as S3's bucket CORS rule lets it.
+    """
+
+    serializer_class = LocalPutSerializer
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    parser_classes = []  # the body is the file's bytes, streamed to the store by the serializer's save
+    uses_file_storage = True
+
+    def put(self, request: Request, key: str) -> Response:
+        sent = {
+            **request.query_params.dict(),
+            "key": key,
+            "content_length": request.headers.get("Content-Length", ""),
+            "content_type": request.headers.get("Content-Type", ""),
+        }
+        serializer = self.get_serializer(data=sent)
+        serializer.is_valid(raise_exception=True)
+        received = serializer.save(body=request.stream)  # images.direct_uploads.local_put_receive
+        return Response(status=status.HTTP_200_OK, headers={"ETag": received["etag"]})
+
+
+# --- The admin's bulk upload: the same signing and completion, for staff in their admin session ---------------
+
+
+class StaffMayAddImages(BasePermission):
+    """Active staff whom the admin lets add images (its own rule for the add form)."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_active and user.is_staff and user.has_perm("images.add_image"))
+
+
+class AdminSessionMixin:
+    """The admin's login (a session, with its CSRF token), staff who may add images, no throttle; not in the API's
+    schema. ImageAdmin mounts these views under its own URLs."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [StaffMayAddImages]
+    throttle_classes: list = []
+
+
+@extend_schema(exclude=True)
+class AdminDirectUploadView(AdminSessionMixin, DirectUploadView):
+    """POST /admin/images/image/upload/sign/: sign a direct upload for the owner chosen, or for the staff member."""
+
+    serializer_class = AdminDirectUploadSerializer
+
+    def perform_create(self, serializer: AdminDirectUploadSerializer) -> None:
+        serializer.save(user=self.request.user, idempotency=self.idempotency)
+
+    def idempotent_resources(self):
+        return DirectUpload.objects.filter(image=None)
+
+
+@extend_schema(exclude=True)
+class AdminDirectUploadCompleteView(AdminSessionMixin, DirectUploadCompleteView):
+    """POST /admin/images/image/upload/{id}/complete/: complete an upload signed in the admin."""
+
+    serializer_class = AdminDirectUploadCompleteSerializer
+
+    def get_queryset(self):
+        return DirectUpload.objects.select_related("user")
+
+    def idempotent_resources(self):
+        return Image.objects.select_related("user")
+
+
+@extend_schema(exclude=True)
+class AdminUploadedImagesView(AdminSessionMixin, generics.ListAPIView):
+    """GET /admin/images/image/upload/images/?id=1&id=2: those images as the bulk upload page shows them."""
+
+    serializer_class = AdminDirectUploadCompleteSerializer
+    uses_file_storage = True
+
+    def get_queryset(self):
+        ids = serializers.ListField(child=serializers.IntegerField(), max_length=100).run_validation(
+            self.request.query_params.getlist("id")
+        )
+        return Image.objects.filter(pk__in=ids).select_related("user").order_by("pk")

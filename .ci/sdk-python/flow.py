@@ -53,8 +53,10 @@ from image_service_client.api.webhooks import (
 )
 from image_service_client.models import (
     Account,
-    DirectUpload,
     DirectUploadComplete,
+    DirectUploadMethodEnum,
+    DirectUploadPost,
+    DirectUploadPut,
     DirectUploadRequest,
     Error,
     FieldErrors,
@@ -93,7 +95,8 @@ OPEN_MODELS = {
     "Error",
     "ImageVariants",
     "ImageUploadVariants",
-    "DirectUploadFields",
+    "DirectUploadPostFields",
+    "DirectUploadPutHeaders",
     "DirectUploadCompleteVariants",
 }
 
@@ -409,7 +412,7 @@ def main(base_url: str) -> None:
             client=api, body=DirectUploadRequest(filename="direct.jpg", size=len(data), title="Direct")
         ),
         HTTPStatus.CREATED,
-        DirectUpload,
+        DirectUploadPost,
     )
     sent = httpx.post(signed.url, data=signed.fields.additional_properties, files={"file": ("direct.jpg", data)})
     assert sent.status_code in (201, 204), sent.text
@@ -433,8 +436,30 @@ def main(base_url: str) -> None:
         HTTPStatus.NOT_FOUND,
         Error,
     )
+    # The same by PUT (issue 24): the bare bytes to the signed URL with the signed headers, exactly the declared size.
+    data = jpeg(200, 150, (30, 120, 200))
+    signed_put = expect(
+        "direct upload by PUT, sign",
+        images_uploads_create.sync_detailed(
+            client=api,
+            body=DirectUploadRequest(
+                filename="put.jpg", size=len(data), method=DirectUploadMethodEnum.PUT, content_type="image/jpeg"
+            ),
+        ),
+        HTTPStatus.CREATED,
+        DirectUploadPut,
+    )
+    sent = httpx.put(signed_put.url, content=data, headers=signed_put.headers.additional_properties)
+    assert sent.status_code == 200 and sent.headers["ETag"], sent.text
+    by_put = expect(
+        "direct upload by PUT, complete",
+        images_uploads_complete_create.sync_detailed(client=api, id=signed_put.id),
+        HTTPStatus.CREATED,
+        DirectUploadComplete,
+    )
+    assert (by_put.width, by_put.height) == (200, 150), by_put
     listed = expect("list after a direct upload", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
-    assert [item.id for item in listed] == [direct.id, ids[2]]
+    assert [item.id for item in listed] == [by_put.id, direct.id, ids[2]]
 
     # Webhooks: an endpoint managed through the API, its events received and verified here.
     webhooks(api, direct.id)

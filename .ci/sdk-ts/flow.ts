@@ -20,6 +20,10 @@ const IMAGE = {
 } satisfies Keys<Schemas["Image"]>;
 // The upload answers every field of the detail.
 const IMAGE_UPLOAD = IMAGE satisfies Keys<Schemas["ImageUpload"]>;
+IMAGE_UPLOAD satisfies Keys<Schemas["DirectUploadComplete"]>;
+const DIRECT_UPLOAD_PUT = {
+  id: true, method: true, url: true, headers: true, key: true, expires_at: true,
+} satisfies Keys<Schemas["DirectUploadPut"]>;
 const ACCOUNT = {
   id: true, email: true, username: true, date_joined: true, email_verified: true, usage: true,
 } satisfies Keys<Schemas["Account"]>;
@@ -188,6 +192,18 @@ async function main(baseUrl: string, photo: string): Promise<void> {
   const gone = failed("detail of a deleted image (404)",
     await api.GET("/api/images/{id}/", { params: { path: { id } } }), 404);
   assert(gone.detail, "the 404 has a detail");
+
+  // Direct upload by PUT (issue 24): the answer is a union on `method`; a PUT's has the URL, headers and key.
+  const signed = ok("direct upload by PUT, sign", await api.POST("/api/images/uploads/", {
+    body: { filename: "put.jpg", size: bytes.length, method: "PUT", content_type: "image/jpeg" },
+  }), 201, DIRECT_UPLOAD_PUT);
+  assert(signed.method === "PUT" && "headers" in signed, "a PUT is signed");
+  const stored = await fetch(signed.url, { method: "PUT", headers: signed.headers, body: new Blob([bytes]) });
+  assert(stored.status === 200 && stored.headers.get("ETag"), `the store takes the PUT (${stored.status})`);
+  const completed = ok("direct upload by PUT, complete", await api.POST("/api/images/uploads/{id}/complete/", {
+    params: { path: { id: signed.id } },
+  }), 201, IMAGE_UPLOAD);
+  assert(completed.format === "JPEG" && completed.width === 400, "the PUT's bytes became the image");
 
   // Webhooks: an endpoint managed through the API; the served instance delivers inline (no broker), here.
   const receiver = await webhookReceiver();

@@ -46,8 +46,11 @@ def send(signed: dict, data: bytes, filename: str = "beach.jpg", **field_overrid
     """POST the signed fields and the file to the signed URL, as a client would; return (status, body text).
 
     An absolute URL of the test server (the local store) goes through Django's test client, anything else
-    over HTTP.
+    over HTTP. A signed PUT is sent as one (`put`), the overrides then being headers.
     """
+    if signed["method"] == "PUT":
+        response = put(signed, data, **field_overrides)
+        return response.status_code, response.text
     fields = {**signed["fields"], **field_overrides}
     url = signed["url"]
     if url.startswith("http://testserver/"):
@@ -57,6 +60,25 @@ def send(signed: dict, data: bytes, filename: str = "beach.jpg", **field_overrid
         return response.status_code, response.content.decode()
     response = requests.post(url, data=fields, files={"file": (filename, data)}, timeout=10)
     return response.status_code, response.text
+
+
+def put(signed: dict, data: bytes, url: str = "", **header_overrides: str) -> requests.Response:
+    """PUT the bytes to the signed URL with the signed headers, as a client would (`url` and headers overridden).
+
+    The local store's URL goes through Django's test client; the answer is given the shape of a requests one.
+    """
+    url = url or signed["url"]
+    headers = {**signed["headers"], **header_overrides}
+    if not url.startswith("http://testserver/"):
+        return requests.put(url, data=data, headers=headers, timeout=10)
+    content_type = headers.pop("Content-Type", "")
+    extra = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+    parts = urlsplit(url)
+    answer = APIClient().generic("PUT", f"{parts.path}?{parts.query}", data, content_type=content_type, **extra)
+    response = requests.Response()
+    response.status_code, response._content = answer.status_code, answer.content
+    response.headers.update(answer.headers)
+    return response
 
 
 def names_in_store() -> set[str]:
@@ -91,7 +113,8 @@ def test_signing_answers_a_presigned_post_of_one_key_that_the_store_enforces(s3_
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "url", "fields", "expires_at"}
+    assert set(body) == {"id", "method", "url", "fields", "expires_at"}
+    assert body["method"] == "POST"  # the default
     assert body["url"] == f"{s3_storage.endpoint}/{s3_storage.bucket}"
     key = body["fields"]["key"]
     assert re.fullmatch(rf"uploads/{user.pk}/{UUID}_Beach_Day\.jpg", key)  # apart from images/ until verified
