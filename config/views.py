@@ -1,9 +1,7 @@
 """Project-wide views: health, a JSON answer for paths the API does not have, and the 500 handler."""
 
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -18,7 +16,6 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from storages.backends.s3 import S3Storage
 
 from .cache import cache_get, cache_set
 from .exceptions import unavailable_error
@@ -37,17 +34,9 @@ def database_state() -> str:
 
 
 def storage_state() -> str:
-    storage = default_storage
     try:
-        if isinstance(storage, S3Storage):
-            # Reachable, credentials accepted, bucket there: one HEAD request.
-            storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
-            return OK
-        # Local disk: the folder, or the one it will be made in, must be writable.
-        location = Path(storage.location)
-        while not location.exists():
-            location = location.parent
-        return OK if location.is_dir() and os.access(location, os.W_OK) else DOWN
+        default_storage.probe()  # images.storage: one HEAD of the bucket, or the media folder writable
+        return OK
     except (*STORAGE_ERRORS, OSError):
         return DOWN
 

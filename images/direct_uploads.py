@@ -51,13 +51,7 @@ from .services import (
     image_find_duplicate,
     variants_in_process,
 )
-from .storage import (
-    direct_upload_policy,
-    direct_upload_put_is_signed,
-    stored_file_copy,
-    stored_file_read,
-    stored_objects,
-)
+from .storage import direct_upload_policy, direct_upload_put_is_signed
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +359,7 @@ def _verify_and_create(upload: DirectUpload) -> Image:
     storage: Storage = default_storage
     try:
         # At most one byte over the limit is read: the store enforced the policy, and the check says so.
-        data = stored_file_read(storage, upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
+        data = storage.read_prefix(upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
     except FileNotFoundError:  # not there yet, or gone with a racing completion (_refused answers its image)
         raise UploadExpired() if upload.expired else UploadNotReceived() from None
     file = ContentFile(data, name=upload.filename)
@@ -389,7 +383,7 @@ def _verify_and_create(upload: DirectUpload) -> Image:
     if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
         file_record_uncommitted(name)
         try:
-            stored_file_copy(storage, upload.key, name, metadata["mime_type"])
+            storage.copy(upload.key, name, metadata["mime_type"])
         except FileNotFoundError:  # gone with a racing completion (_refused answers its image)
             files_delete(storage, [name])
             raise UploadNotReceived() from None
@@ -532,7 +526,7 @@ def direct_upload_strays_sweep() -> int:
     upload's object is under uploads/ and nothing else is meant to be, so one listing finds the rest.
     """
     storage = default_storage
-    found = [name for name, _ in stored_objects(storage, DIRECT_UPLOAD_PREFIX)]
+    found = [name for name, _ in storage.stored_objects(DIRECT_UPLOAD_PREFIX)]
     # Listed after the store: an upload signed meanwhile is owned, not taken for a stray.
     owned = set(
         DirectUpload.objects.filter(image=None, key__startswith=DIRECT_UPLOAD_PREFIX).values_list("key", flat=True)

@@ -24,7 +24,6 @@ from .direct_uploads import (
 )
 from .models import DirectUpload, Image
 from .services import DuplicateImageError, StoredFileClaimed, image_create
-from .storage import download_url
 
 # Read-only fields derived from the file, shown beside the spec's fields.
 DERIVED_FIELDS = [
@@ -70,7 +69,7 @@ class StoredFileField(serializers.FileField):
             return None
         filename = getattr(value.instance, "original_filename", "")
         with timed("sign"):
-            return download_url(value.storage, value.name, filename, new=self.new_file)
+            return value.storage.download_url(value.name, filename, new=self.new_file)
 
 
 class VariantSerializer(serializers.Serializer):

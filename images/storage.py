@@ -1,5 +1,8 @@
 """Where files go and how they are reached: private S3 with presigned URLs, or local files behind signed URLs;
-listing a store; signing a direct upload to the store and moving what arrived (issue 12).
+listing a store; signing a direct upload to the store and copying what arrived.
+
+The project owns both storage classes, so every difference between the two stores is a method of each (signing,
+listing, reading a prefix of a file, copying inside the store, a probe); callers never ask which store it is.
 
 Either way a file's URL is the only key to it, it expires, and it names the file for downloads.
 """
@@ -23,12 +26,13 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.storage import FileSystemStorage
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import filepath_to_uri
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 from config.background import after_response
 from config.cache import cache_get, cache_set
@@ -51,7 +55,24 @@ def stored_content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-class PrivateS3Storage(S3Storage):
+class ImageStorageMixin:
+    """What both stores share: a file's download URL naming the client's filename."""
+
+    serves_signed_media = False  # whether /media/ URLs are this store's (images.views.serve_media)
+
+    def download_url(self, name: str, filename: str = "", *, new: bool = False) -> str:
+        """The file's URL, which makes browsers and `curl -OJ` save it as `filename`.
+
+        `new`: the file was just stored (the upload's answer), so it is signed without looking in a cache.
+        """
+        sign = self.url_of_new_file if new else self.url
+        if filename:
+            disposition = content_disposition_header(as_attachment=False, filename=filename)
+            return sign(name, parameters={"ResponseContentDisposition": disposition})
+        return sign(name)
+
+
+class PrivateS3Storage(ImageStorageMixin, S3Storage):
     """S3Storage whose presigned GET URLs name the file's Content-Type and are cached for half their lifetime,
     and whose calls within an API request stop once the request's budget is spent (config.store_budget).
 
@@ -85,7 +106,7 @@ class PrivateS3Storage(S3Storage):
             conditions.append({"tagging": PENDING_TAGGING})
         return self.connection.meta.client.generate_presigned_post(
             self.bucket_name,
-            bucket_key(self, name),
+            self.key(name),
             Fields=fields,
             Conditions=conditions,
             ExpiresIn=_seconds_until(expires_at),
@@ -102,7 +123,7 @@ class PrivateS3Storage(S3Storage):
         """
         params = {
             "Bucket": self.bucket_name,
-            "Key": bucket_key(self, name),
+            "Key": self.key(name),
             "ContentType": content_type,
             "ContentLength": size,
         }
@@ -113,6 +134,56 @@ class PrivateS3Storage(S3Storage):
             "put_object", Params=params, ExpiresIn=_seconds_until(expires_at)
         )
         return {"url": url, "headers": headers}
+
+    def key(self, name: str) -> str:
+        """The object key of a storage name (the storage's `location` in front)."""
+        return self._normalize_name(clean_name(name))
+
+    def stored_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Yield (name, last modified) of every object whose name starts with `prefix`: one paginated listing
+        (1,000 keys a request)."""
+        key_prefix = self.key(prefix)
+        paginator = self.connection.meta.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=key_prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][len(key_prefix) - len(prefix) :], obj["LastModified"]
+
+    def read_prefix(self, name: str, limit: int) -> bytes:
+        """At most `limit` bytes of a stored file: one ranged GET into memory (no temporary file).
+
+        Raises FileNotFoundError when there is no such object.
+        """
+        try:
+            response = self.connection.meta.client.get_object(
+                Bucket=self.bucket_name, Key=self.key(name), Range=f"bytes=0-{limit - 1}"
+            )
+        except ClientError as exc:
+            raise _not_found_or(exc) from None
+        return response["Body"].read()
+
+    def copy(self, name: str, new_name: str, content_type: str) -> None:
+        """Copy an object to `new_name` (a name not in use) inside the store, no byte passing through the service,
+        with the storage's usual write parameters, this Content-Type and no tags.
+
+        Raises FileNotFoundError when there is no object at `name`.
+        """
+        params = {**self.get_object_parameters(new_name), "ContentType": content_type}
+        try:
+            self.connection.meta.client.copy_object(
+                Bucket=self.bucket_name,
+                Key=self.key(new_name),
+                CopySource={"Bucket": self.bucket_name, "Key": self.key(name)},
+                MetadataDirective="REPLACE",
+                TaggingDirective="REPLACE",
+                Tagging="",
+                **params,
+            )
+        except ClientError as exc:
+            raise _not_found_or(exc) from None
+
+    def probe(self) -> None:
+        """Reachable, credentials accepted, bucket there: one HEAD request; raises the store's error otherwise."""
+        self.connection.meta.client.head_bucket(Bucket=self.bucket_name)
 
     @property
     def connection(self):
@@ -151,27 +222,7 @@ class PrivateS3Storage(S3Storage):
         return "s3-url:" + hashlib.sha256(place.encode()).hexdigest()
 
 
-def stored_objects(storage: Storage, prefix: str) -> Iterator[tuple[str, datetime]]:
-    """Yield (name, last modified) of every stored file whose name starts with `prefix`.
-
-    One paginated listing on S3 (1,000 keys a request), a walk of the folder on local disk.
-    """
-    if isinstance(storage, S3Storage):
-        location = storage.location.strip("/")
-        key_prefix = f"{location}/{prefix}" if location else prefix
-        paginator = storage.connection.meta.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=key_prefix):
-            for obj in page.get("Contents", []):
-                yield obj["Key"][len(key_prefix) - len(prefix) :], obj["LastModified"]
-        return
-    root = Path(storage.path(""))
-    for folder, _, files in os.walk(root / prefix):
-        for file in files:
-            path = Path(folder, file)
-            yield path.relative_to(root).as_posix(), datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-
-
-class SignedFileSystemStorage(FileSystemStorage):
+class SignedFileSystemStorage(ImageStorageMixin, FileSystemStorage):
     """Local files whose URLs carry an expiry and a signature in the query string, as S3's presigned ones.
 
     /media/images/1/{uuid}_cat.jpg?expires=...&signature=... (the spec's path; `images.views.serve_media`
@@ -224,6 +275,41 @@ class SignedFileSystemStorage(FileSystemStorage):
         }
         path = reverse("images:direct-upload-local-put", kwargs={"key": name})
         return {"url": f"{path}?{urlencode(query)}", "headers": {"Content-Type": content_type}}
+
+    serves_signed_media = True
+
+    def stored_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Yield (name, last modified) of every file whose name starts with `prefix`: a walk of its folder."""
+        root = Path(self.path(""))
+        for folder, _, files in os.walk(root / prefix):
+            for file in files:
+                path = Path(folder, file)
+                yield path.relative_to(root).as_posix(), datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+
+    def read_prefix(self, name: str, limit: int) -> bytes:
+        """At most `limit` bytes of a stored file; raises FileNotFoundError when there is none."""
+        with self.open(name, "rb") as stored:
+            return stored.read(limit)
+
+    def copy(self, name: str, new_name: str, content_type: str) -> None:
+        """Copy a file to `new_name` (a name not in use): a hard link (the same bytes, no copy), or a copy across
+        filesystems. The type is the extension's (stored_content_type). Raises FileNotFoundError without a file."""
+        target = Path(self.path(new_name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.path(name), target)
+        except FileNotFoundError:
+            raise
+        except OSError:  # another filesystem
+            shutil.copyfile(self.path(name), target)
+
+    def probe(self) -> None:
+        """The folder, or the one it will be made in, must be writable; raises OSError otherwise."""
+        location = Path(self.location)
+        while not location.exists():
+            location = location.parent
+        if not (location.is_dir() and os.access(location, os.W_OK)):
+            raise PermissionError(f"{self.location} is not writable")
 
     def url(self, name: str, parameters: dict | None = None, expire: int | None = None) -> str:
         disposition = (parameters or {}).get("ResponseContentDisposition", "")
@@ -301,45 +387,10 @@ def _seconds_until(moment: datetime) -> int:
     return max(int((moment - timezone.now()).total_seconds()), 1)
 
 
-def download_url(storage: Storage, name: str, filename: str = "", *, new: bool = False) -> str:
-    """The file's URL, which makes browsers and `curl -OJ` save it as `filename` (issue 13).
-
-    `new`: the file was just stored (the upload's answer), so our storages sign it without looking in their cache.
-    """
-    sign = storage.url_of_new_file if new and hasattr(storage, "url_of_new_file") else storage.url
-    if filename and isinstance(storage, (S3Storage, SignedFileSystemStorage)):
-        disposition = content_disposition_header(as_attachment=False, filename=filename)
-        return sign(name, parameters={"ResponseContentDisposition": disposition})
-    return sign(name)
-
-
 # The tag that marks a direct upload's object until it is completed (IMAGE_DIRECT_UPLOAD_TAGGING).
 PENDING_TAGGING = "<Tagging><TagSet><Tag><Key>upload</Key><Value>pending</Value></Tag></TagSet></Tagging>"
 # The same tag in a PUT's x-amz-tagging header (a query string).
 PENDING_TAGGING_QUERY = "upload=pending"
-
-
-def bucket_key(storage: S3Storage, name: str) -> str:
-    """The object key of a storage name (the storage's `location` in front, as stored_objects strips it)."""
-    location = storage.location.strip("/")
-    return f"{location}/{name}" if location else name
-
-
-def stored_file_read(storage: Storage, name: str, limit: int) -> bytes:
-    """Read at most `limit` bytes of a stored file: on S3 one ranged GET into memory (no temporary file).
-
-    Raises FileNotFoundError when there is no such file, on S3 as on disk.
-    """
-    if isinstance(storage, S3Storage):
-        try:
-            response = storage.connection.meta.client.get_object(
-                Bucket=storage.bucket_name, Key=bucket_key(storage, name), Range=f"bytes=0-{limit - 1}"
-            )
-        except ClientError as exc:
-            raise _not_found_or(exc) from None
-        return response["Body"].read()
-    with storage.open(name, "rb") as stored:
-        return stored.read(limit)
 
 
 def _not_found_or(exc: ClientError) -> Exception:
@@ -347,33 +398,3 @@ def _not_found_or(exc: ClientError) -> Exception:
     if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
         return FileNotFoundError(str(exc))
     return exc
-
-
-def stored_file_copy(storage: Storage, name: str, new_name: str, content_type: str) -> None:
-    """Copy a stored file to `new_name` (a name not in use), giving it this Content-Type where the store keeps one.
-
-    Raises FileNotFoundError when there is no file at `name`, on S3 as on disk.
-    On S3 a copy inside the store (no byte passes through the service) with the storage's usual write
-    parameters and no tags; on local disk a hard link (the same bytes, no copy), or a copy across filesystems.
-    """
-    if isinstance(storage, S3Storage):
-        params = {**storage.get_object_parameters(new_name), "ContentType": content_type}
-        try:
-            storage.connection.meta.client.copy_object(
-                Bucket=storage.bucket_name,
-                Key=bucket_key(storage, new_name),
-                CopySource={"Bucket": storage.bucket_name, "Key": bucket_key(storage, name)},
-                MetadataDirective="REPLACE",
-                TaggingDirective="REPLACE",
-                Tagging="",
-                **params,
-            )
-        except ClientError as exc:
-            raise _not_found_or(exc) from None
-        return
-    target = Path(storage.path(new_name))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(storage.path(name), target)
-    except OSError:
-        shutil.copyfile(storage.path(name), target)

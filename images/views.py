@@ -47,7 +47,7 @@ from .serializers import (
     LocalUploadSerializer,
 )
 from .services import image_delete
-from .storage import SignedFileSystemStorage, media_url_is_valid, stored_content_type
+from .storage import media_url_is_valid, stored_content_type
 
 
 class OwnedImageMixin:
@@ -277,7 +277,7 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     or an altered one is a 403, as S3 answers. With MEDIA_X_ACCEL_REDIRECT nginx sends the file.
     """
     storage = default_storage
-    if not isinstance(storage, SignedFileSystemStorage):
+    if not storage.serves_signed_media:
         raise Http404  # files live elsewhere (S3): nothing is served from here
     if not media_url_is_valid(path, request.GET):
         return HttpResponseForbidden(

@@ -25,7 +25,6 @@ from rest_framework.test import APIClient
 from images.direct_uploads import UploadNotReceived, direct_upload_complete, direct_upload_verify
 from images.models import DirectUpload, Image
 from images.quota import usage_recount
-from images.storage import stored_objects
 from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +82,7 @@ def put(signed: dict, data: bytes, url: str = "", **header_overrides: str) -> re
 
 def names_in_store() -> set[str]:
     """Everything in the store: images and their variants, and direct uploads' files until they are verified."""
-    return {name for prefix in ("images/", "uploads/") for name, _ in stored_objects(default_storage, prefix)}
+    return {name for prefix in ("images/", "uploads/") for name, _ in default_storage.stored_objects(prefix)}
 
 
 def fetch(url: str) -> tuple[int, bytes]:

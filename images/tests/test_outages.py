@@ -24,9 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def names_in_store(storage=None) -> set[str]:
     """Every file under images/ in the default store, local or S3."""
-    from images.storage import stored_objects
-
-    return {name for name, _ in stored_objects(storage or default_storage, "images/")}
+    return {name for name, _ in (storage or default_storage).stored_objects("images/")}
 
 
 @pytest.fixture(params=["local", "s3"])

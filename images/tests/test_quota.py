@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 
 from images.models import DirectUpload, Image
 from images.quota import user_usage
-from images.storage import stored_objects
 from images.tests.test_direct_uploads import complete_url, send, sign
 from testutils import UPLOAD_URL, bearer, image_bytes, login
 
@@ -33,7 +32,7 @@ def png(color: str = "red") -> SimpleUploadedFile:
 
 
 def names_in_store() -> set[str]:
-    return {name for prefix in ("images/", "uploads/") for name, _ in stored_objects(default_storage, prefix)}
+    return {name for prefix in ("images/", "uploads/") for name, _ in default_storage.stored_objects(prefix)}
 
 
 def over_quota(response, usage: int, images: int, quota: int, size: int) -> None:

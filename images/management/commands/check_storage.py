@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from images.models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, StoredFileDeletion
 from images.services import files_delete, variants_schedule_many
-from images.storage import stored_objects
 
 SHOWN = 20  # problems listed of each kind; the counts cover them all
 
@@ -37,9 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, fix: bool, grace: int, verbosity: int, **options) -> None:
         bar = {"disable": None if verbosity else True, "unit": "object"}
-        listing = chain(
-            stored_objects(default_storage, "images/"), stored_objects(default_storage, DIRECT_UPLOAD_PREFIX)
-        )
+        listing = chain(default_storage.stored_objects("images/"), default_storage.stored_objects(DIRECT_UPLOAD_PREFIX))
         objects = dict(tqdm(listing, desc="Listing the store", **bar))
         owned: set[str] = set()
         missing_originals: list[int] = []

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from storages.backends.s3 import S3Storage
 from tqdm import tqdm
 
 from config.unavailable import STORAGE_ERRORS
+from images.storage import PrivateS3Storage
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"{root} is not a folder.")
         if not settings.S3_STORAGE_OPTIONS.get("bucket_name"):
             raise CommandError("AWS_STORAGE_BUCKET_NAME is not set.")
-        storage = S3Storage(**settings.S3_STORAGE_OPTIONS)
+        storage = PrivateS3Storage(**settings.S3_STORAGE_OPTIONS)
         files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
 
         copied = skipped = failed = 0
@@ -54,18 +54,11 @@ class Command(BaseCommand):
             raise CommandError(f"{failed} file(s) failed; run the command again to retry them.")
 
     @staticmethod
-    def _already_copied(storage: S3Storage, key: str, size: int) -> bool:
-        client = storage.connection.meta.client
-        try:
-            head = client.head_object(Bucket=storage.bucket_name, Key=key)
-        except client.exceptions.ClientError as exc:
-            if exc.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
-                return False
-            raise
-        return head["ContentLength"] == size
+    def _already_copied(storage: PrivateS3Storage, key: str, size: int) -> bool:
+        return storage.exists(key) and storage.size(key) == size
 
     @staticmethod
-    def _upload(storage: S3Storage, path: Path, key: str) -> None:
+    def _upload(storage: PrivateS3Storage, path: Path, key: str) -> None:
         # The same write parameters as an upload through the API (no ACL, Cache-Control), and the
         # Content-Type of the extension, which the service set from the detected format.
         params = storage.get_object_parameters(key)
