@@ -1,18 +1,34 @@
-"""Django's 400 page as JSON under /api/ (issue 14): a Host header not in ALLOWED_HOSTS is refused before
-any view runs, so DRF's handler never sees it. Elsewhere (the admin) Django's own page stays.
-The 500 handler is config.views.server_error."""
+"""The one error type services raise when they refuse: what went wrong in the domain's words, no HTTP.
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+A service says what kind of refusal it is (the request is invalid, conflicts with the state, is gone...), a stable
+`code` for programs and a message for people; `config.exceptions` turns every DomainError into its HTTP answer,
+in one place, for every app. Nothing below the views knows a status code.
+"""
+
+INVALID = "invalid"  # 400: what was sent cannot be accepted
+FORBIDDEN = "forbidden"  # 403: a signature or policy does not allow it
+NOT_FOUND = "not_found"  # 404: it does not exist (any more) for this user
+CONFLICT = "conflict"  # 409: the current state forbids it (a quota, a duplicate, not arrived yet)
+GONE = "gone"  # 410: it existed and expired
+LENGTH_REQUIRED = "length_required"  # 411
+UNPROCESSABLE = "unprocessable"  # 422: well formed, but contradicts what was said before
+UNAVAILABLE = "unavailable"  # 503: try again later (retry_after seconds, else RETRY_AFTER_SECONDS)
 
 
-def is_api_request(request: HttpRequest) -> bool:
-    # path_info, never get_host(): with a bad Host header that raises again.
-    return request.path_info.startswith("/api/")
+class DomainError(Exception):
+    """A refusal: its `kind` (above), `code`, message, and `extra` data answered beside them.
 
+    `field`: the message belongs to that input field, and is answered under it as a validation error is
+    (`{"image": ["..."], **extra}`); otherwise `{"detail": message, "code": code, **extra}`.
+    """
 
-def bad_request(request: HttpRequest, exception: Exception, template_name: str = "400.html") -> HttpResponse:
-    """handler400: a JSON 400 under /api/ (e.g. a Host header not in ALLOWED_HOSTS)."""
-    if is_api_request(request):
-        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
-    return defaults.bad_request(request, exception, template_name)
+    kind: str = INVALID
+    code: str = "invalid"
+    message: str = "The request cannot be accepted."
+    field: str | None = None
+    retry_after: int | None = None
+
+    def __init__(self, message: str | None = None, **extra) -> None:
+        self.message = message or self.message
+        self.extra = extra
+        super().__init__(self.message)

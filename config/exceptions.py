@@ -1,4 +1,5 @@
-"""The API's errors are JSON in DRF's shape, including those Django, boto3, Redis and the broker raise underneath.
+"""The API's errors are JSON in DRF's shape, including those Django, boto3, Redis and the broker raise underneath,
+and the refusals services raise (config.errors.DomainError), each mapped here to its status once.
 
 A dependency that is down (the database, the cache, the broker, the file store) is a 503 with
 Retry-After, never a 500: the client is told to come back, and nothing was half-done.
@@ -8,11 +9,14 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
+from rest_framework.exceptions import APIException, ErrorDetail, ParseError, UnsupportedMediaType, ValidationError
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from . import errors
 from .authentication import token_refused
 from .unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
 
@@ -67,10 +71,35 @@ class PayloadTooLarge(APIException):
 
 def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 for an error that means a dependency is down, or None for any other error."""
-    for errors, unavailable in UNAVAILABLE:
-        if isinstance(exc, errors):
+    for raised, unavailable in UNAVAILABLE:
+        if isinstance(exc, raised):
             return unavailable()
     return None
+
+
+DOMAIN_STATUS = {
+    errors.INVALID: status.HTTP_400_BAD_REQUEST,
+    errors.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    errors.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    errors.CONFLICT: status.HTTP_409_CONFLICT,
+    errors.GONE: status.HTTP_410_GONE,
+    errors.LENGTH_REQUIRED: status.HTTP_411_LENGTH_REQUIRED,
+    errors.UNPROCESSABLE: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    errors.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def domain_error_answer(exc: errors.DomainError) -> APIException:
+    """The API error of a service's refusal: its kind's status, its message and code, its extra data."""
+    answer = APIException(exc.message, exc.code)
+    answer.status_code = DOMAIN_STATUS[exc.kind]
+    if exc.field:  # under the field, as a validation error of that field is
+        answer.detail = {exc.field: [ErrorDetail(exc.message, exc.code)], **exc.extra}
+    else:
+        answer.extra_data = {"code": exc.code, **exc.extra}
+    if exc.retry_after is not None or exc.kind == errors.UNAVAILABLE:
+        answer.wait = exc.retry_after or settings.RETRY_AFTER_SECONDS  # DRF's handler sends it as Retry-After
+    return answer
 
 
 def _simplejwt_default(exc: InvalidToken) -> bool:
@@ -81,7 +110,11 @@ def _simplejwt_default(exc: InvalidToken) -> bool:
 def api_exception_handler(exc: Exception, context: dict):
     """DRF's handler, after turning dependency outages and request-parsing errors into API errors."""
     unavailable = unavailable_error(exc)
-    if unavailable is not None:
+    if isinstance(exc, errors.DomainError):
+        exc = domain_error_answer(exc)
+    elif isinstance(exc, DjangoValidationError):  # a model's or service's checks, outside a serializer's validation
+        exc = ValidationError(as_serializer_error(exc))
+    elif unavailable is not None:
         logger.error("%s in %s", unavailable.default_code, type(context.get("view")).__name__, exc_info=exc)
         exc = unavailable
     elif isinstance(exc, RequestDataTooBig):

@@ -10,7 +10,7 @@ from .views import HealthView, api_not_found, site_root
 # Outages of a dependency become a 503 with Retry-After, and errors under /api/ stay JSON.
 handler500 = "config.views.server_error"
 # A Host header not in ALLOWED_HOSTS, under /api/: JSON too (issue 14).
-handler400 = "config.errors.bad_request"
+handler400 = "config.views.bad_request"
 
 urlpatterns = [
     path("", site_root, name="root"),

@@ -1,4 +1,4 @@
-"""Project-wide views: health, a JSON answer for paths the API does not have, and the 500 handler."""
+"""Project-wide views: health, a JSON answer for paths the API does not have, and the 400 and 500 handlers."""
 
 import sys
 from collections.abc import Callable
@@ -162,7 +162,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     Django calls it while handling the exception, so sys.exc_info() holds it.
     """
     unavailable = unavailable_error(sys.exc_info()[1])
-    is_api = request.path_info.startswith("/api/")
+    is_api = is_api_request(request)
     if unavailable is not None:
         headers = {"Retry-After": str(unavailable.wait)}
         if is_api:
@@ -172,3 +172,16 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if is_api:
         return JsonResponse({"detail": "A server error occurred."}, status=500)
     return defaults.server_error(request)
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    # path_info, never get_host(): with a bad Host header that raises again.
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception, template_name: str = "400.html") -> HttpResponse:
+    """handler400: Django's 400 page as JSON under /api/. A Host header not in ALLOWED_HOSTS is refused before any
+    view runs, so DRF's handler never sees it. Elsewhere (the admin) Django's own page stays."""
+    if is_api_request(request):
+        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception, template_name)

@@ -18,6 +18,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import errors
+from config.errors import DomainError
+
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -25,20 +28,29 @@ HEADER = "Idempotency-Key"
 KEY_FORMAT = re.compile(r'^(?:"([\x20-\x21\x23-\x7e]{1,255})"|([\x21\x23-\x7e][\x20-\x21\x23-\x7e]{0,254}))$')
 
 
-class IdempotencyError(Exception):
-    """A request's Idempotency-Key cannot be honoured."""
-
-
-class KeyMalformed(IdempotencyError):
+class KeyMalformed(DomainError):
     """The header is not 1 to 255 printable ASCII characters."""
 
+    code = "invalid_idempotency_key"
+    message = f"The {HEADER} header must be 1 to 255 printable ASCII characters, e.g. a UUID."
 
-class KeyReused(IdempotencyError):
+
+class KeyReused(DomainError):
     """The key was used for another request (another body or endpoint): 422 in the draft."""
 
+    kind = errors.UNPROCESSABLE
+    code = "idempotency_key_reused"
+    message = f"This {HEADER} was used for another request; use a new key for a new request."
 
-class KeyInUse(IdempotencyError):
-    """A request with the same key is being processed (or just succeeded, concurrently): 409 in the draft."""
+
+class KeyInUse(DomainError):
+    """A request with the same key is being processed (or just succeeded, concurrently): 409 in the draft, and a
+    moment later the same request answers what it created."""
+
+    kind = errors.CONFLICT
+    code = "idempotency_key_in_use"
+    message = f"A request with this {HEADER} is being processed; retry it in a moment."
+    retry_after = 1
 
 
 def key_from_header(value: str | None) -> str | None:
@@ -47,7 +59,7 @@ def key_from_header(value: str | None) -> str | None:
         return None
     match = KEY_FORMAT.match(value.strip())
     if not match or not (match.group(1) or match.group(2)).strip():
-        raise KeyMalformed(value)
+        raise KeyMalformed()
     return match.group(1) or match.group(2)
 
 
@@ -93,7 +105,7 @@ class IdempotentRequest:
         expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
         row = self._rows().filter(created_at__gte=expired).first()
         if row is not None and row.fingerprint != self.fingerprint:
-            raise KeyReused(self.key)
+            raise KeyReused()
         return row
 
     def record(self, resource_id, status_code: int = 201) -> None:
@@ -110,7 +122,7 @@ class IdempotentRequest:
                 resource_id, status_code
             ):
                 self.earlier()  # KeyReused when it was another request
-                raise KeyInUse(self.key)
+                raise KeyInUse()
         self.recorded = True
 
     def _insert(self, resource_id, status_code: int) -> bool:

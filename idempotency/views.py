@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -10,47 +10,19 @@ from rest_framework.throttling import BaseThrottle
 from config.unavailable import DATABASE_ERRORS
 
 from .models import IdempotencyKey
-from .services import HEADER, IdempotentRequest, KeyInUse, KeyMalformed, KeyReused, key_from_header, request_fingerprint
+from .services import HEADER, IdempotentRequest, KeyInUse, key_from_header, request_fingerprint
 
 REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-class CodedAPIException(APIException):
-    """An error whose answer names its code beside the message (config.exceptions adds `extra_data`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.extra_data = {"code": self.default_code}
-
-
-class IdempotencyKeyMalformed(CodedAPIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = f"The {HEADER} header must be 1 to 255 printable ASCII characters, e.g. a UUID."
-    default_code = "invalid_idempotency_key"
-
-
-class IdempotencyKeyReused(CodedAPIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = f"This {HEADER} was used for another request; use a new key for a new request."
-    default_code = "idempotency_key_reused"
-
-
-class IdempotencyKeyInUse(CodedAPIException):
-    """409 with Retry-After: the same request with this key is still being processed."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = f"A request with this {HEADER} is being processed; retry it in a moment."
-    default_code = "idempotency_key_in_use"
-    wait = 1  # DRF's handler sends it as Retry-After
 
 
 class IdempotentCreateMixin:
     """A POST sent with an Idempotency-Key answers, when repeated, what its first success created, creating nothing.
 
-    For a CreateAPIView. The service that creates calls `self.idempotency.record(pk)` in its transaction (passed
-    down by perform_create); otherwise the success is recorded after the answer. A repeat answers the resource as
-    it is now (fresh URLs and tokens), from `idempotent_resources()`, with the first status and the header
-    Idempotent-Replayed: true. Another request with the key is a 422; the same one while the first runs, a 409.
+    For a CreateAPIView: it wraps `post`, so the view's `create` stays DRF's hook. The service that creates calls
+    `self.idempotency.record(pk)` in its transaction (passed down by perform_create); otherwise the success is
+    recorded after the answer. A repeat answers the resource as it is now (fresh URLs and tokens), from
+    `idempotent_resources()`, with the first status and the header Idempotent-Replayed: true. Another request with
+    the key is a 422; the same one while the first runs, a 409.
     """
 
     accepts_idempotency_key = True  # config.schema documents the header and its errors
@@ -66,32 +38,24 @@ class IdempotentCreateMixin:
         """Where a repeat finds what the first request created: the view's own queryset unless it says otherwise."""
         return self.get_queryset()
 
-    def create(self, request: Request, *args, **kwargs) -> Response:
-        try:
-            key = key_from_header(request.headers.get(HEADER))
-        except KeyMalformed:
-            raise IdempotencyKeyMalformed() from None
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        key = key_from_header(request.headers.get(HEADER))  # KeyMalformed: a 400 (config.exceptions)
         if key is None:
-            return super().create(request, *args, **kwargs)
+            return super().post(request, *args, **kwargs)
         fingerprint = request_fingerprint(request.method, request.path, request.data)
         self.idempotency = IdempotentRequest(self.idempotency_scope(request), key, fingerprint)
-        try:
-            return self._create_once(request, *args, **kwargs)
-        except KeyReused:
-            raise IdempotencyKeyReused() from None
-        except KeyInUse:
-            raise IdempotencyKeyInUse() from None
+        return self._create_once(request, *args, **kwargs)  # KeyReused: 422; KeyInUse: 409 (config.exceptions)
 
     def _create_once(self, request: Request, *args, **kwargs) -> Response:
         earlier = self.idempotency.earlier()
         if earlier is not None:
             return self.idempotent_replay(earlier)
         try:
-            response = super().create(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except Exception:
             # A concurrent request with the key won (this one found the email taken, the upload completed...).
             if self._succeeded_concurrently():
-                raise KeyInUse(self.idempotency.key) from None
+                raise KeyInUse() from None
             raise
         if status.is_success(response.status_code) and not self.idempotency.recorded:
             self.idempotency.record(self.created_resource_id(response), response.status_code)

@@ -17,8 +17,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from .errors import QuotaExceeded
 from .models import Image
-from .quota import QuotaExceeded, quota_check
+from .quota import quota_check
 from .services import image_create, variants_schedule_many
 from .validators import validate_image_file
 from .views import AdminDirectUploadCompleteView, AdminDirectUploadView, AdminUploadedImagesView
@@ -44,7 +45,7 @@ class ImageAdminForm(forms.ModelForm):
             try:
                 quota_check(user, file.size)  # the owner's quota holds here too (image_create checks it again)
             except QuotaExceeded as exc:
-                self.add_error("image", str(exc.detail))
+                self.add_error("image", exc.message)
         return cleaned
 
 

@@ -10,10 +10,12 @@ class ImagesConfig(AppConfig):
 
         from config.metrics import service_collector
 
-        from . import checks, metrics, schema, signals  # noqa: F401  (registers checks and schema extension, connects receivers)
+        # Registers the checks, the schema extension and the Celery tasks (the services send them by name), connects
+        # the receivers.
+        from . import checks, metrics, schema, signals, tasks  # noqa: F401
 
         service_collector(metrics.image_metrics)  # /metrics: images by state, the oldest pending, open direct uploads
 
-        # HEIC/HEIF (issue 13): Pillow opens it through pillow-heif's plugin. AVIF is Pillow 12's own
+        # HEIC/HEIF: Pillow opens it through pillow-heif's plugin. AVIF is Pillow 12's own
         # (features.check("avif") is True in its wheels), so pillow-heif's AVIF stays unused.
         register_heif_opener()

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -31,77 +30,32 @@ from django.core.files.storage import Storage, default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
+from config.celery import app as celery_app
 from config.unavailable import BROKER_ERRORS
 
-from .events import UPLOAD_COMPLETED, image_event_send
-from .models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, direct_upload_key, image_upload_to
-from .quota import QuotaExceeded, Usage, quota_check, quota_reserve
-from .services import (
-    DuplicateImageError,
-    file_record_uncommitted,
-    file_row_committed,
-    file_store_uncommitted,
-    files_delete,
-    files_delete_on_commit,
-    image_created,
-    image_file_metadata,
-    image_find_duplicate,
-    variants_in_process,
+from .errors import (
+    CompletionsBusy,
+    DuplicateImage,
+    IncompleteBody,
+    LengthRequired,
+    PolicyRefused,
+    QuotaExceeded,
+    UploadExpired,
+    UploadGone,
+    UploadNotReceived,
 )
+from .events import UPLOAD_COMPLETED, image_event_send
+from .files import file_record_uncommitted, file_row_committed, file_store_uncommitted, files_delete_on_commit
+from .models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, StoredFileDeletion, direct_upload_key, image_upload_to
+from .quota import Usage, quota_reserve
+from .services import image_prepare, image_variants_start, variants_in_process
 from .storage import direct_upload_policy, direct_upload_put_is_signed
 
 logger = logging.getLogger(__name__)
 
-
-class CodedError(APIException):
-    """An API error whose answer names its code beside the message (config.exceptions adds `extra_data`)."""
-
-    def __init__(self, detail=None) -> None:
-        super().__init__(detail)
-        self.extra_data = {"code": self.default_code}
-
-
-class UploadNotReceived(CodedError):
-    """409: completing an upload whose file has not arrived in the store (yet)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Nothing has been uploaded yet: POST the file to the upload's url with its fields, then complete."
-    default_code = "upload_not_received"
-
-
-class UploadExpired(CodedError):
-    """410: the upload's policy expired before any file arrived; the upload is gone."""
-
-    status_code = status.HTTP_410_GONE
-    default_detail = "The upload expired before its file arrived; start a new upload."
-    default_code = "upload_expired"
-
-
-class PolicyRefused(CodedError):
-    """403 from the local store: the POST does not satisfy its signed policy, or the PUT its signed URL (S3
-    answers AccessDenied or SignatureDoesNotMatch)."""
-
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "policy_refused"
-
-
-class LengthRequired(CodedError):
-    """411 from the local store: a PUT without a Content-Length (S3's MissingContentLength)."""
-
-    status_code = status.HTTP_411_LENGTH_REQUIRED
-    default_detail = "A PUT needs a Content-Length header: the exact size that was signed."
-    default_code = "length_required"
-
-
-class IncompleteBody(CodedError):
-    """400 from the local store: the body ended before its Content-Length (S3's IncompleteBody)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The body ended before the bytes its Content-Length announced."
-    default_code = "incomplete_body"
+# images.tasks.verify_direct_upload, sent by name: the task module wraps this one (the app's ready() registers it).
+VERIFY_TASK = "images.tasks.verify_direct_upload"
 
 
 # --- 1. Sign ---------------------------------------------------------------------------------------
@@ -266,26 +220,8 @@ def _local_store(key: str, file: File) -> None:
 # --- 3. Complete ------------------------------------------------------------------------------------
 
 
-class CompletionsBusy(CodedError):
-    """503: this process verifies as many completions as it may at once; the client retries after Retry-After."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Too many uploads are being completed right now; retry in a moment."
-    default_code = "completions_busy"
-
-    def __init__(self) -> None:
-        super().__init__()
-        # Retry-After: a slot frees when a verification ends (a worker's takes a fraction of a second; without a
-        # worker, IMAGE_DIRECT_UPLOAD_VERIFY_WAIT and a decode): sooner would mostly meet the same answer.
-        self.wait = 2
-
-
-class UploadGone(Exception):
-    """The upload was deleted meanwhile (refused, swept, its owner deleted): the view answers 404."""
-
-
 # What a verification can refuse with; each has a verdict (below) so that a worker can tell the API process.
-REFUSALS = (ValidationError, DuplicateImageError, QuotaExceeded, UploadExpired, UploadNotReceived)
+REFUSALS = (ValidationError, DuplicateImage, QuotaExceeded, UploadExpired, UploadNotReceived)
 # Verdicts that end the upload: answered once, then the row goes (its object went when it was refused).
 FINAL_VERDICTS = frozenset({"invalid", "duplicate", "expired"})
 
@@ -305,7 +241,7 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
     (503), so that a burst of completions never holds every thread that other requests need.
 
     Idempotent: an upload already completed answers its image. Raises ValidationError under "image" or
-    DuplicateImageError (IMAGE_DUPLICATES; the upload and its object are deleted), QuotaExceeded (the
+    DuplicateImage (IMAGE_DUPLICATES; the upload and its object are deleted), QuotaExceeded (the
     upload stays, to complete once space is freed), UploadNotReceived, UploadExpired (deleted) or UploadGone.
     """
     if upload.image_id:
@@ -316,7 +252,7 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
     if not slots.acquire(blocking=False):
         raise CompletionsBusy()
     try:
-        if settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER and not current_app.conf.task_always_eager:
+        if settings.IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER and not celery_app.conf.task_always_eager:
             image = _verified_by_worker(upload)
             if image is not None:
                 return image
@@ -343,7 +279,7 @@ def direct_upload_verify(upload_id, *, answering: bool) -> Image:
     """
     upload = DirectUpload.objects.select_related("user", "image").filter(pk=upload_id).first()
     if upload is None:
-        raise UploadGone(upload_id)
+        raise UploadGone()
     if upload.image_id:
         return upload.image
     if upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS:
@@ -352,7 +288,7 @@ def direct_upload_verify(upload_id, *, answering: bool) -> Image:
         image = _verify_and_create(upload)
     except REFUSALS as exc:
         return _refused(upload_id, exc, answering=answering)
-    return image_created(image)
+    return image_variants_start(image)
 
 
 def _verify_and_create(upload: DirectUpload) -> Image:
@@ -362,30 +298,28 @@ def _verify_and_create(upload: DirectUpload) -> Image:
         data = storage.read_prefix(upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
     except FileNotFoundError:  # not there yet, or gone with a racing completion (_refused answers its image)
         raise UploadExpired() if upload.expired else UploadNotReceived() from None
+    # The proxied upload's checks, naming, Content-Type, metadata stripping and duplicates (staff in the admin add
+    # what they drop); the image takes the upload's reservation of the quota.
     file = ContentFile(data, name=upload.filename)
-    try:
-        # The proxied upload's checks, naming, Content-Type and metadata stripping (IMAGE_STRIP_METADATA).
-        stored, metadata = image_file_metadata(file)
-    except ValidationError as exc:
-        raise ValidationError({"image": exc.error_list}) from None
-    # As the proxied upload: bytes the user already has (staff in the admin add what they drop).
-    policy = "allow" if upload.allow_duplicates else settings.IMAGE_DUPLICATES
-    if policy != "allow":
-        existing = image_find_duplicate(upload.user, metadata["checksum"], metadata["upload_checksum"])
-        if existing is not None:
-            raise DuplicateImageError(existing, policy)
-    image = Image(user=upload.user, title=upload.title, description=upload.description, **metadata)
-    image.clean_fields(exclude=["user", "image"])
-    # A first look, before copying anything (quota_reserve decides); the image takes the upload's reservation.
-    quota_check(upload.user, image.size, completing=upload)
+    prepared = image_prepare(
+        user=upload.user,
+        file=file,
+        title=upload.title,
+        description=upload.description,
+        duplicates="allow" if upload.allow_duplicates else None,
+        completing=upload,
+    )
+    if prepared.existing is not None:  # IMAGE_DUPLICATES=reuse: the upload goes, its answer is that image
+        raise DuplicateImage(prepared.existing, "reuse")
+    image, stored = prepared.image, prepared.file
 
     name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
     if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
         file_record_uncommitted(name)
         try:
-            storage.copy(upload.key, name, metadata["mime_type"])
+            storage.copy(upload.key, name, image.mime_type)
         except FileNotFoundError:  # gone with a racing completion (_refused answers its image)
-            files_delete(storage, [name])
+            StoredFileDeletion.objects.delete_files(storage, [name])
             raise UploadNotReceived() from None
     else:  # without their metadata: those bytes are stored instead
         name = file_store_uncommitted(storage, name, stored)
@@ -397,7 +331,7 @@ def _verify_and_create(upload: DirectUpload) -> Image:
             # The row lock (a write, the transaction's first statement): a second verification waits here,
             # then finds the image the first one made.
             if not DirectUpload.objects.filter(pk=upload.pk).update(expires_at=F("expires_at")):
-                raise UploadGone(upload.pk)
+                raise UploadGone()
             completed = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", flat=True).get()
             if completed is None:
                 # The owner's lock until commit; QuotaExceeded: nothing kept.
@@ -411,9 +345,10 @@ def _verify_and_create(upload: DirectUpload) -> Image:
                 files_delete_on_commit(storage, [upload.key])
                 return image
     except BaseException:
-        files_delete(storage, [name])
+        StoredFileDeletion.objects.delete_files(storage, [name])
         raise
-    files_delete(storage, [name])  # another verification completed it meanwhile: its image stands, not this copy
+    # Another verification completed it meanwhile: its image stands, not this copy.
+    StoredFileDeletion.objects.delete_files(storage, [name])
     return Image.objects.get(pk=completed)
 
 
@@ -422,7 +357,7 @@ def _refused(upload_id, exc: Exception, *, answering: bool) -> Image:
     verdict = _verdict(exc)
     with transaction.atomic():
         if not DirectUpload.objects.filter(pk=upload_id).update(expires_at=F("expires_at")):
-            raise UploadGone(upload_id)
+            raise UploadGone()
         upload = DirectUpload.objects.select_related("image").get(pk=upload_id)
         if upload.image_id:
             return upload.image  # a racing verification created it: that answer stands
@@ -438,15 +373,13 @@ def _refused(upload_id, exc: Exception, *, answering: bool) -> Image:
 
 def _verified_by_worker(upload: DirectUpload) -> Image | None:
     """Queue the verification and wait for a worker's verdict: the image, a refusal raised, or None to verify here."""
-    from .tasks import verify_direct_upload  # the task module imports this one
-
     if upload.verdict is not None:  # a passing verdict of an earlier try (not received, over quota): not this one's
         # Never a final one: a late worker may have recorded it since the upload was read; the looks below find it.
         DirectUpload.objects.filter(pk=upload.pk, image=None).exclude(verdict__refused__in=FINAL_VERDICTS).update(
             verdict=None
         )
     try:
-        verify_direct_upload.delay(str(upload.pk))
+        celery_app.signature(VERIFY_TASK, args=(str(upload.pk),)).delay()
     except BROKER_ERRORS as exc:
         logger.warning("Could not queue the verification of upload %s (verifying here): %s", upload.pk, exc)
         return None
@@ -459,7 +392,7 @@ def _verified_by_worker(upload: DirectUpload) -> Image | None:
         pause = min(pause * 1.5, 0.5)
         found = DirectUpload.objects.filter(pk=upload.pk).values_list("image_id", "verdict").first()
         if found is None:
-            raise UploadGone(upload.pk)  # deleted meanwhile (its owner, the sweeper)
+            raise UploadGone()  # deleted meanwhile (its owner, the sweeper)
         image_id, verdict = found
         if image_id:
             return Image.objects.get(pk=image_id)
@@ -484,10 +417,10 @@ def _verdict(exc: Exception) -> dict:
     """A refusal as JSON on the upload's row (the worker's answer to the API process); _refusal reverses it."""
     if isinstance(exc, ValidationError):
         return {"refused": "invalid", "errors": exc.message_dict}  # always under a field: "image", "title"...
-    if isinstance(exc, DuplicateImageError):
+    if isinstance(exc, DuplicateImage):
         return {"refused": "duplicate", "image": exc.existing.pk, "policy": exc.policy}
     if isinstance(exc, QuotaExceeded):
-        return {"refused": "quota", "usage": exc.extra_data["usage"], "size": exc.extra_data["size"]}
+        return {"refused": "quota", "usage": exc.extra["usage"], "size": exc.extra["size"]}
     return {"refused": "expired" if isinstance(exc, UploadExpired) else "not_received"}
 
 
@@ -497,7 +430,7 @@ def _refusal(verdict: dict) -> Exception:
             return ValidationError(verdict["errors"])
         case "duplicate":
             existing = Image.objects.filter(pk=verdict["image"]).first()
-            return DuplicateImageError(existing, verdict["policy"]) if existing else UploadGone(verdict["image"])
+            return DuplicateImage(existing, verdict["policy"]) if existing else UploadGone()
         case "quota":
             return QuotaExceeded(Usage(**verdict["usage"]), verdict["size"])
         case "expired":
@@ -532,5 +465,5 @@ def direct_upload_strays_sweep() -> int:
         DirectUpload.objects.filter(image=None, key__startswith=DIRECT_UPLOAD_PREFIX).values_list("key", flat=True)
     )
     strays = [name for name in found if name not in owned]
-    files_delete(storage, strays)
+    StoredFileDeletion.objects.delete_files(storage, strays)
     return len(strays)

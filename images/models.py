@@ -1,15 +1,26 @@
 """An uploaded image and where its file is stored."""
 
+import logging
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from config.unavailable import DATABASE_ERRORS, STORAGE_ERRORS
+
 from .validators import ALLOWED_FORMATS, validate_description_length
+
+logger = logging.getLogger(__name__)
+
+# Errors worth another try: the store (S3 or disk) or the database failing, not the image itself.
+RETRYABLE_ERRORS = (*STORAGE_ERRORS, OSError, *DATABASE_ERRORS)
 
 # The client's part of the stored name, in UTF-8 bytes: keeps every key far inside the 255-character
 # column and every local file name inside the usual 255-byte limit of filesystems.
@@ -135,9 +146,8 @@ class Image(models.Model):
                 super().save(*args, **kwargs)
         except BaseException:
             if self.image._committed:
-                from .services import files_delete  # services imports this module
-
-                files_delete(self.image.storage, [self.image.name])  # or recorded, to try again later
+                # Deleted, or recorded to try again later.
+                StoredFileDeletion.objects.delete_files(self.image.storage, [self.image.name])
             raise
 
     def stored_names(self) -> list[str]:
@@ -154,6 +164,34 @@ class Image(models.Model):
         return {variant: variant_name(self.image.name, variant, extension) for variant in settings.IMAGE_VARIANTS}
 
 
+class StoredFileDeletionManager(models.Manager):
+    def delete_files(self, storage: Storage, names: Iterable[str]) -> None:
+        """Delete stored files and forget their records; record the ones the store could not delete, to try again."""
+        deleted: list[str] = []
+        failed: dict[str, str] = {}
+        for name in names:
+            try:
+                storage.delete(name)
+            except RETRYABLE_ERRORS as exc:
+                failed[name] = str(exc)
+            else:
+                deleted.append(name)
+        try:
+            if deleted:
+                self.filter(name__in=deleted).delete()
+            if failed:
+                self.bulk_create([StoredFileDeletion(name=name) for name in failed], ignore_conflicts=True)
+                for name, error in failed.items():
+                    self.filter(name=name).update(
+                        attempts=F("attempts") + 1, last_error=error, not_before=timezone.now()
+                    )
+        except DATABASE_ERRORS:  # down as well: the sweeper (or `check_storage --fix`, for orphans) finishes
+            logger.error("Could not record the deletion of %s", ", ".join([*deleted, *failed]), exc_info=True)
+            return
+        if failed:
+            logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
+
+
 class StoredFileDeletion(models.Model):
     """A stored file that must go, recorded in the database so that no crash leaves it behind.
 
@@ -168,6 +206,8 @@ class StoredFileDeletion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     not_before = models.DateTimeField(default=timezone.now, help_text="The sweeper leaves the file alone until then.")
     last_error = models.TextField(blank=True)
+
+    objects = StoredFileDeletionManager()
 
     def __str__(self) -> str:
         return self.name

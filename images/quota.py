@@ -21,10 +21,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
-from django.template.defaultfilters import filesizeformat
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
+from .errors import QuotaExceeded
 from .models import DirectUpload, Image
 
 
@@ -36,26 +34,6 @@ class Usage:
     bytes: int
     images: int
     quota_bytes: int | None
-
-
-class QuotaExceeded(APIException):
-    """409 Conflict: storing this would take the account over its quota (docs/direct-uploads.md, "Per-user quota").
-
-    Not 413 (that is this request's body being too large, and a signing request has a tiny body), not 403
-    (nothing about the credentials), not 507 (a 5xx that clients and proxies retry): the account's state
-    conflicts with the request, and the client can resolve it by deleting images (RFC 9110, 15.5.10).
-    """
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "quota_exceeded"
-
-    def __init__(self, usage: Usage, size: int) -> None:
-        super().__init__(
-            f"This upload ({filesizeformat(size)}) would exceed your storage quota: "
-            f"{filesizeformat(usage.bytes)} of {filesizeformat(usage.quota_bytes)} used.",
-        )
-        # Sent beside "detail" as numbers (config.exceptions adds `extra_data` to the answer).
-        self.extra_data = {"code": self.default_code, "usage": asdict(usage), "size": size}
 
 
 def user_quota(user) -> int | None:

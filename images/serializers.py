@@ -4,26 +4,16 @@ import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ErrorDetail, NotFound
+from rest_framework import serializers
 
-from config.exceptions import StorageUnavailable
 from config.timing import timed
 from users.serializers import UserSerializer
 
-from .direct_uploads import (
-    UploadGone,
-    direct_upload_complete,
-    direct_upload_signature,
-    direct_upload_start,
-    local_put_receive,
-    local_upload_receive,
-)
+from .direct_uploads import direct_upload_signature, direct_upload_start, local_put_receive, local_upload_receive
 from .models import DirectUpload, Image
-from .services import DuplicateImageError, StoredFileClaimed, image_create
+from .services import image_prepare, image_store
 
 # Read-only fields derived from the file, shown beside the spec's fields.
 DERIVED_FIELDS = [
@@ -38,19 +28,6 @@ DERIVED_FIELDS = [
     "variants",
     "processing",
 ]
-
-
-class DuplicateImageConflict(APIException):
-    """409: IMAGE_DUPLICATES=refuse and the user already has these bytes."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "duplicate_image"
-
-    def __init__(self, existing_id: int) -> None:
-        super().__init__()
-        # Set as is: APIException would turn the id into a string.
-        message = ErrorDetail(f"You already have this image (id {existing_id}).", code=self.default_code)
-        self.detail = {"image": [message], "existing_id": existing_id}
 
 
 class StoredFileField(serializers.FileField):
@@ -137,7 +114,7 @@ class BaseImageSerializer(serializers.ModelSerializer):
         )
     )
     def get_variants(self, obj: Image) -> dict[str, dict | None]:
-        """Each configured variant as {url, width, height} (issue 13: srcset), or None while it is not made yet."""
+        """Each configured variant as {url, width, height} (for srcset), or None while it is not made yet."""
         storage = obj.image.storage
         variants = {}
         for name in settings.IMAGE_VARIANTS:
@@ -152,35 +129,30 @@ class BaseImageSerializer(serializers.ModelSerializer):
 
 
 class ImageUploadSerializer(BaseImageSerializer):
-    """POST /api/images/upload/: a multipart image with an optional title and description."""
+    """POST /api/images/upload/: a multipart image with an optional title and description.
+
+    Validation checks the file and derives the row from its bytes (images.services.image_prepare: is_valid() raises
+    what it refuses); saving stores it (image_store). With IMAGE_DUPLICATES=reuse, `validated_data["prepared"]`
+    may hold the image that already has these bytes: saving then stores nothing and answers it.
+    """
 
     image = StoredFileField(new_file=True)
 
-    reused = False  # True when IMAGE_DUPLICATES=reuse answered with an image the user already had
+    def validate(self, attrs: dict) -> dict:
+        attrs["prepared"] = image_prepare(
+            user=self.context["request"].user,
+            file=attrs["image"],
+            title=attrs.get("title", ""),
+            description=attrs.get("description", ""),
+        )
+        return attrs
 
     def create(self, validated_data: dict) -> Image:
+        prepared = validated_data["prepared"]
+        if prepared.existing is not None:
+            return prepared.existing
         idempotency = validated_data.get("idempotency")
-        try:
-            return image_create(
-                user=validated_data["user"],
-                file=validated_data["image"],
-                title=validated_data.get("title", ""),
-                description=validated_data.get("description", ""),
-                on_created=idempotency.record if idempotency else None,
-            )
-        except DjangoValidationError as exc:  # the file's checks: messages under "image"
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
-        except DuplicateImageError as exc:
-            return self.duplicate(exc)
-        except StoredFileClaimed:  # stalled past the sweeper's grace: its file is being deleted, nothing was saved
-            raise StorageUnavailable("The upload took too long to be stored; send it again.") from None
-
-    def duplicate(self, exc: DuplicateImageError) -> Image:
-        """IMAGE_DUPLICATES=reuse: the image the user already has; refuse: a 409 naming it."""
-        if exc.policy != "reuse":
-            raise DuplicateImageConflict(exc.existing.pk) from None
-        self.reused = True
-        return exc.existing
+        return image_store(prepared, on_created=idempotency.record if idempotency else None)
 
 
 class ImageSerializer(BaseImageSerializer):
@@ -308,25 +280,13 @@ class DirectUploadPutSerializer(SignedUploadSerializer):
     )
 
 
-class DirectUploadCompleteSerializer(ImageUploadSerializer):
+class DirectUploadCompleteSerializer(BaseImageSerializer):
     """POST /api/images/uploads/{id}/complete/: no input; answers the image as POST /api/images/upload/ does."""
 
     image = StoredFileField(read_only=True, new_file=True)
 
-    class Meta(ImageUploadSerializer.Meta):
-        read_only_fields = ImageUploadSerializer.Meta.fields
-
-    def create(self, validated_data: dict) -> Image:
-        try:
-            return direct_upload_complete(validated_data["upload"])
-        except DjangoValidationError as exc:  # the file's checks: messages under "image"
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
-        except UploadGone:  # deleted meanwhile (refused by a racing completion, swept, its owner deleted)
-            raise NotFound() from None
-        except StoredFileClaimed:
-            raise StorageUnavailable("The upload took too long to be stored; complete it again.") from None
-        except DuplicateImageError as exc:
-            return self.duplicate(exc)
+    class Meta(BaseImageSerializer.Meta):
+        read_only_fields = BaseImageSerializer.Meta.fields
 
 
 class AdminDirectUploadSerializer(DirectUploadSerializer):
@@ -372,15 +332,12 @@ class LocalUploadSerializer(serializers.Serializer):
         return fields
 
     def create(self, validated_data: dict) -> dict:
-        try:
-            local_upload_receive(
-                key=validated_data["key"],
-                content_type=validated_data["Content-Type"],
-                policy=validated_data["policy"],
-                file=validated_data["file"],
-            )
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        local_upload_receive(
+            key=validated_data["key"],
+            content_type=validated_data["Content-Type"],
+            policy=validated_data["policy"],
+            file=validated_data["file"],
+        )
         return validated_data
 
 

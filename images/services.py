@@ -7,27 +7,26 @@ single `_set_image_file_metadata`).
 
 import io
 import logging
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
 from PIL import Image as PILImage
 
 from config.background import deferring, in_background
 from config.celery import app as celery_app
-from config.celery import broker_jobs_lost_before
 from config.timing import timed
-from config.unavailable import BROKER_ERRORS, CACHE_ERRORS, DATABASE_ERRORS, STORAGE_ERRORS
+from config.unavailable import DATABASE_ERRORS
 
+from .errors import DuplicateImage, UnprocessableImageError
 from .events import IMAGE_DELETED, IMAGE_FAILED, IMAGE_READY, image_event_send
-from .models import Image, StoredFileDeletion, image_upload_to, safe_image_filename
+from .files import delete_quietly, file_row_committed, file_store_uncommitted, files_delete_on_commit
+from .models import DirectUpload, Image, StoredFileDeletion, image_upload_to, safe_image_filename
 from .processing import render_variants, variant_size
 from .quota import quota_check, quota_reserve
 from .scrub import Scrubbed, ScrubError, scrub_file
@@ -35,29 +34,7 @@ from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, validate_ima
 
 logger = logging.getLogger(__name__)
 
-# Errors worth another try: the store (S3 or disk) or the database failing, not the image itself.
-RETRYABLE_ERRORS = (*STORAGE_ERRORS, OSError, *DATABASE_ERRORS)
-
-# A file stored for a row not committed yet is deleted this long after, unless its row commits first: far longer
-# than an upload takes from writing its file to committing its row (the store's calls are bounded by
-# AWS_S3_REQUEST_BUDGET, the rest is a few queries).
-UNCOMMITTED_FILE_GRACE = timedelta(seconds=60)
-
-
-class StoredFileClaimed(Exception):
-    """The sweeper took a file whose row was too slow to commit (it is being deleted): the row must not be saved."""
-
-
-class UnprocessableImageError(Exception):
-    """The stored file cannot be turned into variants: trying again would not help."""
-
-
-class DuplicateImageError(Exception):
-    """The user already has an image with these bytes, and IMAGE_DUPLICATES does not allow another."""
-
-    def __init__(self, existing: Image, policy: str) -> None:
-        super().__init__(f"Duplicate of image {existing.pk}")
-        self.existing, self.policy = existing, policy
+MAKE_VARIANTS_TASK = "images.tasks.make_variants"
 
 
 def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File, dict]:
@@ -116,22 +93,32 @@ def _scrubbed(file: File, info: ImageInfo, strip: bool) -> Scrubbed:
     return scrubbed
 
 
-def image_create(
+@dataclass
+class PreparedImage:
+    """An upload that passed every check (image_prepare): its unsaved row with every derived field, and the file to
+    store; or, with IMAGE_DUPLICATES=reuse, the image that already has these bytes (`existing`), nothing to store."""
+
+    image: Image | None = None
+    file: File | None = None
+    existing: Image | None = None
+
+
+def image_prepare(
     *,
     user,
     file: File,
     title: str = "",
     description: str = "",
     duplicates: str | None = None,
-    on_created: Callable[[int], None] | None = None,
-) -> Image:
-    """Validate the file, store it with its row and every derived field, and schedule its variants.
+    completing: DirectUpload | None = None,
+) -> PreparedImage:
+    """Check an upload and derive its row from its bytes, storing nothing: what a serializer's validation calls.
 
-    `duplicates` (default IMAGE_DUPLICATES): "allow" stores bytes the user already has as a new image;
-    "reuse" and "refuse" raise DuplicateImageError naming the image that has them. `on_created` is called with
-    the new image's id in the transaction that inserts it (an Idempotency-Key is recorded there).
-    Raises ValidationError with messages under "image", "title" or "description", and QuotaExceeded when
-    the file would take the user over their quota.
+    The file's checks, naming, Content-Type and metadata stripping (image_file_metadata); the user's duplicates by
+    `duplicates` (default IMAGE_DUPLICATES: "allow" a new image; "reuse" the existing image, answered as
+    `existing`; "refuse" raises DuplicateImage); the title and description limits; a first look at the quota
+    (image_insert decides). `completing`: the direct upload whose bytes these are (its reservation is the image's).
+    Raises ValidationError under "image", "title" or "description", DuplicateImage or QuotaExceeded.
     """
     try:
         stored, metadata = image_file_metadata(file)
@@ -141,22 +128,37 @@ def image_create(
     if policy != "allow":
         with timed("duplicates"):
             existing = image_find_duplicate(user, metadata["checksum"], metadata["upload_checksum"])
+        if existing is not None and policy == "reuse":
+            return PreparedImage(existing=existing)
         if existing is not None:
-            raise DuplicateImageError(existing, policy)
+            raise DuplicateImage(existing, policy)
     image = Image(user=user, title=title, description=description, **metadata)
     image.clean_fields(exclude=["user", "image"])  # the title and description limits, for every way in
     with timed("quota"):
-        quota_check(user, image.size)  # a first look, before storing anything (quota_reserve decides)
-    # The file first (outside the row lock), then the row.
-    image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, stored.name), stored)
-    return image_record(image, on_created)
+        quota_check(user, image.size, completing=completing)  # before storing anything
+    return PreparedImage(image=image, file=stored)
 
 
-def image_record(image: Image, on_created: Callable[[int], None] | None = None) -> Image:
-    """Insert the row of an image whose file is stored, within its owner's quota; schedule its variants.
+def image_store(prepared: PreparedImage, *, on_created: Callable[[int], None] | None = None) -> Image:
+    """Store a prepared image's file, then insert its row (image_insert): the file first, outside the row lock."""
+    image = prepared.image
+    image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, prepared.file.name), prepared.file)
+    return image_insert(image, on_created)
 
-    If the row cannot be inserted (over quota, the database failing), the stored file is deleted (or
-    recorded for the sweeper). Direct uploads do the same in images.direct_uploads, with their own lock.
+
+def image_create(*, user, file: File, on_created: Callable[[int], None] | None = None, **fields) -> Image:
+    """Prepare and store an image in one call (the admin, commands): the image that already has these bytes with
+    IMAGE_DUPLICATES=reuse. `fields`: image_prepare's title, description and duplicates."""
+    prepared = image_prepare(user=user, file=file, **fields)
+    return prepared.existing or image_store(prepared, on_created=on_created)
+
+
+def image_insert(image: Image, on_created: Callable[[int], None] | None = None) -> Image:
+    """Insert the row of an image whose file is stored, within its owner's quota; start its variants.
+
+    `on_created` is called with the new image's id in the transaction that inserts it (an Idempotency-Key is
+    recorded there). If the row cannot be inserted (over quota, the database failing), the stored file is deleted
+    (or recorded for the sweeper). Direct uploads do the same in images.direct_uploads, under their row lock.
     """
     if variants_in_process():
         image.processing_queued_at = None  # no broker holds its job: if this process dies first, the sweeper makes them
@@ -169,41 +171,12 @@ def image_record(image: Image, on_created: Callable[[int], None] | None = None) 
             if on_created is not None:
                 on_created(image.pk)
     except BaseException:
-        files_delete(image.image.storage, [image.image.name])
+        StoredFileDeletion.objects.delete_files(image.image.storage, [image.image.name])
         raise
-    return image_created(image)
+    return image_variants_start(image)
 
 
-def file_store_uncommitted(storage: Storage, name: str, content: File) -> str:
-    """Store a file for a row about to be inserted; return its name. Call file_row_committed with the row."""
-    with timed("record"):
-        file_record_uncommitted(name)
-    with timed("store"):
-        stored = storage.save(name, content, max_length=Image._meta.get_field("image").max_length)
-    if stored != name:  # the store gave it another name (never for a fresh uuid): record that one instead
-        StoredFileDeletion.objects.filter(name=name).update(name=stored)
-    return stored
-
-
-def file_record_uncommitted(name: str) -> None:
-    """Before a file is written for a row not inserted yet: record it for deletion after UNCOMMITTED_FILE_GRACE.
-
-    A process that dies before the row commits (file_row_committed unrecords it) leaves nothing the sweeper
-    does not remove. Outside any transaction: the record must stand whatever becomes of the row's.
-    """
-    StoredFileDeletion.objects.create(name=name, not_before=timezone.now() + UNCOMMITTED_FILE_GRACE)
-
-
-def file_row_committed(name: str) -> None:
-    """In the transaction that saves a row with a file from file_store_uncommitted: the file is the row's now.
-
-    Raises StoredFileClaimed when the sweeper took the file meanwhile (its row was slower than the grace).
-    """
-    if not StoredFileDeletion.objects.filter(name=name).delete()[0]:
-        raise StoredFileClaimed(name)
-
-
-def image_created(image: Image) -> Image:
+def image_variants_start(image: Image) -> Image:
     """Schedule the variants of an image whose row was just inserted, and return it as it now is."""
     variants_schedule(image)
     if not celery_app.conf.task_always_eager or (settings.IMAGE_VARIANTS_IN_BACKGROUND and deferring()):
@@ -239,8 +212,6 @@ def variants_schedule_many(image_ids: list[int]) -> None:
     A broker that cannot be reached is logged and the caller's work still stands: the images stay
     pending, and the sweeper (sweep_images) queues them again later.
     """
-    from .tasks import make_variants  # the task module imports this one
-
     if variants_in_process():
         transaction.on_commit(lambda: variants_in_background(image_ids), robust=True)
         return
@@ -249,13 +220,19 @@ def variants_schedule_many(image_ids: list[int]) -> None:
         with timed("publish"):
             for done, pk in enumerate(image_ids):
                 try:
-                    make_variants.delay(pk)
+                    make_variants(pk)
                 except Exception as exc:  # noqa: BLE001 (the broker down, or its connection broken in any way)
                     logger.error("Could not queue the variants of image %s (the sweeper will): %r", pk, exc)
                     variants_not_queued(image_ids[done:])  # the broker is down: the rest would fail the same way
                     return
 
     transaction.on_commit(publish, robust=True)
+
+
+def make_variants(image_id: int) -> None:
+    """Send images.tasks.make_variants (run inline without a broker). Called by name, as Celery allows: the task
+    module wraps this one, so this one cannot import it (the app's ready() registers it)."""
+    celery_app.signature(MAKE_VARIANTS_TASK, args=(image_id,)).delay()
 
 
 def variants_in_process() -> bool:
@@ -266,10 +243,8 @@ def variants_in_process() -> bool:
 def variants_in_background(image_ids: list[int]) -> None:
     """No broker: make these images' variants on this process's background thread once the answer has been sent
     (at once outside a request); those it has no room for are left to the sweeper."""
-    from .tasks import make_variants  # the task module imports this one
-
     for done, pk in enumerate(image_ids):
-        if not in_background(make_variants.delay, pk):  # runs the task (inline: no broker) on that thread
+        if not in_background(make_variants, pk):  # runs the task (inline: no broker) on that thread
             logger.warning("No room to make the variants of images %s now (the sweeper will)", image_ids[done:])
             variants_not_queued(image_ids[done:])
             return
@@ -312,43 +287,6 @@ def image_files_delete_on_commit(image: Image) -> None:
     names = image.stored_names()
     if names:
         files_delete_on_commit(image.image.storage, names)
-
-
-def files_delete_on_commit(storage: Storage, names: list[str]) -> None:
-    """Delete stored files once the current transaction commits, recording them in it: if the process dies
-    before they are gone, or the store refuses, the sweeper deletes them. Nothing goes if it rolls back."""
-    StoredFileDeletion.objects.bulk_create([StoredFileDeletion(name=name) for name in names], ignore_conflicts=True)
-    # robust: anything unforeseen here is logged and never fails the committed transaction.
-    transaction.on_commit(lambda: files_delete(storage, names), robust=True)
-
-
-def files_delete(storage: Storage, names: Iterable[str]) -> None:
-    """Delete stored files and forget their records; record the ones the store could not delete, to try again."""
-    deleted: list[str] = []
-    failed: dict[str, str] = {}
-    for name in names:
-        try:
-            storage.delete(name)
-        except RETRYABLE_ERRORS as exc:
-            failed[name] = str(exc)
-        else:
-            deleted.append(name)
-    try:
-        if deleted:
-            StoredFileDeletion.objects.filter(name__in=deleted).delete()
-        if failed:
-            StoredFileDeletion.objects.bulk_create(
-                [StoredFileDeletion(name=name) for name in failed], ignore_conflicts=True
-            )
-            for name, error in failed.items():
-                StoredFileDeletion.objects.filter(name=name).update(
-                    attempts=F("attempts") + 1, last_error=error, not_before=timezone.now()
-                )
-    except DATABASE_ERRORS:  # down as well: the sweeper (or `check_storage --fix`, for orphans) finishes
-        logger.error("Could not record the deletion of %s", ", ".join([*deleted, *failed]), exc_info=True)
-        return
-    if failed:
-        logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
 
 
 def build_variants(image: Image) -> None:
@@ -410,71 +348,9 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
         if became_ready:
             image_event_send(IMAGE_READY, image)
     if not found:  # the image was deleted meanwhile: its variants must not outlive it
-        files_delete(storage, stored.values())
+        StoredFileDeletion.objects.delete_files(storage, stored.values())
         return
-    _delete_quietly(storage, earlier - set(stored.values()))
-
-
-def images_sweep() -> dict[str, int]:
-    """Queue again the images whose job the broker lost and those pending for too long, fail those queued too
-    often, delete the files recorded for deletion, remove abandoned direct uploads with their objects, and
-    objects no open direct upload owns.
-
-    Run by `manage.py sweep_images` and the periodic Celery task; safe to run at any time and anywhere.
-    """
-    lost = images_requeue_lost()
-    stale = Image.objects.filter(
-        processing=Image.Processing.PENDING,
-        processing_queued_at__lt=timezone.now() - timedelta(seconds=settings.IMAGE_PENDING_TIMEOUT),
-    )
-    failed = images_mark_failed(stale.filter(processing_requeues__gte=settings.IMAGE_SWEEP_MAX_REQUEUES))
-    if failed:
-        logger.error("%s image(s) pending after %s requeues marked failed", failed, settings.IMAGE_SWEEP_MAX_REQUEUES)
-    with transaction.atomic():
-        ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        Image.objects.filter(pk__in=ids).update(
-            processing_queued_at=timezone.now(), processing_requeues=F("processing_requeues") + 1
-        )
-        variants_schedule_many(ids)
-    from .direct_uploads import direct_upload_strays_sweep, direct_uploads_sweep  # that module imports this one
-
-    return {
-        "lost_requeued": lost,
-        "requeued": len(ids),
-        "failed": failed,
-        **deletions_retry(),
-        "uploads_removed": direct_uploads_sweep(),
-        "upload_strays_removed": direct_upload_strays_sweep(),
-    }
-
-
-def images_requeue_lost() -> int:
-    """Queue again the pending images whose job never reached the broker, or was lost with it; return how many.
-
-    Those a publish failed for are marked (no queued time); on a broker that forgets its jobs when it restarts
-    (a Redis without persistence), those queued before its last start are lost too. Jobs still held by a live
-    broker are never queued twice, however long the queue: a backlog of thousands is left alone. Not counted
-    as a requeue towards IMAGE_SWEEP_MAX_REQUEUES: the image is not at fault.
-    """
-    lost = Q(processing_queued_at=None)
-    try:
-        restarted = broker_jobs_lost_before()
-    except BROKER_ERRORS + CACHE_ERRORS as exc:  # down: nothing can be queued now anyway
-        logger.warning("The broker cannot be reached to look for lost jobs: %s", exc)
-        return 0
-    if restarted is not None:
-        lost |= Q(processing_queued_at__lt=restarted)
-    with transaction.atomic():
-        ids = list(
-            Image.objects.filter(lost, processing=Image.Processing.PENDING)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        Image.objects.filter(pk__in=ids).update(processing_queued_at=timezone.now())
-        variants_schedule_many(ids)
-    if ids:
-        logger.warning("Queued again %s image(s) whose job the broker lost", len(ids))
-    return len(ids)
+    delete_quietly(storage, earlier - set(stored.values()))
 
 
 def images_mark_failed(images: QuerySet) -> int:
@@ -493,32 +369,6 @@ def images_mark_failed(images: QuerySet) -> int:
     return failed
 
 
-def deletions_retry() -> dict[str, int]:
-    """Delete the files recorded for deletion that are due; forget those that go, record again those refused.
-
-    Each is claimed by removing its record first: an upload whose row commits meanwhile (file_row_committed)
-    then finds its file taken and fails, rather than saving a row whose file is going. Stops at the first
-    refusal: the store is still down, and the rest would only wait for it too.
-    """
-    from django.core.files.storage import default_storage
-
-    deleted = 0
-    due = StoredFileDeletion.objects.filter(not_before__lte=timezone.now()).order_by("pk")
-    for deletion in due.iterator():
-        if not StoredFileDeletion.objects.filter(pk=deletion.pk).delete()[0]:
-            continue  # gone meanwhile: its row committed, or another sweeper took it
-        try:
-            default_storage.delete(deletion.name)
-        except RETRYABLE_ERRORS as exc:
-            StoredFileDeletion.objects.bulk_create(
-                [StoredFileDeletion(name=deletion.name, attempts=deletion.attempts + 1, last_error=str(exc))],
-                ignore_conflicts=True,
-            )
-            break
-        deleted += 1
-    return {"deleted": deleted, "deletions_left": StoredFileDeletion.objects.count()}
-
-
 def image_metadata_backfill(image: Image) -> None:
     """Record the derived fields of a row again from its stored file, which is left as it is.
 
@@ -534,11 +384,3 @@ def image_metadata_backfill(image: Image) -> None:
     for field, value in fields.items():
         setattr(image, field, value)
     Image.objects.filter(pk=image.pk).update(**fields)
-
-
-def _delete_quietly(storage: Storage, names: Iterable[str]) -> None:
-    for name in names:
-        try:
-            storage.delete(name)
-        except RETRYABLE_ERRORS:
-            logger.warning("Could not delete %s", name, exc_info=True)

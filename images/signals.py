@@ -7,9 +7,10 @@ from django.dispatch import receiver
 
 from users.signals import account_deleting
 
+from .files import files_delete_on_commit
 from .models import DirectUpload, Image
 from .quota import usage_release
-from .services import files_delete_on_commit, image_files_delete_on_commit, user_images_store_check
+from .services import image_files_delete_on_commit, user_images_store_check
 
 
 @receiver(post_delete, sender=Image)

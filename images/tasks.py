@@ -6,10 +6,12 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from .direct_uploads import REFUSALS, UploadGone, direct_upload_verify
+from .direct_uploads import REFUSALS, direct_upload_verify
+from .errors import UnprocessableImageError, UploadGone
 from .metrics import VARIANT_BUILD_SECONDS
-from .models import DirectUpload, Image
-from .services import RETRYABLE_ERRORS, UnprocessableImageError, build_variants, images_mark_failed, images_sweep
+from .models import RETRYABLE_ERRORS, DirectUpload, Image
+from .services import build_variants, images_mark_failed
+from .sweep import images_sweep
 
 logger = logging.getLogger(__name__)
 

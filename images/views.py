@@ -31,6 +31,8 @@ from users.permissions import VerifiedEmailRequired
 from users.schema import EXAMPLE_USER
 from users.serializers import UsageSerializer
 
+from .direct_uploads import direct_upload_complete
+from .errors import DuplicateImage
 from .filters import ImageFilter, ImageFilterBackend
 from .models import DirectUpload, Image
 from .pagination import KeysetLinkPagination
@@ -146,19 +148,6 @@ QUOTA_EXAMPLE = OpenApiExample(
 )
 
 
-class ReusedAnswers200Mixin:
-    """IMAGE_DUPLICATES=reuse: nothing was created, so not a 201 (the status is all that differs)."""
-
-    reused = False  # set by perform_create from the serializer
-
-    def create(self, request, *args, **kwargs) -> Response:
-        response = super().create(request, *args, **kwargs)
-        if self.reused:
-            response.status_code = status.HTTP_200_OK
-            response.headers.pop("Location", None)
-        return response
-
-
 @extend_schema_view(
     post=extend_schema(
         summary="Upload an image",
@@ -198,19 +187,26 @@ class ReusedAnswers200Mixin:
         ],
     )
 )
-class ImageUploadView(IdempotentCreateMixin, ReusedAnswers200Mixin, OwnedImageMixin, generics.CreateAPIView):
-    """POST /api/images/upload/"""
+class ImageUploadView(IdempotentCreateMixin, OwnedImageMixin, generics.CreateAPIView):
+    """POST /api/images/upload/: the serializer's validation checks the file (images.services.image_prepare), its
+    save stores it (image_store)."""
 
     serializer_class = ImageUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
     media_type_hint = 'Send multipart/form-data with the file in an "image" field (curl -F "image=@photo.jpg").'
-    # REQUIRE_VERIFIED_EMAIL (issue 14): a clear 403 until the owner has verified the email address.
+    # REQUIRE_VERIFIED_EMAIL: a clear 403 until the owner has verified the email address.
     permission_classes = [IsAuthenticated, VerifiedEmailRequired]
     throttle_scope = "upload"
 
-    def perform_create(self, serializer: ImageUploadSerializer) -> None:
-        serializer.save(user=self.request.user, idempotency=self.idempotency)  # images.services.image_create
-        self.reused = serializer.reused
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save(user=request.user, idempotency=self.idempotency)
+        if serializer.validated_data["prepared"].existing is not None:  # IMAGE_DUPLICATES=reuse: nothing created
+            return Response(serializer.data, status=status.HTTP_200_OK)
+        return Response(
+            serializer.data, status=status.HTTP_201_CREATED, headers=self.get_success_headers(serializer.data)
+        )
 
 
 class StoreCheckedDestroyMixin:
@@ -273,7 +269,7 @@ class ImageDeleteView(OwnedImageMixin, StoreCheckedDestroyMixin, generics.Destro
 def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     """GET /media/<path>?expires=...&signature=...: a local file, to the holder of its signed URL only.
 
-    Issue 13: local files are as private as S3 objects, DEBUG on or off. The bare path, an expired URL
+    Local files are as private as S3 objects, DEBUG on or off. The bare path, an expired URL
     or an altered one is a 403, as S3 answers. With MEDIA_X_ACCEL_REDIRECT nginx sends the file.
     """
     storage = default_storage
@@ -336,7 +332,7 @@ def media_range(request: HttpRequest, response: FileResponse, path: str) -> Http
     return part
 
 
-# --- Direct uploads (issue 12): sign, the client POSTs or PUTs to the store, complete -----------------------
+# --- Direct uploads: sign, the client POSTs or PUTs to the store, complete -----------------------
 
 DIRECT_UPLOAD_EXAMPLE = {
     "id": "6f1c3b1e-8a52-4c9e-9d5e-2f7a0c1b9e44",
@@ -463,8 +459,9 @@ class DirectUploadView(IdempotentCreateMixin, generics.CreateAPIView):
         examples=[QUOTA_EXAMPLE],
     )
 )
-class DirectUploadCompleteView(IdempotentCreateMixin, ReusedAnswers200Mixin, generics.CreateAPIView):
-    """POST /api/images/uploads/{id}/complete/: verify the uploaded file and create its image."""
+class DirectUploadCompleteView(IdempotentCreateMixin, generics.CreateAPIView):
+    """POST /api/images/uploads/{id}/complete/: verify the uploaded file and create its image (an action on the
+    upload: no body; the serializer only answers the image)."""
 
     serializer_class = DirectUploadCompleteSerializer
     permission_classes = ImageUploadView.permission_classes
@@ -479,9 +476,15 @@ class DirectUploadCompleteView(IdempotentCreateMixin, ReusedAnswers200Mixin, gen
             return DirectUpload.objects.none()
         return DirectUpload.objects.filter(user=self.request.user)  # completion reads what it needs, under a lock
 
-    def perform_create(self, serializer: DirectUploadCompleteSerializer) -> None:
-        serializer.save(upload=self.get_object())  # images.direct_uploads.direct_upload_complete
-        self.reused = serializer.reused
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        request.data  # noqa: B018  (no body is needed, but one sent must parse: a malformed one is a 400)
+        try:
+            image, answer = direct_upload_complete(self.get_object()), status.HTTP_201_CREATED
+        except DuplicateImage as exc:
+            if exc.policy != "reuse":
+                raise
+            image, answer = exc.existing, status.HTTP_200_OK  # IMAGE_DUPLICATES=reuse: that image, nothing created
+        return Response(self.get_serializer(image).data, status=answer)
 
     def idempotent_resources(self):
         return Image.objects.filter(user=self.request.user)  # completing again answers the image, not the upload

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from config.background import AfterResponse, in_background
 from images.models import Image
-from images.services import images_sweep
+from images.sweep import images_sweep
 from testutils import (
     PASSWORD,
     UPLOAD_URL,

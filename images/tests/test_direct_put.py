@@ -20,7 +20,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from images.direct_uploads import IncompleteBody, local_put_receive
+from images.direct_uploads import local_put_receive
+from images.errors import IncompleteBody
 from images.models import DirectUpload, Image
 from images.tests.test_direct_uploads import NOT_AN_IMAGE, complete_url, names_in_store, put, sign
 from testutils import LIST_URL, PROJECT, UUID, detail_url, image_bytes

@@ -22,7 +22,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from images.direct_uploads import UploadNotReceived, direct_upload_complete, direct_upload_verify
+from images.direct_uploads import direct_upload_complete, direct_upload_verify
+from images.errors import UploadNotReceived
 from images.models import DirectUpload, Image
 from images.quota import usage_recount
 from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo, wait_until

@@ -16,7 +16,7 @@ from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
 from images.models import Image, StoredFileDeletion
-from images.services import build_variants, files_delete, image_delete, variants_render, variants_store
+from images.services import build_variants, image_delete, variants_render, variants_store
 from testutils import LIST_URL, UPLOAD_URL, detail_url, image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +141,7 @@ def test_deletions_the_store_refused_are_recorded_and_the_sweeper_does_them(s3_s
     names = image.stored_names()
     dead_store = S3Storage(**{**s3_storage.storage_options(), "endpoint_url": "http://127.0.0.1:9"})
 
-    files_delete(dead_store, names)  # the store is down as the deletion commits
+    StoredFileDeletion.objects.delete_files(dead_store, names)  # the store is down as the deletion commits
 
     assert set(StoredFileDeletion.objects.values_list("name", flat=True)) == set(names)
     assert image.image.name in names_in_store()

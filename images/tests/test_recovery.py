@@ -22,15 +22,11 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from images.errors import StoredFileClaimed
+from images.files import deletions_retry, file_store_uncommitted
 from images.models import Image, StoredFileDeletion
-from images.services import (
-    StoredFileClaimed,
-    deletions_retry,
-    file_store_uncommitted,
-    image_record,
-    images_requeue_lost,
-    variants_schedule_many,
-)
+from images.services import image_insert, variants_schedule_many
+from images.sweep import images_requeue_lost
 from testutils import PROJECT, UPLOAD_URL, bearer, image_bytes, login, start_redis, stop, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +124,7 @@ def test_a_file_whose_process_died_before_its_row_is_removed_by_the_sweeper(user
     died = run_and_die(
         "from django.core.files.base import ContentFile\n"
         "from django.core.files.storage import default_storage\n"
-        "from images.services import file_store_uncommitted\n"
+        "from images.files import file_store_uncommitted\n"
         f"file_store_uncommitted(default_storage, {name!r}, ContentFile(b'bytes of an image'))",
         media_root,
         database_url(),
@@ -176,7 +172,7 @@ def test_a_row_too_slow_for_the_sweeper_is_not_saved_and_its_file_goes(user, med
         deletions_retry()
 
     with pytest.raises(StoredFileClaimed):
-        image_record(Image(user=user, image=name, size=10))
+        image_insert(Image(user=user, image=name, size=10))
 
     assert not Image.objects.exists() and not StoredFileDeletion.objects.exists()
     assert not (media_root / name).exists()

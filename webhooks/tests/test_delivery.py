@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from images.events import IMAGE_READY, image_event_send
 from images.models import Image
-from images.services import images_sweep
+from images.sweep import images_sweep
 from images.tasks import make_variants
 from testutils import detail_url, image_bytes
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent

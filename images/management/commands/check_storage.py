@@ -11,7 +11,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from images.models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, StoredFileDeletion
-from images.services import files_delete, variants_schedule_many
+from images.services import variants_schedule_many
 
 SHOWN = 20  # problems listed of each kind; the counts cover them all
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         wrong = bool(old or missing_originals or missing_variants)
         if fix:
             StoredFileDeletion.objects.filter(name__in=old).delete()  # done here, or recorded afresh if refused
-            files_delete(default_storage, old)
+            StoredFileDeletion.objects.delete_files(default_storage, old)
             with transaction.atomic():
                 Image.objects.filter(pk__in=missing_variants).update(
                     processing=Image.Processing.PENDING, processing_queued_at=timezone.now()

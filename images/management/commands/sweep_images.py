@@ -3,7 +3,7 @@ remove abandoned direct uploads."""
 
 from django.core.management.base import BaseCommand
 
-from images.services import images_sweep
+from images.sweep import images_sweep
 
 
 class Command(BaseCommand):
