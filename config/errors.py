@@ -6,6 +6,7 @@ in one place, for every app. Nothing below the views knows a status code.
 """
 
 INVALID = "invalid"  # 400: what was sent cannot be accepted
+UNAUTHENTICATED = "unauthenticated"  # 401: the credentials are not (any more) good
 FORBIDDEN = "forbidden"  # 403: a signature or policy does not allow it
 NOT_FOUND = "not_found"  # 404: it does not exist (any more) for this user
 CONFLICT = "conflict"  # 409: the current state forbids it (a quota, a duplicate, not arrived yet)

@@ -79,6 +79,7 @@ def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
 
 DOMAIN_STATUS = {
     errors.INVALID: status.HTTP_400_BAD_REQUEST,
+    errors.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
     errors.FORBIDDEN: status.HTTP_403_FORBIDDEN,
     errors.NOT_FOUND: status.HTTP_404_NOT_FOUND,
     errors.CONFLICT: status.HTTP_409_CONFLICT,

@@ -6,4 +6,4 @@ class UsersConfig(AppConfig):
     name = "users"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI extension)
+        from . import schema, tasks  # noqa: F401  (registers the OpenAPI extension and the mail tasks)

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.tokens import UntypedToken
 
 from .authentication import JWTAuthentication
@@ -22,7 +23,7 @@ from .services import (
     token_pair_for,
     user_usage,
 )
-from .tokens import SessionRefreshToken
+from .tokens import SessionRefreshToken, SessionRefused
 
 PASSWORD_INCORRECT = "The password is incorrect."
 # Longer input is refused before it is hashed (and users.validators.MaximumLengthValidator refuses it as a
@@ -311,4 +312,7 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
     """Rotate a refresh token within its session; a replayed one ends the session (users.services.session_refresh)."""
 
     def validate(self, attrs: dict) -> dict:
-        return session_refresh(attrs["refresh"])
+        try:
+            return session_refresh(attrs["refresh"])
+        except SessionRefused as exc:
+            raise AuthenticationFailed(exc.message, exc.code) from None

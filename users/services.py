@@ -13,17 +13,18 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.module_loading import import_string
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenBackendError, TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from config.background import after_response
+from config.celery import app as celery_app
 from config.throttling import within_rates
 
 from .models import User
 from .signals import account_deleting
-from .tokens import SESSION_CLAIM, SessionRefreshToken, session_check, session_tokens
+from .tokens import SESSION_CLAIM, SessionRefreshToken, SessionRefused, session_check, session_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def session_refresh(raw_refresh: str) -> dict[str, str]:
         raise
     user = User.objects.filter(pk=refresh.get(api_settings.USER_ID_CLAIM)).first()
     if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
-        raise AuthenticationFailed("No active account found for the given token.", "no_active_account")
+        raise SessionRefused("No active account found for the given token.", "no_active_account")
     session_check(refresh, user)
     with transaction.atomic():
         _, first_use = refresh.blacklist()
@@ -234,10 +235,9 @@ def _mail_later(task_name: str, *args) -> None:
     Queued to the broker, or run inline without one: either way the client does not wait for it, neither
     for the mail server nor for the broker. A failure is logged; the request that asked still stands.
     """
-    from . import tasks  # the task module imports this one
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: after_response(task.delay, *args), robust=True)
+    # By name, as Celery allows: the task module wraps this one (the app's ready() registers it).
+    task = celery_app.signature(f"users.tasks.{task_name}", args=args)
+    transaction.on_commit(lambda: after_response(task.delay), robust=True)
 
 
 def _mail(user: User, template: str, context: dict) -> None:

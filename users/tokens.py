@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, BlacklistMixin, RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_to_epoch, get_md5_hash_password
+
+from config import errors
+from config.errors import DomainError
 
 from .models import User
 
@@ -69,14 +71,25 @@ def session_end(payload: dict) -> int:
     return began + settings.JWT_SESSION_MAX_DAYS * 24 * 3600
 
 
+class SessionRefused(DomainError):
+    """A token whose session has ended, or whose user can no longer sign in. The authentication class and the
+    token serializers answer it as SimpleJWT's AuthenticationFailed (a 401 with WWW-Authenticate)."""
+
+    kind = errors.UNAUTHENTICATED
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def session_check(token: Token, user: User) -> None:
     """Refuse a token whose session has ended: password changed, logged out everywhere, or past its maximum age."""
     if token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
-        raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
+        raise SessionRefused("The user's password has been changed.", "password_changed")
     if token.get(GENERATION_CLAIM, 0) != user.token_generation:
-        raise AuthenticationFailed("This session has been logged out.", code="session_ended")
+        raise SessionRefused("This session has been logged out.", "session_ended")
     if session_end(token.payload) <= datetime_to_epoch(token.current_time):
-        raise AuthenticationFailed("This session has reached its maximum age: log in again.", code="session_expired")
+        raise SessionRefused("This session has reached its maximum age: log in again.", "session_expired")
 
 
 def session_tokens(user_id: int, session_id: str | None) -> list[int]:

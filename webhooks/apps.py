@@ -8,6 +8,6 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from config.metrics import service_collector
 
-        from . import metrics, receivers  # noqa: F401  (connects the receivers)
+        from . import metrics, receivers, tasks  # noqa: F401  (connects the receivers, registers the tasks)
 
         service_collector(metrics.webhook_metrics)  # /metrics: failing deliveries and endpoints

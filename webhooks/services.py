@@ -21,6 +21,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
+from config import errors
+from config.celery import app as celery_app
+from config.errors import DomainError
 from config.unavailable import BROKER_ERRORS
 from images.events import IMAGE_DELETED
 from images.models import Image
@@ -43,11 +46,13 @@ LEASE_MARGIN = 5
 COUNTDOWN_MAX = 60
 SWEEP_BATCH = 500
 USER_AGENT = "ImageService-Webhooks/1.0 (Standard Webhooks)"
+DELIVER_TASK = "webhooks.tasks.deliver_webhook"
 
 
-class WebhookError(Exception):
-    """A webhook operation the owner's state does not allow; `code` names it in the answer."""
+class WebhookError(DomainError):
+    """A webhook operation the owner's state does not allow (a conflict); `code` names it in the answer."""
 
+    kind = errors.CONFLICT
     code = "webhook_error"
 
 
@@ -161,12 +166,12 @@ def _iso(moment: datetime) -> str:
 
 def deliveries_schedule(delivery_ids: list[int], countdown: int = 0) -> None:
     """Queue these deliveries once the current transaction commits; a broker that is down leaves them to the sweeper."""
-    from .tasks import deliver_webhook  # the task module imports this one
 
     def publish() -> None:
         for pk in delivery_ids:
             try:
-                deliver_webhook.apply_async((pk,), countdown=countdown or None)
+                # By name, as Celery allows: the task module wraps this one (the app's ready() registers it).
+                celery_app.signature(DELIVER_TASK, args=(pk,)).apply_async(countdown=countdown or None)
             except BROKER_ERRORS as exc:
                 logger.error("Could not queue webhook delivery %s (the sweeper will): %s", pk, exc)
                 return  # the broker is down: the rest would fail the same way

@@ -10,7 +10,6 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,25 +19,10 @@ from .models import WebhookDelivery, WebhookEndpoint
 from .pagination import DeliveryPagination
 from .serializers import WebhookDeliverySerializer, WebhookEndpointCreateSerializer, WebhookEndpointSerializer
 from .services import (
-    EndpointDisabled,
-    EndpointLimitReached,
-    WebhookError,
     delivery_redeliver,
     endpoint_rotate_secret,
     endpoint_test,
 )
-
-
-class WebhookConflict(APIException):
-    """409: what the owner's endpoints are now forbids it (the cap reached, the endpoint disabled)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "webhook_conflict"
-
-    def __init__(self, error: WebhookError) -> None:
-        super().__init__(str(error), error.code)
-        self.extra_data = {"code": error.code}  # beside "detail" (config.exceptions)
-
 
 CONFLICT = inline_serializer(
     "WebhookConflict", fields={"detail": serializers.CharField(), "code": serializers.CharField()}
@@ -117,10 +101,7 @@ class WebhookEndpointListView(OwnedEndpointMixin, generics.ListCreateAPIView):
         return WebhookEndpointCreateSerializer if self.request.method == "POST" else WebhookEndpointSerializer
 
     def perform_create(self, serializer: WebhookEndpointCreateSerializer) -> None:
-        try:
-            serializer.save(user=self.request.user)  # webhooks.services.endpoint_create
-        except EndpointLimitReached as exc:
-            raise WebhookConflict(exc) from None
+        serializer.save(user=self.request.user)  # webhooks.services.endpoint_create; EndpointLimitReached: 409
 
 
 @extend_schema_view(
@@ -174,10 +155,7 @@ class WebhookTestView(OwnedEndpointMixin, generics.GenericAPIView):
     throttle_scope = "webhooks"
 
     def post(self, request: Request, *args, **kwargs) -> Response:
-        try:
-            delivery = endpoint_test(self.get_object())
-        except EndpointDisabled as exc:
-            raise WebhookConflict(exc) from None
+        delivery = endpoint_test(self.get_object())  # EndpointDisabled: 409
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -233,9 +211,5 @@ class WebhookRedeliverView(OwnedDeliveryMixin, generics.GenericAPIView):
     throttle_scope = "webhooks"
 
     def post(self, request: Request, *args, **kwargs) -> Response:
-        delivery = self.get_object()
-        try:
-            delivery = delivery_redeliver(delivery)
-        except EndpointDisabled as exc:
-            raise WebhookConflict(exc) from None
+        delivery = delivery_redeliver(self.get_object())  # EndpointDisabled: 409
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
