@@ -3,7 +3,7 @@
 Errors keep DRF's shapes (the spec's "API Response Formats"): `{"detail": "..."}`, or messages under each
 field's name for a 400.
 
-It describes what a client should send, which is narrower than what the service accepts (issue 11, "The schema
+It describes what a client should send, which is narrower than what the service accepts ("The schema
 makes working SDKs"): one request content type per operation, bodies required, and no security requirement
 on what needs no token. Generators (openapi-python-client, openapi-typescript) build working clients from it.
 """

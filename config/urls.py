@@ -9,7 +9,7 @@ from .views import HealthView, api_not_found, site_root
 
 # Outages of a dependency become a 503 with Retry-After, and errors under /api/ stay JSON.
 handler500 = "config.views.server_error"
-# A Host header not in ALLOWED_HOSTS, under /api/: JSON too (issue 14).
+# A Host header not in ALLOWED_HOSTS, under /api/: JSON too.
 handler400 = "config.views.bad_request"
 
 urlpatterns = [
@@ -26,6 +26,6 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     # Last: anything else under /api/ is a JSON 404, a path with a newline in it too (hence [\s\S], not .).
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
-    # Local files, to holders of a signed URL only, DEBUG on or off (images.views.serve_media; issue 13).
+    # Local files, to holders of a signed URL only, DEBUG on or off (images.views.serve_media).
     re_path(r"^media/", include("images.media_urls")),
 ]

@@ -92,7 +92,7 @@ class HealthView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_scope = "health"  # unauthenticated and reaching the database: limited per client (issue 14)
+    throttle_scope = "health"  # unauthenticated and reaching the database: limited per client
 
     @extend_schema(summary="Service health", responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request) -> Response:

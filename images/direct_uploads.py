@@ -1,4 +1,4 @@
-"""Direct uploads (issue 12): the service signs before and verifies after; the store carries the bytes.
+"""Direct uploads: the service signs before and verifies after; the store carries the bytes.
 
 1. `direct_upload_start` records a DirectUpload and `direct_upload_signature` signs a POST or a PUT of its one
    key: S3's presigned POST or PUT (the store enforces the policy, or the signed headers), or on local storage

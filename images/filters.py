@@ -29,7 +29,7 @@ class ImageFilter(django_filters.FilterSet):
     checksum = django_filters.CharFilter(
         method="filter_checksum",
         validators=[RegexValidator(r"^[0-9a-fA-F]{64}$", "Enter a SHA-256 checksum: 64 hexadecimal digits.")],
-        help_text="SHA-256 (hex) of a file: the image whose stored bytes or uploaded bytes have it (issue 13: "
+        help_text="SHA-256 (hex) of a file: the image whose stored bytes or uploaded bytes have it ("
         "a script skips files it has uploaded before).",
     )
     uploaded_after = django_filters.IsoDateTimeFilter(

@@ -96,7 +96,7 @@ class Image(models.Model):
     checksum = models.CharField(
         max_length=64, editable=False, blank=True, help_text="SHA-256 of the stored file, in hex."
     )
-    # The stored file is the upload without its metadata (issue 13): a client looks its own copy up by this.
+    # The stored file is the upload without its metadata: a client looks its own copy up by this.
     upload_checksum = models.CharField(
         max_length=64, editable=False, blank=True, help_text="SHA-256 of the bytes as uploaded, in hex."
     )
@@ -108,7 +108,7 @@ class Image(models.Model):
     )
     # Variant name -> storage name, filled in the background (services.build_variants).
     variants = models.JSONField(editable=False, default=dict, blank=True)
-    # Variant name -> [width, height] of what was made, for srcset (issue 13).
+    # Variant name -> [width, height] of what was made, for srcset.
     variant_sizes = models.JSONField(editable=False, default=dict, blank=True)
     # Their bytes together: what the service stores beside the original (the quota counts originals only:
     # images.quota).
@@ -214,7 +214,7 @@ class StoredFileDeletion(models.Model):
 
 
 class DirectUpload(models.Model):
-    """An upload signed for the client to send straight to the store, until its bytes are verified (issue 12).
+    """An upload signed for the client to send straight to the store, until its bytes are verified.
 
     Never an Image in a half state: the Image is created only when `complete` has verified the object,
     and then linked here, so completing again answers the same image.

@@ -1,4 +1,4 @@
-"""Per-user storage quota (issue 12): what a user stores, what they may store, and the check before storing more.
+"""Per-user storage quota: what a user stores, what they may store, and the check before storing more.
 
 The quota counts what the user puts in the store: every image's original (`size`), and every direct upload
 not yet completed at the size it declared, which its signed policy holds the file to (its bytes may be in
@@ -41,7 +41,7 @@ def user_quota(user) -> int | None:
     return user.quota_bytes if user.quota_bytes is not None else settings.IMAGE_USER_QUOTA_BYTES
 
 
-def user_usage(user, *, completing: DirectUpload | None = None) -> Usage:
+def quota_usage(user, *, completing: DirectUpload | None = None) -> Usage:
     """What the user stores, as their row was read; `completing`: without that upload's reservation."""
     stored = user.stored_bytes - (completing.size if completing is not None else 0)
     return Usage(bytes=stored, images=user.stored_images, quota_bytes=user_quota(user))
@@ -55,7 +55,7 @@ def quota_check(user, size: int, *, completing: DirectUpload | None = None) -> N
     """
     if user_quota(user) is None:
         return
-    usage = user_usage(user, completing=completing)
+    usage = quota_usage(user, completing=completing)
     if usage.bytes + size > usage.quota_bytes:
         raise QuotaExceeded(usage, size)
 
@@ -92,7 +92,7 @@ def quota_reserve(user, size: int, *, image: bool, completing: DirectUpload | No
         row["stored_images"],
         row["quota_bytes"],
     )
-    raise QuotaExceeded(user_usage(user, completing=completing), size)
+    raise QuotaExceeded(quota_usage(user, completing=completing), size)
 
 
 def usage_release(user_id: int, size: int, *, image: bool) -> None:
@@ -129,7 +129,7 @@ class ImageUsage:
 
     def usage(self, user) -> dict:
         """{"bytes", "images", "quota_bytes"} of one user."""
-        return asdict(user_usage(user))
+        return asdict(quota_usage(user))
 
     def annotate(self, users: QuerySet) -> QuerySet:
         """Add `usage_bytes` and `usage_images` to each user of a queryset (the admin list): their own totals."""

@@ -1,6 +1,6 @@
 """Take location, device and editing metadata out of an original, leaving its pixels' bytes untouched.
 
-Issue 13: a phone photo carries GPS, maker notes, serial numbers, XMP, comments and thumbnails (which may
+A phone photo carries GPS, maker notes, serial numbers, XMP, comments and thumbnails (which may
 show what an edit cropped away). Each format is rewritten at the container level, never re-encoded, so
 the decoded pixels are bit for bit those sent:
 

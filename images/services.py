@@ -322,7 +322,7 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     fmt = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT]
     storage = image.image.storage
     names = image.variant_names()
-    sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset (issue 13)
+    sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset
     stored: dict[str, str] = {}
     earlier = set(image.variants.values())
     # Each written over whatever is there in one step (a second run of the job, after a crash or delivered twice,
@@ -372,7 +372,7 @@ def images_mark_failed(images: QuerySet) -> int:
 def image_metadata_backfill(image: Image) -> None:
     """Record the derived fields of a row again from its stored file, which is left as it is.
 
-    For rows older than a field: metadata, upright width and height (issue 13). The client's filename
+    For rows older than a field: metadata, upright width and height. The client's filename
     and the checksum of the bytes as sent are kept where recorded: the stored file cannot tell them.
     """
     with image.image.open("rb") as stored:

@@ -32,7 +32,7 @@ ALLOWED_FORMATS = {
         ImageFormat("PNG", "image/png", ("png",)),
         ImageFormat("GIF", "image/gif", ("gif",)),
         ImageFormat("WEBP", "image/webp", ("webp",)),
-        # Phones' own formats (issue 13): HEIC through pillow-heif (registered in ImagesConfig.ready),
+        # Phones' own formats: HEIC through pillow-heif (registered in ImagesConfig.ready),
         # AVIF through Pillow itself. Both are checked exactly as the others: header, pixel cap, decode.
         ImageFormat("HEIF", "image/heic", ("heic", "heif", "hif")),
         ImageFormat("AVIF", "image/avif", ("avif",)),

@@ -64,7 +64,7 @@ class OwnedImageMixin:
         return Image.objects.filter(user=self.request.user).select_related("user")
 
 
-# Examples from the spec (seed-readme.md, "Image Endpoints"), with the fields the service adds.
+# Examples from the spec's "Image Endpoints", with the fields the service adds.
 # A portrait phone photo: stored 4032 x 3024 with EXIF orientation 6, shown (and recorded) 3024 x 4032.
 DERIVED_EXAMPLE = {
     "width": 3024,

@@ -39,7 +39,7 @@ class User(AbstractUser):
     # Moved on by each change of the email: a verification link names the generation it was mailed in, so a
     # link to an earlier address stays dead when the email is changed back to it (users.services).
     email_generation = models.PositiveIntegerField(default=0, editable=False)
-    # Set by staff in the admin (issue 12); empty: the default, IMAGE_USER_QUOTA_BYTES.
+    # Set by staff in the admin; empty: the default, IMAGE_USER_QUOTA_BYTES.
     quota_bytes = models.PositiveBigIntegerField(
         "storage quota (bytes)",
         null=True,

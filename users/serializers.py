@@ -136,7 +136,7 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 
 
 class UsageSerializer(serializers.Serializer):
-    """What the user stores and may store (issue 12)."""
+    """What the user stores and may store."""
 
     bytes = serializers.IntegerField(
         help_text="Bytes counted against the quota: every image's original, and every direct upload not yet "

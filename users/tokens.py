@@ -1,7 +1,7 @@
 """JWTs of a login session: every token carries the session's id, when it began and the user's token generation.
 
 - `sid` names the session (the chain of refresh tokens one login starts): a replayed refresh token ends
-  its own chain, not the user's other devices (issue 14; OAuth 2.0 Security BCP, refresh token rotation).
+  its own chain, not the user's other devices (OAuth 2.0 Security BCP, refresh token rotation).
 - `auth_time` is when the session began; no token of the session outlives JWT_SESSION_MAX_DAYS after it,
   however often the refresh token is rotated.
 - `gen` is the user's token generation when the session began; "log out everywhere" moves it on.

@@ -10,7 +10,7 @@ STORED_NAME = re.compile(r"^images/[^/]+/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 
 
 def fill_existing_rows(apps, schema_editor):
-    """Rows stored before issue 13 were stored byte for byte: what was uploaded is what is stored; their
+    """Rows stored before metadata stripping were stored byte for byte: what was uploaded is what is stored; their
     client's filename is the safe name after the stored key's uuid."""
     Image = apps.get_model("images", "Image")
     Image.objects.filter(upload_checksum="").update(upload_checksum=F("checksum"))

@@ -15,7 +15,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from images.models import DirectUpload, Image
-from images.quota import user_usage
+from images.quota import quota_usage
 from images.tests.test_direct_uploads import complete_url, send, sign
 from testutils import UPLOAD_URL, bearer, image_bytes, login
 
@@ -142,7 +142,7 @@ def test_an_image_that_fills_the_quota_stays_within_it_once_its_variants_are_mad
     usage = auth_client.get("/api/auth/me/").json()["usage"]
     assert usage == {"bytes": len(big), "images": 1, "quota_bytes": len(big)}  # the original alone
     user.refresh_from_db()  # its running totals, as the upload's transaction left them
-    assert user_usage(user).bytes == image.size
+    assert quota_usage(user).bytes == image.size
     response = auth_client.post(UPLOAD_URL, {"image": png()}, format="multipart")
     over_quota(response, usage=len(big), images=1, quota=len(big), size=len(PNG))
 
@@ -188,7 +188,7 @@ def test_concurrent_proxied_uploads_cannot_together_pass_the_last_free_bytes(use
     bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
     bearer(access).post(UPLOAD_URL, {"image": png()}, format="multipart")
     user.refresh_from_db()
-    before = user_usage(user).bytes  # two originals (their variants are not counted)
+    before = quota_usage(user).bytes  # two originals (their variants are not counted)
     settings.IMAGE_USER_QUOTA_BYTES = before + len(PNG)  # room left for one more original
 
     def upload() -> int:
@@ -216,7 +216,7 @@ def test_concurrent_signings_cannot_together_take_the_last_free_bytes(user, sett
     assert sorted(statuses, key=str) == [201, 409, 409, 409], statuses
     assert DirectUpload.objects.get().size == len(PNG)
     user.refresh_from_db()
-    assert user_usage(user).bytes == len(PNG)  # held by the one open upload, and no more
+    assert quota_usage(user).bytes == len(PNG)  # held by the one open upload, and no more
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,7 @@
 """Make the variants of stored images again (after a change of IMAGE_VARIANTS, or to mend failures).
 
 Each image's derived fields are read again from its stored file on the way: rows recorded before
-issue 13 get their upright width and height (EXIF orientation applied) and their variants' sizes.
+the phone-photo fields get their upright width and height (EXIF orientation applied) and their variants' sizes.
 """
 
 from django.conf import settings
@@ -44,7 +44,7 @@ class Command(BaseCommand):
             disable=None if verbosity else True,
         ):
             try:
-                # Older rows: the metadata fields, upright sizes (issue 13) filled from the file.
+                # Older rows: the metadata fields, upright sizes filled from the file.
                 image_metadata_backfill(image)
                 build_variants(image)
                 built += 1
