@@ -25,8 +25,19 @@ from rest_framework.test import APIClient
 from images.direct_uploads import UploadNotReceived, direct_upload_complete, direct_upload_verify
 from images.models import DirectUpload, Image
 from images.quota import usage_recount
-from images.storage import stored_objects
-from testutils import LIST_URL, MAKER_NOTE, UPLOAD_URL, UUID, detail_url, image_bytes, phone_photo, wait_until
+from testutils import (
+    LIST_URL,
+    MAKER_NOTE,
+    UPLOAD_URL,
+    UUID,
+    detail_url,
+    fetch,
+    image_bytes,
+    log_tail,
+    names_in_store,
+    phone_photo,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -81,26 +92,8 @@ def put(signed: dict, data: bytes, url: str = "", **header_overrides: str) -> re
     return response
 
 
-def names_in_store() -> set[str]:
-    """Everything in the store: images and their variants, and direct uploads' files until they are verified."""
-    return {name for prefix in ("images/", "uploads/") for name, _ in stored_objects(default_storage, prefix)}
-
-
-def fetch(url: str) -> tuple[int, bytes]:
-    response = requests.get(url, timeout=10)
-    return response.status_code, response.content
-
-
 def policy_of(signed: dict) -> dict:
     return json.loads(base64.b64decode(signed["fields"]["policy"]))
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request) -> str:
-    """Run the test on local storage and on the S3 server."""
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    return request.param
 
 
 # --- Signing ------------------------------------------------------------------------------------------
@@ -633,7 +626,7 @@ def test_a_worker_verifies_while_the_api_waits(verify_in_worker, worker, auth_cl
     assert send(signed, data, "Garden.jpg") == (204, "")
     response = auth_client.post(complete_url(signed["id"]), format="json")
 
-    assert response.status_code == 201, worker.read_text()[-3000:]
+    assert response.status_code == 201, log_tail(worker)
     image = Image.objects.get()
     assert response.json()["id"] == image.pk and response.json()["title"] == "Garden"
     assert (image.width, image.height, image.format) == (640, 480, "JPEG")
@@ -659,7 +652,7 @@ def test_a_worker_refuses_invalid_bytes_with_the_upload_message_and_nothing_is_l
 
     response = auth_client.post(complete_url(signed["id"]), format="json")
 
-    assert response.status_code == 400, worker.read_text()[-3000:]
+    assert response.status_code == 400, log_tail(worker)
     assert response.json() == {"image": [NOT_AN_IMAGE]}
     assert Image.objects.count() == 0 and DirectUpload.objects.count() == 0
     assert not (media_root / signed["fields"]["key"]).exists()
@@ -694,7 +687,7 @@ def test_a_workers_duplicate_and_quota_refusals_reach_the_client(
 
     response = auth_client.post(complete_url(signed["id"]), format="json")
 
-    assert response.status_code == 409, worker.read_text()[-3000:]
+    assert response.status_code == 409, log_tail(worker)
     if code == "duplicate":
         assert response.json() == {"image": [f"You already have this image (id {first.pk})."], "existing_id": first.pk}
         assert DirectUpload.objects.count() == 0 and not (media_root / signed["fields"]["key"]).exists()
@@ -720,10 +713,8 @@ def test_with_no_worker_free_the_api_verifies_after_the_wait_and_the_late_worker
     assert response.status_code == 201 and time.monotonic() - started >= 1
     assert "No worker verified upload" in caplog.text
     log = request.getfixturevalue("worker")  # the queued verification now runs: the image is already there
-    deadline = time.monotonic() + 30
-    while not re.search(r"verify_direct_upload\[[^]]+\] succeeded", log.read_text()):
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
+    succeeded = re.compile(r"verify_direct_upload\[[^]]+\] succeeded")
+    wait_until(lambda: succeeded.search(log.read_text()), "the late verification", timeout=30, log=log)
     image = Image.objects.get()
     assert image.pk == response.json()["id"] and DirectUpload.objects.get().image == image
     assert (media_root / image.image.name).read_bytes() == data

@@ -16,9 +16,8 @@ from rest_framework.test import APIClient
 
 from images.models import DirectUpload, Image
 from images.quota import user_usage
-from images.storage import stored_objects
 from images.tests.test_direct_uploads import complete_url, send, sign
-from testutils import UPLOAD_URL, bearer, image_bytes, login
+from testutils import UPLOAD_URL, bearer, image_bytes, login, names_in_store
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +29,6 @@ PNG = image_bytes("PNG", (40, 30))
 
 def png(color: str = "red") -> SimpleUploadedFile:
     return SimpleUploadedFile("p.png", image_bytes("PNG", (40, 30), color=color), content_type="image/png")
-
-
-def names_in_store() -> set[str]:
-    return {name for prefix in ("images/", "uploads/") for name, _ in stored_objects(default_storage, prefix)}
 
 
 def over_quota(response, usage: int, images: int, quota: int, size: int) -> None:
