@@ -1,5 +1,5 @@
 """Ten photos of about 2 MB through the admin's "Upload images" page, in Chromium: the wall time from the Upload click
-until all ten are listed ready, and the API's CPU per upload (issue 24).
+until all ten are listed ready, and the API's CPU per upload.
 
 A deployment's shape on one machine, as bench/direct_upload_cpu.py has it: gunicorn (one worker of the project's
 gunicorn.conf.py, 8 threads, on a core of its own) in front of SeaweedFS, PostgreSQL, Celery on a Redis of the

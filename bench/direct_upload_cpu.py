@@ -1,5 +1,5 @@
 """CPU time the API process spends per upload of a ~6 MB photo: proxied (POST /api/images/upload/) vs direct
-(sign, the client POSTs to S3, complete). Issue 12.
+(sign, the client POSTs to S3, complete).
 
 A deployment's shape on one machine: gunicorn (one sync worker, on a core of its own) in front of SeaweedFS,
 PostgreSQL (or --database sqlite), Celery on Redis (database 13, flushed) with two workers, one for the

@@ -5,7 +5,7 @@ Run by hand: .venv/bin/python bench/scrub.py [--repeats N]
 Input, made in memory: a 12 MP JPEG (4000x3000, gradient plus noise, quality 90) as a phone writes it:
 EXIF with orientation 6, make, model, maker note, serial number and GPS, XMP, an ICC profile and a comment.
 The upload path already decodes every upload once (validators.validate_image_file, the integrity check);
-the scrub is what issue 13 adds on top, so it must cost well under that decode.
+the scrub comes on top of it, so it must cost well under that decode.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Drive the whole API with the client openapi-python-client generated from the served schema (issue 11).
+"""Drive the whole API with the client openapi-python-client generated from the served schema.
 
 Every call goes through the generated package `image_service_client` (on PYTHONPATH, with the project's root for
 testutils), and every answer must parse into the model its status declares: a 2xx into the resource's model, a 4xx
@@ -367,7 +367,7 @@ def main(base_url: str) -> None:
     remaining = expect("list after deleting", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in remaining] == [ids[2]]
 
-    # Direct upload (issue 12): sign, POST the file to the store's URL with the signed fields (not an API
+    # Direct upload: sign, POST the file to the store's URL with the signed fields (not an API
     # operation: S3's, or the service's own on local storage), complete; completing again, the same image.
     data = image_bytes("JPEG", (320, 240), color=(200, 200, 30))
     signed = expect(
@@ -400,7 +400,7 @@ def main(base_url: str) -> None:
         HTTPStatus.NOT_FOUND,
         Error,
     )
-    # The same by PUT (issue 24): the bare bytes to the signed URL with the signed headers, exactly the declared size.
+    # The same by PUT: the bare bytes to the signed URL with the signed headers, exactly the declared size.
     data = image_bytes("JPEG", (200, 150), color=(30, 120, 200))
     signed_put = expect(
         "direct upload by PUT, sign",
@@ -449,7 +449,7 @@ def main(base_url: str) -> None:
         HTTPStatus.UNAUTHORIZED,
         Error,
     )
-    # Last: replaying a rotated-out refresh token ends its session (issue 14).
+    # Last: replaying a rotated-out refresh token ends its session (refresh-token reuse detection).
     reused = expect(
         "refresh with the rotated-out token (401)",
         auth_token_refresh_create.sync_detailed(client=public, body=TokenRefreshRequest(refresh=tokens.refresh)),

@@ -1,5 +1,5 @@
 """The embedded default (no broker): an upload answers at once, its variants are made after the answer by the API
-process, and those of a process that died first are made by the sweeper (issue 19)."""
+process, and those of a process that died first are made by the sweeper."""
 
 import os
 import threading

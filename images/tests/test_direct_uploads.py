@@ -1,4 +1,4 @@
-"""Direct uploads (issue 12): sign, POST the file straight to the store, complete; on the S3 server and on local disk.
+"""Direct uploads: sign, POST the file straight to the store, complete; on the S3 server and on local disk.
 
 The S3 tests POST to the real SeaweedFS with `requests`, as any client would: the store itself enforces
 the signed policy. The local tests POST the same form to the service's own signed URL.
@@ -455,7 +455,7 @@ def test_the_same_flow_on_local_storage(auth_client, user, media_root, django_ca
 
     assert response.status_code == 201
     image = Image.objects.get()
-    assert response.json()["image"].startswith(f"/media/{image.image.name}?")  # signed (issue 13)
+    assert response.json()["image"].startswith(f"/media/{image.image.name}?")  # signed
     assert APIClient().get(response.json()["image"]).getvalue() == data
     assert re.fullmatch(rf"images/{user.pk}/{UUID}_Garden\.jpeg", image.image.name)
     assert (media_root / image.image.name).read_bytes() == data
@@ -543,7 +543,7 @@ def test_the_schema_describes_signing_and_completion_as_json_operations(schema):
         assert "#/components/schemas/QuotaExceeded" in refs
 
 
-# --- The same rules as the proxied upload, as issues 13 and 14 made them ---------------------------------
+# --- The same rules as the proxied upload: metadata stripped, verified email, duplicates -------------------
 
 
 def test_a_direct_upload_loses_its_metadata_as_a_proxied_one_does(

@@ -1,4 +1,4 @@
-"""Per-user quota (issue 12): at the limit, over it on each path (proxied, signing, completion), and racing.
+"""Per-user quota: at the limit, over it on each path (proxied, signing, completion), and racing.
 
 The races run real threads, each with its own database connection, through the real endpoints: on
 PostgreSQL the owner's row lock decides (CI runs the suite there too); on SQLite the database's write lock.
@@ -231,7 +231,7 @@ def test_the_same_upload_completed_at_once_from_two_clients_makes_one_image(user
     assert results == [(201, Image.objects.get().pk)] * 2, results
 
 
-# --- The running totals on the user's row (issue 19) ---------------------------------------------------------------
+# --- The running totals on the user's row ------------------------------------------------------------------------
 
 
 def totals(user) -> tuple[int, int]:

@@ -78,7 +78,7 @@ def test_metadata_is_recorded_from_the_bytes_and_shown(upload, auth_client, fmt,
 
 
 def test_the_original_is_stored_byte_for_byte(upload, media_root, settings):
-    settings.IMAGE_STRIP_METADATA = False  # issue 13: the default now strips metadata (test_phone_photos.py)
+    settings.IMAGE_STRIP_METADATA = False  # the default strips metadata (test_phone_photos.py)
     data = jpeg_with_exif((64, 48), orientation=6)
 
     body = upload(SimpleUploadedFile("o.jpg", data, content_type="image/jpeg"))
@@ -221,7 +221,7 @@ def test_rebuild_variants_replaces_the_files_and_keeps_nothing_stale(upload_comm
     assert "Rebuilt the variants of 1 image(s), 0 failed." in rebuild()
 
     after = set(Image.objects.get(pk=body["id"]).variants.values())
-    # One name per variant (issue 10: a job run again replaces its files in place, never duplicates).
+    # One name per variant (a job run again replaces its files in place, never duplicates them).
     assert after == before
     for name in after:
         with PILImage.open(media_root / name) as variant:  # a real WebP again, where "stale" was

@@ -132,7 +132,7 @@ def test_refresh_rotates_and_the_used_refresh_token_is_blacklisted(api_client, u
     assert first.status_code == 200
     assert set(first.json()) == {"access", "refresh"}
     assert replay.status_code == 401
-    # The replay ends the session (issue 14): the token the first refresh handed out is refused too.
+    # The replay ends the session (reuse detection): the token the first refresh handed out is refused too.
     assert api_client.post(url, {"refresh": first.json()["refresh"]}, format="json").status_code == 401
 
 
