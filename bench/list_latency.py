@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(tempfile.mkdtemp(prefix="list-bench-"))
 sys.path.insert(0, str(ROOT))
-from testutils import S3Server, free_port, start_weed, terminate  # noqa: E402
+from testutils import S3Server, free_port, login, start_weed, terminate  # noqa: E402
 
 STORE = S3Server(f"http://127.0.0.1:{free_port()}", "bench", "bench-secret", "bench-bucket")
 os.environ.update(**STORE.service_env())
@@ -37,6 +37,7 @@ from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
 
 from images.models import Image  # noqa: E402
 from users.models import User  # noqa: E402
@@ -75,11 +76,7 @@ def main() -> None:
             for i in range(args.images)
         )
         client = Client()
-        token = client.post(
-            "/api/auth/login/",
-            {"email": "bench@example.com", "password": "Bench-Password-1"},
-            content_type="application/json",
-        ).json()["access"]
+        token = login(APIClient(), "bench@example.com", "Bench-Password-1")["access"]
         results = {
             "URLs signed every time (S3Storage)": None,
             "cache cold (first list)": timed_lists(client, token, args.runs, clear_cache=True),

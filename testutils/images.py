@@ -84,11 +84,11 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def two_colour_picture(size: tuple[int, int]) -> PILImage.Image:
-    """Left half red, right half blue (shows which way a picture was turned), with some noise."""
+def two_colour_picture(size: tuple[int, int], noise: bool = True) -> PILImage.Image:
+    """Left half red, right half blue (shows which way a picture was turned), with some noise unless told."""
     img = PILImage.new("RGB", size, "red")
     img.paste(PILImage.new("RGB", (size[0] // 2, size[1]), "blue"), (size[0] // 2, 0))
-    return PILImage.blend(img, PILImage.effect_noise(size, 30).convert("RGB"), 0.1)
+    return PILImage.blend(img, PILImage.effect_noise(size, 30).convert("RGB"), 0.1) if noise else img
 
 
 def phone_photo(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), orientation: int = 6) -> bytes:

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 
 from images.models import Image
 from images.tasks import make_variants
-from testutils import LIST_URL, delete_url, detail_url, image_bytes, url_path
+from testutils import LIST_URL, delete_url, detail_url, image_bytes, two_colour_picture, url_path
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +43,7 @@ def jpeg_with_exif(size: tuple[int, int], orientation: int = 1) -> bytes:
     gps[ExifTags.GPS.GPSLatitudeRef] = "N"
     gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 24.0)
     buffer = io.BytesIO()
-    # Left half red, right half blue: shows which way the image was turned.
-    img = PILImage.new("RGB", size, "red")
-    img.paste(PILImage.new("RGB", (size[0] // 2, size[1]), "blue"), (size[0] // 2, 0))
-    img.save(buffer, "JPEG", exif=exif, quality=95)
+    two_colour_picture(size, noise=False).save(buffer, "JPEG", exif=exif, quality=95)
     return buffer.getvalue()
 
 
