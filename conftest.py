@@ -1,6 +1,6 @@
 """Shared fixtures: real accounts made through the real endpoints, real images made with Pillow.
 
-Fixtures only (and the private functions they need); helpers that tests import live in testutils.py.
+Fixtures only (and the private functions they need); helpers that tests import live in testutils/.
 """
 
 import dataclasses

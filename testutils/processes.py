@@ -141,11 +141,11 @@ def kill_group(process: subprocess.Popen | None, sig: int = signal.SIGKILL) -> N
 
 def terminate(processes: subprocess.Popen | Iterable[subprocess.Popen], timeout: float = 15) -> None:
     """Stop processes as a supervisor does: SIGTERM to each still running, then SIGKILL to any not gone in `timeout`."""
-    processes = [processes] if isinstance(processes, subprocess.Popen) else list(processes)
-    for process in processes:
+    stopping = [processes] if isinstance(processes, subprocess.Popen) else list(processes)
+    for process in stopping:
         if process.poll() is None:
             process.terminate()
-    for process in processes:
+    for process in stopping:
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
