@@ -1,13 +1,12 @@
 """Shared fixtures: real accounts made through the real endpoints, real images made with Pillow.
 
-Fixtures only (and the private functions they need); helpers that tests import live in testutils.py.
+Fixtures only (and the private functions they need); helpers that tests import live in testutils/.
 """
 
 import dataclasses
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,26 +14,31 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from testutils import (
-    PROJECT,
     S3_ACCESS_KEY,
     S3_BUCKET,
     S3_SECRET_KEY,
     TEST_BROKER_URL,
     UPLOAD_URL,
+    WEED,
     S3Server,
     bearer,
+    current_database_url,
     free_port,
     image_bytes,
+    kill,
+    log_tail,
     login,
     signup,
+    start_celery_worker,
     start_redis,
-    stop,
+    start_weed,
+    terminate,
     use_storage,
+    wait_until,
 )
 
 # The processes the tests start (a settings reader, gunicorn, manage.py) never read a developer's .env
@@ -80,7 +84,7 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     process = start_redis(port, tmp_path)
     yield f"redis://127.0.0.1:{port}/0", process
     if process.poll() is None:
-        stop(process)
+        kill(process)
 
 
 def _use_broker(url: str) -> None:
@@ -104,22 +108,11 @@ def dead_broker() -> Iterator[str]:
     _use_broker(TEST_BROKER_URL)
 
 
-def _database_url() -> str:
-    """The test database as a URL a separate process can open."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    host, port = db["HOST"] or "localhost", db["PORT"] or 5432
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def database_url(transactional_db) -> str:
     """The test database as a URL for a process the test starts (gunicorn, a worker); what the test writes is
     committed, so that process sees it."""
-    return _database_url()
+    return current_database_url()
 
 
 @pytest.fixture
@@ -147,34 +140,23 @@ def worker(broker: str, media_root: Path, worker_settings: dict[str, str]) -> It
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": current_database_url(),
         "MEDIA_ROOT": str(media_root),
         "USE_S3": "False",
         **worker_settings,
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    ]
     log = media_root.parent / "worker.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while b" ready." not in log.read_bytes() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert b" ready." in log.read_bytes(), log.read_text()[-3000:]
-    yield log
-    process.terminate()
-    process.wait(timeout=30)
+    process = start_celery_worker(env, log, "--loglevel=INFO")
+
+    def ready_or_gone() -> bool:
+        return b" ready." in log.read_bytes() or process.poll() is not None
+
+    try:
+        wait_until(ready_or_gone, "celery worker", timeout=60, log=log)
+        assert b" ready." in log.read_bytes(), log_tail(log)
+        yield log
+    finally:
+        terminate(process, timeout=30)
 
 
 @pytest.fixture(autouse=True)
@@ -326,18 +308,10 @@ def schema() -> dict:
 
 
 def _wait_for_bucket(server: S3Server, process: subprocess.Popen | None, log: Path | None) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"weed exited with {process.returncode}:\n{log.read_text()[-3000:]}", pytrace=False)
-        try:
-            server.client().head_bucket(Bucket=server.bucket)
-            return
-        except (BotoCoreError, ClientError):
-            if time.monotonic() > deadline:
-                tail = log.read_text()[-3000:] if log else ""
-                pytest.fail(f"No S3 bucket at {server.endpoint} after 60 s.\n{tail}", pytrace=False)
-            time.sleep(0.2)
+    try:
+        server.wait_for_bucket(process, log, timeout=60)
+    except AssertionError as failure:
+        pytest.fail(str(failure), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -358,34 +332,13 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         yield server
         return
 
-    weed = Path(sys.executable).with_name("weed")
-    if not weed.exists():
-        pytest.fail(f"{weed} is missing: install requirements-dev.txt (make test does).", pytrace=False)
+    if not WEED.exists():
+        pytest.fail(f"{WEED} is missing: install requirements-dev.txt (make test does).", pytrace=False)
     workdir = tmp_path_factory.mktemp("seaweedfs")
     log = workdir / "weed.log"
-    port = free_port()
-    server = S3Server(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET)
     # weed mini moves its other components to free ports by itself; the S3 port is chosen here.
-    command = [
-        str(weed),
-        "mini",
-        f"-dir={workdir}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.port={port}",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        # Off: WebDAV caches in a folder of /tmp that every weed on the machine shares (another suite's weed
-        # holds its locks), and the Iceberg and Lance ports are fixed ones that two weeds cannot both have.
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-bucket={S3_BUCKET}",
-    ]
-    # The keys in its environment are the server's credentials.
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT)
+    server = S3Server(f"http://127.0.0.1:{free_port()}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET)
+    process = start_weed(workdir, server, log)
     server = dataclasses.replace(server, pid=process.pid)
     try:
         started = time.monotonic()
@@ -393,12 +346,7 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         print(f"\nSeaweedFS S3 ready in {time.monotonic() - started:.1f} s (pid {process.pid})")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=15)
 
 
 @pytest.fixture
@@ -409,6 +357,14 @@ def s3_storage(s3_server: S3Server, settings) -> S3Server:
         client.delete_object(Bucket=s3_server.bucket, Key=key)
     use_storage(settings, **s3_server.storage_options())
     return s3_server
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request) -> str:
+    """Run the test on local storage and on the S3 server."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return request.param
 
 
 @pytest.fixture

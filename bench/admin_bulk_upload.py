@@ -1,5 +1,5 @@
 """Ten photos of about 2 MB through the admin's "Upload images" page, in Chromium: the wall time from the Upload click
-until all ten are listed ready, and the API's CPU per upload (issue 24).
+until all ten are listed ready, and the API's CPU per upload.
 
 A deployment's shape on one machine, as bench/direct_upload_cpu.py has it: gunicorn (one worker of the project's
 gunicorn.conf.py, 8 threads, on a core of its own) in front of SeaweedFS, PostgreSQL, Celery on a Redis of the
@@ -26,23 +26,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project's root: testutils
 sys.path.insert(0, str(ROOT / ".ci" / "browser"))
 import stack  # noqa: E402  (.ci/browser/stack.py: the same servers as the browser tests)
 
-PG_SERVER, PG_DATABASE = "postgres://postgres@127.0.0.1:5432/postgres", "admin_bulk_upload_bench"
-TICKS = os.sysconf("SC_CLK_TCK")
+from testutils import (  # noqa: E402
+    child_pids,
+    cpu_seconds,
+    free_port,
+    postgres_database,
+    postgres_drop,
+    start_celery_worker,
+    start_gunicorn,
+    start_redis,
+    terminate,
+)
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+PG_DATABASE = "admin_bulk_upload_bench"
 
 
 def request_cpu(log: Path) -> dict[str, list[float]]:
@@ -88,71 +89,47 @@ def main() -> int:
     processes: list[subprocess.Popen] = []
     database = ""
     try:
-        redis_port = stack.free_port()
-        processes.append(
-            subprocess.Popen(
-                ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                cwd=work,
-                stdout=subprocess.DEVNULL,
-            )
-        )
+        redis_port = free_port()
+        processes.append(start_redis(redis_port, work))
         broker = f"redis://127.0.0.1:{redis_port}/0"
-        s3 = f"http://127.0.0.1:{stack.free_port()}"
-        weed = stack.start_weed(work / "weed", int(s3.rsplit(":", 1)[1]))
+        s3 = f"http://127.0.0.1:{free_port()}"
+        weed = stack.start_store(work / "weed", s3)
         processes.append(weed)
         if args.database == "postgres":
-            with psycopg.connect(PG_SERVER, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-                connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-            database = f"{PG_SERVER.rsplit('/', 1)[0]}/{PG_DATABASE}"
-        api = stack.Api("bench", stack.free_port(), {}, work / "api", store=s3)
+            database = postgres_database(PG_DATABASE)
+        api = stack.Api("bench", free_port(), {}, work / "api", store=s3)
         cpu_log = work / "request-cpu.log"
         api.env = stack.api_env(
             api.folder, cors=[], database=database, s3_endpoint=s3, CELERY_BROKER_URL=broker, BENCH_CPU_LOG=str(cpu_log)
         )
         if stack.prepare(api).wait() != 0:
             raise SystemExit(api.log_tail())
-        with (api.folder / "gunicorn.log").open("wb") as log:
-            server = subprocess.Popen(
-                [
-                    str(stack.BIN / "gunicorn"),
-                    "-c",
-                    str(ROOT / "bench" / "gunicorn_thread_cpu.py"),
-                    "--pythonpath",
-                    str(stack.HERE),
-                    "static_wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{api.port}",
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=api.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=lambda: os.sched_setaffinity(0, api_cores),
-            )
+        server = start_gunicorn(
+            api.port,
+            api.env,
+            api.folder / "gunicorn.log",
+            "-c",
+            str(ROOT / "bench" / "gunicorn_thread_cpu.py"),
+            "--pythonpath",
+            str(stack.HERE),
+            app="static_wsgi:application",
+            preexec_fn=lambda: os.sched_setaffinity(0, api_cores),
+        )
         api.processes.append(server)
         processes.append(server)
         for queue in ("uploads", "celery"):
+            log = api.folder / f"worker-{queue}.log"
             processes.append(
-                subprocess.Popen(
-                    [str(stack.BIN / "celery"), "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING", "-Q"]
-                    + [queue, "-n", f"{queue}@bench", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-                    cwd=ROOT,
-                    env=api.env,
-                    stdout=(api.folder / f"worker-{queue}.log").open("wb"),
-                    stderr=subprocess.STDOUT,
-                )
+                start_celery_worker(api.env, log, "--loglevel=WARNING", "-Q", queue, "-n", f"{queue}@bench")
             )
         stack.bucket_ready(s3, [api.base], weed)
         stack.wait_for_api(api)
         (work / "files").mkdir()
         files = stack.photos(work / "files", "photo", args.files, args.size)
         sizes = [path.stat().st_size for path in files]
-        worker = children(server.pid)[0]
+        worker = child_pids(server.pid)[0]
         config = {
-            "page": f"http://127.0.0.1:{stack.free_port()}",
+            "page": f"http://127.0.0.1:{free_port()}",
             "example": "",
             "uppy": str(stack.HERE / "node_modules" / "uppy" / "dist"),
             "photos": [],
@@ -186,10 +163,9 @@ def main() -> int:
                 cpu_seconds(worker) - before,
             )
     finally:
-        stack.stop(list(reversed(processes)))
+        terminate(reversed(processes), timeout=15)
         if database:
-            with psycopg.connect(PG_SERVER, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+            postgres_drop(PG_DATABASE)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

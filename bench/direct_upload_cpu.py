@@ -1,5 +1,5 @@
 """CPU time the API process spends per upload of a ~6 MB photo: proxied (POST /api/images/upload/) vs direct
-(sign, the client POSTs to S3, complete). Issue 12.
+(sign, the client POSTs to S3, complete).
 
 A deployment's shape on one machine: gunicorn (one sync worker, on a core of its own) in front of SeaweedFS,
 PostgreSQL (or --database sqlite), Celery on Redis (database 13, flushed) with two workers, one for the
@@ -19,7 +19,6 @@ import argparse
 import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,39 +26,35 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-import psycopg
 import redis
 import requests
-from botocore.config import Config
-from PIL import ExifTags, Image, ImageCms
+from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's root: testutils
+from testutils import (  # noqa: E402
+    PROJECT,
+    XMP_WITH_LOCATION,
+    S3Server,
+    cpu_seconds,
+    free_port,
+    login_over_http,
+    noisy_gradient,
+    phone_exif,
+    postgres_database,
+    postgres_drop,
+    srgb_profile,
+    start_celery_worker,
+    start_gunicorn,
+    start_weed,
+    terminate,
+    wait_for_http,
+)
+
+ROOT = PROJECT
 BROKER = "redis://127.0.0.1:6379/13"
 KEY, SECRET, BUCKET = "bench-key", "bench-secret", "bench-images"
 PASSWORD = "Bench-Password-1"
-TICKS = os.sysconf("SC_CLK_TCK")
-PG_SERVER, PG_DATABASE = "postgres://postgres@127.0.0.1:5432/postgres", "direct_upload_bench"
-
-
-def postgres_database(name: str) -> str:
-    """Create an empty database on the machine's PostgreSQL; return its URL."""
-    postgres_drop(name)
-    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
-
-
-def postgres_drop(name: str) -> None:
-    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+PG_DATABASE = "direct_upload_bench"
 
 
 def photo(target_bytes: int = 6_000_000, *, phone: bool = False) -> bytes:
@@ -68,25 +63,11 @@ def photo(target_bytes: int = 6_000_000, *, phone: bool = False) -> bytes:
     `phone`: with what a phone writes beside the pixels (EXIF with GPS, make and model, a 30 KB maker note; XMP;
     an ICC profile), which the service strips before storing (IMAGE_STRIP_METADATA).
     """
-    width, height = 4000, 3000
-    gradient = Image.linear_gradient("L").resize((width, height))
-    noise = Image.effect_noise((width, height), 40)
-    img = Image.merge("RGB", (gradient, noise, Image.blend(gradient, noise, 0.5)))
+    img = noisy_gradient((4000, 3000), sigma=40)
     options = {}
     if phone:
-        exif = Image.Exif()
-        exif[ExifTags.Base.Orientation] = 6
-        exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "PhoneMaker", "Phone 15"
-        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.MakerNote] = os.urandom(30_000)
-        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-        gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (48.0, 51.0, 29.0)
-        options = {
-            "exif": exif.tobytes(),
-            "icc_profile": ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
-            "xmp": b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-'
-            b'ns#"><rdf:Description exif:GPSLatitude="48,51.48N" xmlns:exif="http://ns.adobe.com/exif/1.0/"/>'
-            b"</rdf:RDF></x:xmpmeta>",
-        }
+        exif = phone_exif(6, maker_note=os.urandom(30_000))
+        options = {"exif": exif.tobytes(), "icc_profile": srgb_profile(), "xmp": XMP_WITH_LOCATION}
     data = b""
     for quality in range(70, 100):
         buffer = io.BytesIO()
@@ -123,28 +104,6 @@ def request_cpu(log: Path) -> dict[str, float]:
     return means
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far (/proc/PID/stat fields 14 and 15)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
-def wait_for(check, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} did not start")
-        time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
@@ -168,40 +127,15 @@ def main() -> None:
     api_cores, other_cores = {0}, set(range(1, os.cpu_count() or 1)) or {0}
     os.sched_setaffinity(0, other_cores)
     work = Path(tempfile.mkdtemp(prefix="direct-upload-bench-"))
-    s3_port, api_port = free_port(), free_port()
-    endpoint, api = f"http://127.0.0.1:{s3_port}", f"http://127.0.0.1:{api_port}"
+    api_port = free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    store = S3Server(f"http://127.0.0.1:{free_port()}", KEY, SECRET, BUCKET)
     processes: list[subprocess.Popen] = []
     cleanups = []
     try:
-        weed_env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(BIN / "weed"),
-                    "mini",
-                    f"-dir={work}",
-                    "-ip=127.0.0.1",
-                    "-ip.bind=127.0.0.1",
-                    f"-s3.port={s3_port}",
-                    "-master.telemetry=false",
-                    "-admin.ui=false",
-                    f"-bucket={BUCKET}",
-                ],
-                cwd=work,
-                env=weed_env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET,
-            region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}),
-        )
-        wait_for(lambda: s3.head_bucket(Bucket=BUCKET) or True, "SeaweedFS")
+        weed = start_weed(work / "weed", store)
+        processes.append(weed)
+        store.wait_for_bucket(weed)
 
         database = f"sqlite:///{work / 'db.sqlite3'}"
         if args.database == "postgres":
@@ -217,12 +151,7 @@ def main() -> None:
             "DB_NAME": "",
             "DATABASE_URL": database,
             "MEDIA_ROOT": str(work / "media"),
-            "USE_S3": "True",
-            "AWS_ACCESS_KEY_ID": KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_STORAGE_BUCKET_NAME": BUCKET,
-            "AWS_S3_ENDPOINT_URL": endpoint,
-            "AWS_S3_ADDRESSING_STYLE": "path",
+            **store.service_env(),
             "CELERY_BROKER_URL": BROKER,
             "REDIS_URL": "",
             "THROTTLE_UPLOAD_RATE": "100000/min",
@@ -244,56 +173,24 @@ def main() -> None:
             check=True,
             cwd=ROOT,
         )
-        server = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{api_port}",
-                "--workers",
-                "1",
-                "--timeout",
-                "120",
-                "-c",
-                str(ROOT / "bench" / "gunicorn_cpu.py"),
-            ],
-            cwd=ROOT,
-            env={**env, "BENCH_CPU_LOG": str(cpu_log)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
+        server = start_gunicorn(
+            api_port,
+            {**env, "BENCH_CPU_LOG": str(cpu_log)},
+            None,
+            "--timeout",
+            "120",
+            "-c",
+            str(ROOT / "bench" / "gunicorn_cpu.py"),
             preexec_fn=lambda: os.sched_setaffinity(0, api_cores),
         )
         processes.append(server)
-        wait_for(lambda: requests.get(f"{api}/api/health/", timeout=2).status_code < 600, "gunicorn")
+        wait_for_http(f"{api}/api/health/", server, None)
         session = requests.Session()
-        token = session.post(
-            f"{api}/api/auth/login/", json={"email": "bench@example.com", "password": PASSWORD}, timeout=30
-        ).json()["access"]
-        session.headers["Authorization"] = f"Bearer {token}"
+        session.headers["Authorization"] = f"Bearer {login_over_http(api, 'bench@example.com', PASSWORD)}"
         # Two workers, as the deployment docs have them: verifications (queue "uploads") never wait behind
         # variants (queue "celery").
         workers = [
-            subprocess.Popen(
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool=solo",
-                    "--loglevel=WARNING",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{queue}@bench",
-                    "--without-heartbeat",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
-            )
+            start_celery_worker(env, None, "--loglevel=WARNING", "-Q", queue, "-n", f"{queue}@bench")
             for queue in ("uploads", "celery")
         ]
         processes.extend(workers)
@@ -303,8 +200,8 @@ def main() -> None:
         def idle_workers() -> None:
             """Wait until the workers have taken every task and their CPU time stands still (variants done)."""
             before = -1.0
-            while broker.llen("celery") or broker.llen("uploads") or cpu_seconds(worker_pids) != before:
-                before = cpu_seconds(worker_pids)
+            while broker.llen("celery") or broker.llen("uploads") or cpu_seconds(*worker_pids) != before:
+                before = cpu_seconds(*worker_pids)
                 time.sleep(0.3)
 
         data = photo(phone=args.phone)
@@ -326,7 +223,7 @@ def main() -> None:
             """Upload `runs` times: mean API CPU per request kind, workers' CPU per upload, median wall time."""
             idle_workers()
             cpu_log.write_text("")
-            walls, workers_before = [], cpu_seconds(worker_pids)
+            walls, workers_before = [], cpu_seconds(*worker_pids)
             for _ in range(runs):
                 if after_idle:
                     idle_workers()
@@ -337,7 +234,7 @@ def main() -> None:
             found = request_cpu(cpu_log)
             return {
                 **found,
-                "workers": (cpu_seconds(worker_pids) - workers_before) / runs,
+                "workers": (cpu_seconds(*worker_pids) - workers_before) / runs,
                 "wall": statistics.median(walls),
             }
 
@@ -376,13 +273,7 @@ def main() -> None:
             f" one full decode of the photo {decode_cpu(data) * 1000:.1f} ms"
         )
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(reversed(processes), timeout=15)
         for cleanup in cleanups:
             cleanup()
         shutil.rmtree(work, ignore_errors=True)  # SeaweedFS's volumes: about 250 MB a run

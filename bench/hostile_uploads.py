@@ -4,12 +4,10 @@ Run by hand: .venv/bin/python bench/hostile_uploads.py
 """
 
 import os
-import struct
 import sys
 import tempfile
 import time
 import tracemalloc
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,19 +25,7 @@ from django.core.validators import ValidationError  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from images.validators import validate_image_file  # noqa: E402
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
-        + chunk(b"IEND", b"")
-    )
+from testutils import png_claiming  # noqa: E402
 
 
 def refuse(data: bytes, runs: int = 200) -> tuple[float, int, str]:

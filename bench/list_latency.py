@@ -14,19 +14,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(tempfile.mkdtemp(prefix="list-bench-"))
-PORT = 18334
 sys.path.insert(0, str(ROOT))
+from testutils import S3Server, free_port, login, start_weed, terminate  # noqa: E402
+
+STORE = S3Server(f"http://127.0.0.1:{free_port()}", "bench", "bench-secret", "bench-bucket")
+os.environ.update(**STORE.service_env())
 os.environ.update(
     DJANGO_SETTINGS_MODULE="config.settings",
     DB_NAME="",
     DATABASE_URL=f"sqlite:///{WORK / 'db.sqlite3'}",
     ALLOWED_HOSTS="testserver",
-    USE_S3="True",
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench-secret",
-    AWS_STORAGE_BUCKET_NAME="bench-bucket",
-    AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{PORT}",
-    AWS_S3_ADDRESSING_STYLE="path",
     CELERY_BROKER_URL="",
     REDIS_URL="",
     LOG_LEVEL="WARNING",
@@ -36,49 +33,20 @@ import django  # noqa: E402
 
 django.setup()
 
-import boto3  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
 
 from images.models import Image  # noqa: E402
 from users.models import User  # noqa: E402
 
 
 def start_s3() -> subprocess.Popen:
-    weed = Path(sys.executable).with_name("weed")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
-    process = subprocess.Popen(
-        [
-            str(weed),
-            "mini",
-            f"-dir={WORK}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-s3.port={PORT}",
-            "-master.telemetry=false",
-            "-admin.ui=false",
-            "-bucket=bench-bucket",
-        ],
-        cwd=WORK,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{PORT}",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench-secret",
-        region_name="us-east-1",
-    )
-    while True:
-        try:
-            client.head_bucket(Bucket="bench-bucket")
-            return process
-        except Exception:
-            time.sleep(0.1)
+    process = start_weed(WORK / "weed", STORE)
+    STORE.wait_for_bucket(process, timeout=90)
+    return process
 
 
 def timed_lists(client: Client, token: str, runs: int, clear_cache: bool) -> list[float]:
@@ -108,11 +76,7 @@ def main() -> None:
             for i in range(args.images)
         )
         client = Client()
-        token = client.post(
-            "/api/auth/login/",
-            {"email": "bench@example.com", "password": "Bench-Password-1"},
-            content_type="application/json",
-        ).json()["access"]
+        token = login(APIClient(), "bench@example.com", "Bench-Password-1")["access"]
         results = {
             "URLs signed every time (S3Storage)": None,
             "cache cold (first list)": timed_lists(client, token, args.runs, clear_cache=True),
@@ -133,8 +97,7 @@ def main() -> None:
                 f"median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs"
             )
     finally:
-        s3.terminate()
-        s3.wait()
+        terminate(s3)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ Redis database is flushed before and after; no worker consumes them).
 """
 
 import argparse
-import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,27 +24,20 @@ import redis
 import requests
 from aiosmtpd.controller import Controller
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's root: testutils
+from testutils import (  # noqa: E402
+    PROJECT,
+    SlowMailServer,
+    account_over_http,
+    free_port,
+    start_gunicorn,
+    terminate,
+    wait_for_http,
+)
+
+ROOT = PROJECT
 KNOWN, UNKNOWN = "known@example.com", "nobody@example.com"
 PASSWORD = "Bench-Password-42"
-
-
-class Sink:
-    """An SMTP server that accepts every mail after a delay, and counts them."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay, self.count = delay, 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        await asyncio.sleep(self.delay)
-        self.count += 1
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def timed_post(url: str, email: str) -> float:
@@ -66,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="reset-bench-"))
-    sink = Sink(args.smtp_delay / 1000)
+    sink = SlowMailServer(args.smtp_delay / 1000)
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
     smtp.start()
     port = free_port()
@@ -92,30 +83,15 @@ def main() -> None:
         "PASSWORD_RESET_MAIL_RATES": "100000/min",
         "LOG_LEVEL": "WARNING",
     }
-    bin_dir = Path(sys.executable).parent
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=args.root, env=env, check=True)
     if args.broker:
         redis.Redis.from_url(args.broker).flushdb()
-    log = (work / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [bin_dir / "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        cwd=args.root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = work / "gunicorn.log"
+    server = start_gunicorn(port, env, log, workers=2, cwd=args.root)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/api/", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, (work / "gunicorn.log").read_text()
-                time.sleep(0.2)
-        body = {"email": KNOWN, "username": "known", "password": PASSWORD, "password2": PASSWORD}
-        assert requests.post(f"{base}/api/auth/signup/", json=body, timeout=30).status_code == 201
+        wait_for_http(f"{base}/api/", server, log)
+        account_over_http(base, KNOWN, "known", PASSWORD)
         url = f"{base}/api/auth/password/reset/"
         for _ in range(5):  # warm both workers up
             timed_post(url, KNOWN)
@@ -127,8 +103,7 @@ def main() -> None:
                 times.append(timed_post(url, email))
         time.sleep(1)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        terminate(server, timeout=30)
         smtp.stop()
         if args.broker:
             redis.Redis.from_url(args.broker).flushdb()
@@ -137,7 +112,7 @@ def main() -> None:
     print(f"{args.root} | {mode} | SMTP delay {args.smtp_delay:.0f} ms | {args.pairs} interleaved pairs")
     for name, times in (("known", known), ("unknown", unknown)):
         print(f"  {name:8} median {statistics.median(times):6.1f} ms   mean {statistics.mean(times):6.1f} ms")
-    print(f"  mails received: {sink.count}")
+    print(f"  mails received: {sink.received}")
 
 
 if __name__ == "__main__":

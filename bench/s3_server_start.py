@@ -3,56 +3,32 @@
 Run by hand: .venv/bin/python bench/s3_server_start.py [RUNS]
 """
 
-import os
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-
-WEED = Path(sys.executable).with_name("weed")
-PORT = 18333
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's root: testutils
+from testutils import S3Server, free_port, start_weed, terminate  # noqa: E402
 
 
 def one_run() -> tuple[float, float]:
-    workdir = tempfile.mkdtemp(prefix="weed-bench-")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
-    command = [
-        str(WEED),
-        "mini",
-        f"-dir={workdir}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.port={PORT}",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        "-bucket=bench-bucket",
-    ]
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{PORT}",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench-secret",
-        region_name="us-east-1",
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
-    )
+    """Start weed as the test fixture does; the seconds until its bucket answers, and until it has stopped."""
+    workdir = Path(tempfile.mkdtemp(prefix="weed-bench-"))
+    server = S3Server(f"http://127.0.0.1:{free_port()}", "bench", "bench-secret", "bench-bucket")
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    while True:
-        try:
-            client.head_bucket(Bucket="bench-bucket")
-            break
-        except Exception:
-            time.sleep(0.05)
-    ready = time.monotonic() - started
-    stopping = time.monotonic()
-    process.terminate()
-    process.wait()
-    return ready, time.monotonic() - stopping
+    process = start_weed(workdir, server)
+    try:
+        server.wait_for_bucket(process)
+        ready = time.monotonic() - started
+        stopping = time.monotonic()
+        terminate(process)
+        return ready, time.monotonic() - stopping
+    finally:
+        terminate(process)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

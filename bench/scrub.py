@@ -5,7 +5,7 @@ Run by hand: .venv/bin/python bench/scrub.py [--repeats N]
 Input, made in memory: a 12 MP JPEG (4000x3000, gradient plus noise, quality 90) as a phone writes it:
 EXIF with orientation 6, make, model, maker note, serial number and GPS, XMP, an ICC profile and a comment.
 The upload path already decodes every upload once (validators.validate_image_file, the integrity check);
-the scrub is what issue 13 adds on top, so it must cost well under that decode.
+the scrub comes on top of it, so it must cost well under that decode.
 """
 
 import argparse
@@ -16,25 +16,26 @@ import sys
 import time
 from pathlib import Path
 
-import django
-from PIL import Image, ImageCms
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.update(DB_NAME="", DATABASE_URL="")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django.setup()  # testutils (the tests' phone photo) imports DRF's test client
+sys.path.insert(0, str(ROOT))  # the project's root: images, testutils, and bench beside this one
 
-from bench.variants import photo_like  # noqa: E402 (a bench beside this one; needs the path above)
+from bench.variants import photo_like  # noqa: E402
 from images.scrub import strip_metadata  # noqa: E402
-from testutils import XMP_WITH_LOCATION, phone_exif  # noqa: E402
+from testutils import XMP_WITH_LOCATION, phone_exif, srgb_profile  # noqa: E402
 
 
 def phone_jpeg() -> bytes:
     buffer = io.BytesIO()
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     photo_like(4000, 3000).save(
-        buffer, "JPEG", quality=90, exif=phone_exif(6), xmp=XMP_WITH_LOCATION, icc_profile=icc, comment=b"taken at home"
+        buffer,
+        "JPEG",
+        quality=90,
+        exif=phone_exif(6),
+        xmp=XMP_WITH_LOCATION,
+        icc_profile=srgb_profile(),
+        comment=b"taken at home",
     )
     return buffer.getvalue()
 

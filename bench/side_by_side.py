@@ -27,9 +27,10 @@ import psycopg
 import redis
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service import ROOT, Stack, account, photo  # noqa: E402
-from upload_breakdown import service_env  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's root: testutils, bench
+from bench.service import PASSWORD, ROOT, Stack  # noqa: E402
+from bench.upload_breakdown import service_env  # noqa: E402
+from testutils import account_over_http, child_pids, photo_jpeg  # noqa: E402
 
 LUA_UPLOAD = """
 local f = io.open("{body}", "rb")
@@ -65,8 +66,8 @@ def wrk(url: str, script: Path, duration: int, connections: int) -> float:
 
 def prepare(base: str, work: Path, name: str, data: bytes) -> dict[str, str]:
     """Two accounts: one to upload into, one with exactly 20 images for the list and the detail; wrk scripts."""
-    token = account(base, f"{name}-up@example.com", f"{name}up")
-    reader = account(base, f"{name}-read@example.com", f"{name}read")
+    token = account_over_http(base, f"{name}-up@example.com", f"{name}up", PASSWORD)
+    reader = account_over_http(base, f"{name}-read@example.com", f"{name}read", PASSWORD)
     for i in range(20):
         files = {"image": ("photo.jpg", data, "image/jpeg")}
         answer = requests.post(
@@ -103,11 +104,6 @@ def processing_states(database_url: str, settle: float = 60) -> dict[str, int]:
             time.sleep(5)
 
 
-def worker_pid(master: int) -> int:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return int(children[0])
-
-
 def rss_kib(pid: int, field: str) -> int:
     """VmRSS (now) or VmHWM (the peak since the last reset) of a process, in KiB."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -118,13 +114,13 @@ def rss_growth(stack: Stack, cwd: Path, env: dict[str, str], name: str, small: b
     """MiB the peak RSS of a warmed-up sync worker grows by across one upload of `big`."""
     base = stack.gunicorn(cwd, env, workers=1, name=f"{name}-rss")
     master = stack.processes[-1].pid
-    token = account(base, f"{name}-rss@example.com", f"{name}rss")
+    token = account_over_http(base, f"{name}-rss@example.com", f"{name}rss", PASSWORD)
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(3):  # imports, connections, first allocations
         files = {"image": ("warm.jpg", small, "image/jpeg")}
         requests.post(f"{base}/api/images/upload/", files=files, headers=headers).raise_for_status()
         requests.get(f"{base}/api/images/", headers=headers).raise_for_status()
-    pid = worker_pid(master)
+    pid = child_pids(master)[0]
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak (VmHWM) starts again from the RSS now
     before = rss_kib(pid, "VmRSS")
     files = {"image": ("big.jpg", big, "image/jpeg")}
@@ -156,7 +152,7 @@ def main() -> None:
     try:
         for db in (2, 3):
             redis.Redis.from_url(f"{args.redis}/{db}").flushdb()
-        data = photo(1600, 1200)
+        data = photo_jpeg(1600, 1200)
         ours_env = service_env(stack.database(f"bench_ours_{os.getpid()}"), args.redis, stack.work / "media")
         if args.embedded:
             ours_env.update(CELERY_BROKER_URL="", REDIS_URL="")
@@ -177,7 +173,7 @@ def main() -> None:
         if args.only != "rss":
             throughput(stack, args, ours_env, upstream_env, data)
         if args.only != "throughput":
-            big = photo(3000, 2250, 98)
+            big = photo_jpeg(3000, 2250, 98)
             print(f"\nPeak RSS growth of one upload of a {3000 * 2250 / 1e6:.2f} MP, {len(big) / 2**20:.1f} MiB JPEG:")
             for name, cwd, env in (("this service", ROOT, ours_env), ("upstream", args.upstream, upstream_env)):
                 growths = [rss_growth(stack, cwd, env, f"{name[:4]}{i}", data, big) for i in range(args.runs)]

@@ -24,8 +24,9 @@ from pathlib import Path
 import redis
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service import ROOT, Stack, account, photo  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's root: testutils, bench
+from bench.service import PASSWORD, ROOT, Stack  # noqa: E402
+from testutils import account_over_http, photo_jpeg  # noqa: E402
 
 
 def service_env(database_url: str, redis_url: str, media: Path, redis_dbs: tuple[int, int] = (2, 3)) -> dict[str, str]:
@@ -124,8 +125,9 @@ def main() -> None:
             env = service_env(database, args.redis, stack.work / f"media-{index}", (2 + 2 * index, 3 + 2 * index))
             env.update(storage, SERVER_TIMING="True")
             base = stack.gunicorn(tree, env, workers=1, name=f"service-{index}")
-            servers[name] = (base, {"Authorization": f"Bearer {account(base)}"})
-        data = photo(width, height)
+            token = account_over_http(base, "bench@example.com", "bench", PASSWORD)
+            servers[name] = (base, {"Authorization": f"Bearer {token}"})
+        data = photo_jpeg(width, height)
         session = requests.Session()
 
         def upload(base: str, auth: dict, i: int) -> requests.Response:

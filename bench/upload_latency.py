@@ -36,20 +36,11 @@ django.setup()
 import redis  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
-from PIL import Image  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
 
 from config.celery import app  # noqa: E402
+from testutils import login, photo_jpeg  # noqa: E402
 from users.models import User  # noqa: E402
-
-
-def photo(width: int, height: int) -> bytes:
-    """A photo-like JPEG: a gradient with noise, quality 90."""
-    gradient = Image.linear_gradient("L").resize((width, height))
-    noise = Image.effect_noise((width, height), 30)
-    img = Image.merge("RGB", (gradient, noise, Image.blend(gradient, noise, 0.5)))
-    buffer = io.BytesIO()
-    img.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def time_uploads(client: Client, token: str, data: bytes, runs: int) -> list[float]:
@@ -74,14 +65,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     User.objects.create_user(email="bench@example.com", username="bench", password="Bench-Password-1")
     client = Client()
-    token = client.post(
-        "/api/auth/login/",
-        {"email": "bench@example.com", "password": "Bench-Password-1"},
-        content_type="application/json",
-    ).json()["access"]
+    token = login(APIClient(), "bench@example.com", "Bench-Password-1")["access"]
     queue = redis.Redis.from_url(BROKER)
     for label, size in (("12 MP JPEG", (4000, 3000)), ("2 MP JPEG", (1600, 1200))):
-        data = photo(*size)
+        data = photo_jpeg(*size)
         app.conf.update(task_always_eager=True)
         inline = time_uploads(client, token, data, runs)
         queue.flushdb()

@@ -3,7 +3,7 @@
 Run by hand: .venv/bin/python bench/variants.py [--repeats N] [--webp-methods 0,1,2,3,4,5,6]
 
 The service runs at IMAGE_VARIANT_WEBP_METHOD (settings); --webp-methods also runs it at each listed
-WebP method (libwebp effort, 0-6), printing time and bytes side by side (issue 13 chose the default so).
+WebP method (libwebp effort, 0-6), printing time and bytes side by side (how the default was chosen).
 
 Inputs, made once in a temp dir: a 24 MP JPEG (6000x4000, gradient plus noise, quality 90, EXIF
 Orientation 6 so both methods must autorotate) and a PNG of about 10 MB (just under the 10 MiB upload

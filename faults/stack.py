@@ -14,64 +14,36 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import boto3
 import psycopg
 import requests
-from botocore.config import Config as BotoConfig
 
-PROJECT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from testutils import (
+    BIN,
+    PROJECT,
+    Receiver,
+    S3Server,
+    free_port,
+    kill,
+    kill_group,
+    port_open,
+    start_redis,
+    start_weed,
+    wait_until,
+)
+
 S3_KEY, S3_SECRET, BUCKET = "fault-key", "fault-secret", "fault-images"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(check, what: str, timeout: float = 60, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 (anything but success means: not yet)
-            pass
-        if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"{what} not ready after {timeout} s\n{tail}")
-        time.sleep(0.1)
-
-
-def port_open(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
 
 
 def as_user(user: str, command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
     return ["runuser", "-u", user, "--", *command] if os.geteuid() == 0 else command
-
-
-def kill_group(process: subprocess.Popen | None, sig: int = signal.SIGKILL) -> None:
-    """Send a signal to a process started in a session of its own, and to every process it started."""
-    if process is not None and process.poll() is None:
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        if sig == signal.SIGKILL:
-            process.wait(timeout=30)
 
 
 def procfile_command(kind: str) -> str:
@@ -123,17 +95,10 @@ class Redis:
         self.folder, self.port, self.process = folder, free_port(), None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(lambda: port_open(self.port), "redis", timeout=10)
+        self.process = start_redis(self.port, self.folder)
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        kill(self.process)
 
     def restart(self) -> None:
         """Killed, and started again empty (no persistence, as on these machines)."""
@@ -215,40 +180,15 @@ class SeaweedFS:
         self.folder, self.log = folder, folder / "weed.log"
         names = ["master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc", "admin"]
         self.ports = {name: free_port() for name in names}
-        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
+        self.server = S3Server(f"http://127.0.0.1:{self.ports['s3']}", S3_KEY, S3_SECRET, BUCKET)
+        self.endpoint = self.server.endpoint
         self.process = None
 
     def start(self) -> None:
-        p = self.ports
-        command = [
-            str(BIN / "weed"),
-            "mini",
-            f"-dir={self.folder}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-master.port={p['master']}",
-            f"-master.port.grpc={p['master.grpc']}",
-            f"-volume.port={p['volume']}",
-            f"-volume.port.grpc={p['volume.grpc']}",
-            f"-filer.port={p['filer']}",
-            f"-filer.port.grpc={p['filer.grpc']}",
-            f"-s3.port={p['s3']}",
-            f"-s3.port.grpc={p['s3.grpc']}",
-            f"-admin.port={p['admin']}",
-            "-webdav=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-admin.ui=false",
-            f"-filer.localSocket={self.folder}/filer.sock",
-            f"-s3.localSocket={self.folder}/s3.sock",
-            "-master.telemetry=false",
-            f"-bucket={BUCKET}",
-        ]
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                command, cwd=self.folder, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        sockets = (f"-filer.localSocket={self.folder}/filer.sock", f"-s3.localSocket={self.folder}/s3.sock")
+        self.process = start_weed(
+            self.folder, self.server, self.log, ports=self.ports, options=sockets, start_new_session=True
+        )
         wait_until(lambda: self.client().head_bucket(Bucket=BUCKET) or True, "SeaweedFS", timeout=90, log=self.log)
 
     def kill(self) -> None:
@@ -262,22 +202,10 @@ class SeaweedFS:
         kill_group(self.process, signal.SIGCONT)
 
     def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=S3_KEY,
-            aws_secret_access_key=S3_SECRET,
-            region_name="us-east-1",
-            config=BotoConfig(
-                s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1}
-            ),
-        )
+        return self.server.client()
 
     def keys(self) -> set[str]:
-        keys: set[str] = set()
-        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-            keys.update(obj["Key"] for obj in page.get("Contents", []))
-        return keys
+        return set(self.server.keys())
 
 
 class Nginx:
@@ -319,51 +247,6 @@ class Nginx:
 
     def stop(self) -> None:
         kill_group(self.process)
-
-
-class WebhookReceiver:
-    """A webhook receiver on loopback (a thread of the suite): it records what it got and answers 200.
-
-    While `slow` is set it holds each request 3 s before answering, so that a worker can be killed in the middle of
-    a delivery.
-    """
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str], bytes]] = []  # (path, headers, body)
-        self.in_flight = 0
-        self.slow = threading.Event()
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                with receiver.lock:
-                    receiver.in_flight += 1
-                try:
-                    if receiver.slow.is_set():
-                        time.sleep(3)
-                    with receiver.lock:
-                        receiver.received.append((self.path, headers, body))
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                finally:
-                    with receiver.lock:
-                        receiver.in_flight -= 1
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Service:
@@ -412,9 +295,10 @@ class ApiNode(Service):
 
     def start(self) -> None:
         super().start()
-        wait_until(
-            lambda: requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200, self.name, log=self.log
-        )
+        wait_until(self.healthy, self.name, timeout=60, log=self.log)
+
+    def healthy(self) -> bool:
+        return requests.get(f"{self.url}/api/health/", timeout=2).status_code == 200
 
 
 class Stack:
@@ -429,7 +313,9 @@ class Stack:
         self.redis = Redis(self.folder)
         self.rabbitmq = RabbitMQ(self._folder("rabbitmq")) if broker == "rabbitmq" else None
         self.s3 = SeaweedFS(self._folder("s3"))
-        self.receiver = WebhookReceiver()
+        # Webhooks go to a receiver in the suite's process: it records them and answers 200 (3 s late while its
+        # `slow` is set, so that a worker can be killed in the middle of a delivery).
+        self.receiver = Receiver()
         broker_url = self.rabbitmq.url if self.rabbitmq else f"redis://127.0.0.1:{self.redis.port}/1"
         self.env = {
             **os.environ,

@@ -36,7 +36,8 @@ import pytest
 import requests
 from PIL import Image as PILImage
 from stack import Stack  # faults/ is on sys.path (pytest's rootdir insertion)
-from standardwebhooks.webhooks import Webhook
+
+from testutils import account_over_http
 
 THREADS = 4
 LOAD_SECONDS = 14  # each phase: the fault starts 3 s in
@@ -271,14 +272,11 @@ def tokens(stack: Stack) -> list[str]:
     tokens = []
     for i in range(THREADS):
         email = f"load{i}-{stack.broker_kind}-{stack.nodes_count}@example.com"
-        body = {"email": email, "username": email.split("@")[0], "password": PASSWORD, "password2": PASSWORD}
-        response = requests.post(f"{stack.url}/api/auth/signup/", json=body, timeout=30)
-        assert response.status_code == 201, response.text
-        tokens.append(response.json()["tokens"]["access"])
+        tokens.append(account_over_http(stack.url, email, email.split("@")[0], PASSWORD))
         path = f"/hooks/{email}"
         endpoint = requests.post(
             f"{stack.url}/api/webhooks/",
-            json={"url": stack.receiver.url + path},
+            json={"url": stack.receiver.url(path)},
             headers={"Authorization": f"Bearer {tokens[-1]}"},
             timeout=30,
         )
@@ -305,7 +303,7 @@ def webhooks_check(stack: Stack, load: Load, deadline: float) -> tuple[list[str]
         states = dict(db.execute("SELECT state, count(*) FROM webhooks_webhookdelivery GROUP BY state").fetchall())
         recorded = {f"msg_{row[0].hex}" for row in db.execute("SELECT id FROM webhooks_webhookevent")}
         ready = {row[0] for row in db.execute("SELECT id FROM images_image WHERE processing = 'ready'")}
-    with stack.receiver.lock:
+    with stack.receiver.changed:
         received = list(stack.receiver.received)
     got: dict[str, set] = {
         "image.ready": set(),
@@ -316,13 +314,13 @@ def webhooks_check(stack: Stack, load: Load, deadline: float) -> tuple[list[str]
     # Each delivery verified once, in the phase it arrived in (the library refuses a timestamp over 5 minutes old).
     seen = WEBHOOKS_SEEN.get(id(stack.receiver), 0)
     verified = VERIFIED.setdefault(id(stack.receiver), [])
-    for path, headers, body in received[seen:]:
+    for request in received[seen:]:
         try:
-            payload = Webhook(SECRETS[path]).verify(body, headers)
+            payload = request.verified(SECRETS[request.path])
         except Exception as exc:  # noqa: BLE001 (any failure to verify is the finding)
-            problems.append(f"webhook {headers.get('webhook-id')} to {path} does not verify: {exc}")
+            problems.append(f"webhook {request.headers.get('webhook-id')} to {request.path} does not verify: {exc}")
             continue
-        verified.append((payload["type"], payload["data"]["id"], headers["webhook-id"]))
+        verified.append((payload["type"], payload["data"]["id"], request.headers["webhook-id"]))
     ids = Counter()
     for kind, data_id, webhook_id in verified:
         got[kind].add(data_id)
@@ -338,7 +336,7 @@ def webhooks_check(stack: Stack, load: Load, deadline: float) -> tuple[list[str]
         for image_id in sorted(expected - got[kind])[:5]:
             problems.append(f"no {kind} received for image {image_id}")
     WEBHOOKS_SEEN[id(stack.receiver)] = len(received)
-    this_phase = Counter(headers["webhook-id"] for _, headers, _ in received[seen:])
+    this_phase = Counter(request.headers["webhook-id"] for request in received[seen:])
     return problems, {
         "webhooks": len(received) - seen,
         "webhook_dupes": sum(n - 1 for n in this_phase.values()),

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,22 +22,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-import requests
-from botocore.config import Config
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE.parents[1]))  # the project's root: testutils
+from testutils import (  # noqa: E402
+    PROJECT,
+    S3Server,
+    free_port,
+    log_tail,
+    start_gunicorn,
+    start_weed,
+    terminate,
+    wait_for_http,
+)
+
 S3_KEY, S3_SECRET, S3_BUCKET = "browser-key", "browser-secret", "browser-images"
 PASSWORD = "Browser-Password-42"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def photo(path: Path, target_bytes: int, colour: tuple[int, int, int]) -> Path:
@@ -68,54 +68,24 @@ def photos(folder: Path, prefix: str, count: int, target_bytes: int) -> list[Pat
     ]
 
 
-def start_weed(folder: Path, port: int, bucket: str = S3_BUCKET) -> subprocess.Popen:
-    """SeaweedFS with every component on loopback, its S3 gateway on `port` (the test fixture's flags)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
-    command = [
-        str(BIN / "weed"),
-        "mini",
-        f"-dir={folder}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.port={port}",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-bucket={bucket}",
-    ]
-    with (folder / "weed.log").open("wb") as log:
-        return subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+def store_at(endpoint: str) -> S3Server:
+    """The SeaweedFS that start_weed serves at this endpoint: the browser tests' bucket and keys."""
+    return S3Server(endpoint, S3_KEY, S3_SECRET, S3_BUCKET)
 
 
-def s3_client(endpoint: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=S3_KEY,
-        aws_secret_access_key=S3_SECRET,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-    )
+def start_store(folder: Path, endpoint: str) -> subprocess.Popen:
+    """SeaweedFS with every component on loopback, its S3 gateway at `endpoint` (the test fixture's flags)."""
+    return start_weed(folder, store_at(endpoint), folder / "weed.log")
 
 
 def bucket_ready(endpoint: str, origins: list[str], process: subprocess.Popen, timeout: float = 60) -> None:
     """Wait for the bucket, then give it the README's CORS rule for Uppy, allowing these origins."""
-    client, deadline = s3_client(endpoint), time.monotonic() + timeout
-    while True:
-        try:
-            client.head_bucket(Bucket=S3_BUCKET)
-            break
-        except Exception:  # noqa: BLE001 (not up yet)
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"SeaweedFS did not start at {endpoint}") from None
-            time.sleep(0.2)
+    store = store_at(endpoint)
+    store.wait_for_bucket(process, timeout=timeout)
     rule = json.loads((PROJECT / "examples" / "uppy" / "bucket-cors.json").read_text())
     for entry in rule["CORSRules"]:
         entry["AllowedOrigins"] = origins
-    client.put_bucket_cors(Bucket=S3_BUCKET, CORSConfiguration=rule)
+    store.client().put_bucket_cors(Bucket=S3_BUCKET, CORSConfiguration=rule)
 
 
 @dataclass
@@ -134,9 +104,8 @@ class Api:
         return f"http://127.0.0.1:{self.port}"
 
     def log_tail(self) -> str:
-        return "".join(
-            f"== {path.name} ==\n{path.read_text(errors='replace')[-4000:]}\n" for path in self.folder.glob("*.log")
-        )
+        """The end of each of its logs (gunicorn's, manage.py's...), for a failure's message."""
+        return "".join(f"== {path.name} ==\n{log_tail(path, 4000)}\n" for path in self.folder.glob("*.log"))
 
 
 def api_env(folder: Path, *, cors: list[str], database: str = "", s3_endpoint: str = "", **extra: str) -> dict:
@@ -190,50 +159,17 @@ def prepare(api: Api) -> subprocess.Popen:
 
 def start_api(api: Api, *extra_args: str) -> None:
     """gunicorn from the project's root (gunicorn.conf.py: gthread, 8 threads), with the static files served."""
-    with (api.folder / "gunicorn.log").open("wb") as log:
-        api.processes.append(
-            subprocess.Popen(
-                [
-                    str(BIN / "gunicorn"),
-                    "--pythonpath",
-                    str(HERE),
-                    "static_wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{api.port}",
-                    "--workers",
-                    "1",
-                    *extra_args,
-                ],
-                cwd=PROJECT,
-                env=api.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+    log = api.folder / "gunicorn.log"
+    options = ("--pythonpath", str(HERE), *extra_args)
+    api.processes.append(start_gunicorn(api.port, api.env, log, *options, app="static_wsgi:application"))
 
 
 def wait_for_api(api: Api, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{api.base}/api/health/", timeout=10).status_code < 600:
-                return
-        except requests.RequestException:
-            if api.processes[-1].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{api.name} API does not answer:\n{api.log_tail()}") from None
-            time.sleep(0.1)
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Wait until the API answers; fail with its logs if it exits or stays silent."""
+    try:
+        wait_for_http(f"{api.base}/api/health/", api.processes[-1], None, timeout)
+    except RuntimeError:
+        raise RuntimeError(f"{api.name} API does not answer:\n{api.log_tail()}") from None
 
 
 def run_tests(config: dict, *node_args: str) -> int:
@@ -259,7 +195,7 @@ def main() -> int:
     processes: list[subprocess.Popen] = []
     status = 1
     try:
-        weed = start_weed(work / "weed", s3_port)
+        weed = start_store(work / "weed", s3)
         processes.append(weed)
         preparing = prepare(local)  # the other server gets a copy of this database (SQLite files)
         folder = work / "files"
@@ -294,7 +230,7 @@ def main() -> int:
         if status != 0:
             print(local.log_tail() + remote.log_tail())
     finally:
-        stop(processes)
+        terminate(processes, timeout=15)
         shutil.rmtree(work, ignore_errors=True)
     print(f"Browser tests: {time.monotonic() - started:.1f} s in all; screenshots in {screenshots}")
     return status

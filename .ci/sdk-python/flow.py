@@ -1,18 +1,16 @@
-"""Drive the whole API with the client openapi-python-client generated from the served schema (issue 11).
+"""Drive the whole API with the client openapi-python-client generated from the served schema.
 
-Every call goes through the generated package `image_service_client` (on PYTHONPATH), and every answer must
-parse into the model its status declares: a 2xx into the resource's model, a 4xx into `FieldErrors` or
-`Error`. Usage: python flow.py http://127.0.0.1:PORT
+Every call goes through the generated package `image_service_client` (on PYTHONPATH, with the project's root for
+testutils), and every answer must parse into the model its status declares: a 2xx into the resource's model, a 4xx
+into `FieldErrors` or `Error`. Usage: PYTHONPATH=CLIENT_FOLDER:. python .ci/sdk-python/flow.py http://127.0.0.1:PORT
 """
 
 import io
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,8 +83,8 @@ from image_service_client.models import (
     WebhookEventTypeEnum,
 )
 from image_service_client.types import File, Response
-from PIL import Image as PILImage
-from standardwebhooks.webhooks import Webhook
+
+from testutils import Receiver, image_bytes
 
 calls: Counter = Counter()
 # Models that are maps by design; every other model must hold exactly what the server sent, nothing undeclared.
@@ -135,12 +133,6 @@ def expect(name: str, response: Response, status: int, model: Any) -> Any:
     return parsed
 
 
-def jpeg(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (width, height), colour).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 def next_cursor(link: str | None) -> str | None:
     """The cursor of the Link header's rel="next" URL, if any."""
     if not link:
@@ -150,42 +142,13 @@ def next_cursor(link: str | None) -> str | None:
     return parse_qs(urlsplit(url).query)["cursor"][0]
 
 
-class Receiver:
-    """A webhook receiver on loopback: records each request (headers, body) and answers 204."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/images"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + 30
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= count, f"{len(self.received)} of {count} webhooks received"
-        return self.received[:count]
-
-
 def webhooks(api: AuthenticatedClient, image_id: int) -> None:
     """Manage a webhook endpoint through the API; its test event reaches a receiver here, verified by standardwebhooks.
 
     The served instance runs tasks inline (no broker), so a delivery is made before the test's answer.
     """
-    receiver = Receiver()
-    body = WebhookEndpointCreateRequest(url=receiver.url, events=[WebhookEventTypeEnum.IMAGE_DELETED])
+    receiver = Receiver(status=204)
+    body = WebhookEndpointCreateRequest(url=receiver.url("/hooks/images"), events=[WebhookEventTypeEnum.IMAGE_DELETED])
     created = expect(
         "webhook, register",
         webhooks_create.sync_detailed(client=api, body=body),
@@ -218,9 +181,9 @@ def webhooks(api: AuthenticatedClient, image_id: int) -> None:
         HTTPStatus.ACCEPTED,
         WebhookDelivery,
     )
-    [(headers, payload)] = receiver.wait_for(1)
-    event = Webhook(created.secret).verify(payload, headers)
-    assert event["type"] == "webhook.test" and headers["webhook-id"] == delivery.event.id, (event, headers)
+    [test_event] = receiver.wait_for(1)[:1]
+    event = test_event.verified(created.secret)
+    assert event["type"] == "webhook.test" and test_event.headers["webhook-id"] == delivery.event.id, test_event
 
     rotated = expect(
         "webhook, rotate the secret",
@@ -234,14 +197,13 @@ def webhooks(api: AuthenticatedClient, image_id: int) -> None:
         HTTPStatus.ACCEPTED,
         WebhookDelivery,
     )
-    [_, (headers, payload)] = receiver.wait_for(2)
-    assert headers["webhook-id"] == delivery.event.id  # the same event, sent again
+    [_, redelivered] = receiver.wait_for(2)[:2]
+    assert redelivered.headers["webhook-id"] == delivery.event.id  # the same event, sent again
     for secret in (created.secret, rotated.secret):  # both sign during the rotation's overlap
-        Webhook(secret).verify(payload, headers)
+        redelivered.verified(secret)
 
     images_destroy.sync_detailed(client=api, id=image_id)
-    [*_, (headers, payload)] = receiver.wait_for(3)
-    deleted = Webhook(rotated.secret).verify(payload, headers)
+    deleted = receiver.wait_for(3)[2].verified(rotated.secret)
     assert (deleted["type"], deleted["data"]) == ("image.deleted", {"id": image_id}), deleted
     deliveries = webhooks_deliveries_list.sync_detailed(client=api, id=created.id, limit=2)
     page = expect("webhook, deliveries (?limit=2)", deliveries, HTTPStatus.OK, [WebhookDelivery])
@@ -256,7 +218,7 @@ def webhooks(api: AuthenticatedClient, image_id: int) -> None:
         HTTPStatus.NOT_FOUND,
         Error,
     )
-    receiver.server.shutdown()
+    receiver.stop()
 
 
 def main(base_url: str) -> None:
@@ -311,7 +273,9 @@ def main(base_url: str) -> None:
     for number, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)], start=1):
         body = ImageUploadRequest(
             image=File(
-                payload=io.BytesIO(jpeg(400, 300, colour)), file_name=f"photo {number}.jpg", mime_type="image/jpeg"
+                payload=io.BytesIO(image_bytes("JPEG", (400, 300), color=colour)),
+                file_name=f"photo {number}.jpg",
+                mime_type="image/jpeg",
             ),
             title=f"Photo {number}",
             description=f"Uploaded by the generated client ({number})",
@@ -403,9 +367,9 @@ def main(base_url: str) -> None:
     remaining = expect("list after deleting", images_list.sync_detailed(client=api), HTTPStatus.OK, [Image])
     assert [item.id for item in remaining] == [ids[2]]
 
-    # Direct upload (issue 12): sign, POST the file to the store's URL with the signed fields (not an API
+    # Direct upload: sign, POST the file to the store's URL with the signed fields (not an API
     # operation: S3's, or the service's own on local storage), complete; completing again, the same image.
-    data = jpeg(320, 240, (200, 200, 30))
+    data = image_bytes("JPEG", (320, 240), color=(200, 200, 30))
     signed = expect(
         "direct upload, sign",
         images_uploads_create.sync_detailed(
@@ -436,8 +400,8 @@ def main(base_url: str) -> None:
         HTTPStatus.NOT_FOUND,
         Error,
     )
-    # The same by PUT (issue 24): the bare bytes to the signed URL with the signed headers, exactly the declared size.
-    data = jpeg(200, 150, (30, 120, 200))
+    # The same by PUT: the bare bytes to the signed URL with the signed headers, exactly the declared size.
+    data = image_bytes("JPEG", (200, 150), color=(30, 120, 200))
     signed_put = expect(
         "direct upload by PUT, sign",
         images_uploads_create.sync_detailed(
@@ -485,7 +449,7 @@ def main(base_url: str) -> None:
         HTTPStatus.UNAUTHORIZED,
         Error,
     )
-    # Last: replaying a rotated-out refresh token ends its session (issue 14).
+    # Last: replaying a rotated-out refresh token ends its session (refresh-token reuse detection).
     reused = expect(
         "refresh with the rotated-out token (401)",
         auth_token_refresh_create.sync_detailed(client=public, body=TokenRefreshRequest(refresh=tokens.refresh)),

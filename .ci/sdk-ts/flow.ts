@@ -1,4 +1,4 @@
-// Issue 11: drive the whole API with openapi-fetch over the types openapi-typescript generated from the served
+// Drive the whole API with openapi-fetch over the types openapi-typescript generated from the served
 // schema (api.d.ts, beside this file once .ci/sdk-ts/run has made it). tsc checks every call against the schema;
 // at run time each answer must have its declared status and exactly its model's fields.
 // Usage: node out/flow.js http://127.0.0.1:PORT photo.jpg
@@ -193,7 +193,7 @@ async function main(baseUrl: string, photo: string): Promise<void> {
     await api.GET("/api/images/{id}/", { params: { path: { id } } }), 404);
   assert(gone.detail, "the 404 has a detail");
 
-  // Direct upload by PUT (issue 24): the answer is a union on `method`; a PUT's has the URL, headers and key.
+  // Direct upload by PUT: the answer is a union on `method`; a PUT's has the URL, headers and key.
   const signed = ok("direct upload by PUT, sign", await api.POST("/api/images/uploads/", {
     body: { filename: "put.jpg", size: bytes.length, method: "PUT", content_type: "image/jpeg" },
   }), 201, DIRECT_UPLOAD_PUT);

@@ -196,7 +196,7 @@ def test_curl_fail_with_body_fails_on_a_missing_slash_and_prints_the_url(live_se
     assert f"{live_server.url}/api/images/upload/" in done.stdout
 
 
-# --- Messages a newcomer meets (issue 11) ----------------------------------------------------------------
+# --- Messages a newcomer meets -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("header", ["{token}", "JWT {token}", "Token {token}", "bearer {token}", "Basic dXNlcjpwdw=="])

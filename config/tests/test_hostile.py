@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from config.tests.test_settings import settings_for
 from images.models import Image
-from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn, wait_for_http
+from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, start_gunicorn, terminate, wait_for_http
 
 pytestmark = pytest.mark.django_db
 
@@ -153,17 +153,11 @@ def served(tmp_path_factory) -> Iterator[str]:
     log = folder / "gunicorn.log"
     server = start_gunicorn(port, env, log)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{base}/api/", timeout=5)
-            break
-        except requests.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-    yield base
-    server.terminate()
-    server.wait(timeout=10)
+    try:
+        wait_for_http(f"{base}/api/", server, log, timeout=30)
+        yield base
+    finally:
+        terminate(server, timeout=10)
 
 
 def raw_request(base: str, head: bytes) -> tuple[str, dict[str, str], bytes]:
@@ -243,7 +237,7 @@ def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
     base = f"http://127.0.0.1:{port}"
     slow: list[socket.socket] = []
     try:
-        wait_for_http(base, server, log)
+        wait_for_http(f"{base}/api/", server, log)
         for _ in range(2):
             connection = socket.create_connection(("127.0.0.1", port), timeout=10)
             connection.sendall(
@@ -262,8 +256,7 @@ def test_two_slow_bodies_do_not_stall_gunicorn_as_shipped(tmp_path):
     finally:
         for connection in slow:
             connection.close()
-        server.terminate()
-        server.wait(timeout=10)
+        terminate(server, timeout=10)
 
     assert [(status, database) for status, database, _ in answers] == [(200, "ok")] * 3
     assert max(elapsed for _, _, elapsed in answers) < 2, answers

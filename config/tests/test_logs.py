@@ -4,7 +4,6 @@ import json
 import logging
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client.parser import text_string_to_metric_families
 
 from images.models import Image
-from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, image_bytes
+from testutils import LIST_URL, PROJECT, UPLOAD_URL, free_port, image_bytes, log_tail, wait_until
 
 WORKER_METRICS_PORT = free_port()
 
@@ -51,11 +50,13 @@ def test_a_request_id_in_the_apis_log_reappears_in_the_workers_log_for_that_imag
 
     log = request.getfixturevalue("worker")  # started after the upload: the task waited in the broker
     image = Image.objects.get(pk=response.json()["id"])
-    deadline = time.monotonic() + 60
-    while image.processing == "pending" and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def processed() -> bool:
         image.refresh_from_db()
-    assert image.processing == "ready", log.read_text()[-3000:]
+        return image.processing != "pending"
+
+    wait_until(processed, "the worker's variants", timeout=60, log=log)
+    assert image.processing == "ready", log_tail(log)
 
     lines = json_lines(log.read_text())
     [made] = [line for line in lines if line.get("image_id") == image.pk]

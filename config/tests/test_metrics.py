@@ -18,8 +18,9 @@ from testutils import (
     UPLOAD_URL,
     free_port,
     image_bytes,
+    kill,
+    log_tail,
     start_gunicorn,
-    stop,
     wait_for_http,
 )
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -176,7 +177,7 @@ def test_a_scrape_of_any_gunicorn_worker_sees_every_workers_requests(database_ur
         raise AssertionError(f"{path}: no answer")
 
     try:
-        wait_for_http(base, server, tmp_path / "gunicorn.log")
+        wait_for_http(f"{base}/api/", server, tmp_path / "gunicorn.log")
         answered = sum(get("/api/health/").status_code == 200 for _ in range(9))
         seen = [
             total(
@@ -187,7 +188,7 @@ def test_a_scrape_of_any_gunicorn_worker_sees_every_workers_requests(database_ur
             for _ in range(4)
         ]
     finally:
-        stop(server)
+        kill(server)
 
     assert answered == 9
-    assert seen == [9, 9, 9, 9], (tmp_path / "gunicorn.log").read_text()[-2000:]
+    assert seen == [9, 9, 9, 9], log_tail(tmp_path / "gunicorn.log", 2000)

@@ -6,7 +6,6 @@ nobody listens on, PostgreSQL ending the server's connection.
 
 import logging
 import os
-import time
 
 import pytest
 import requests
@@ -15,7 +14,7 @@ from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from config.views import server_error
-from testutils import LIST_URL, PASSWORD, free_port, signup, start_gunicorn, stop
+from testutils import LIST_URL, PASSWORD, free_port, kill, signup, start_gunicorn, terminate, wait_for_http
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +102,7 @@ def test_while_redis_is_down_urls_are_signed_afresh_and_the_outage_logged_once(
 ):
     ids = {upload()["id"], upload()["id"]}
     assert auth_client.get(LIST_URL).status_code == 200  # URLs signed and cached in Redis
-    stop(redis_cache)
+    kill(redis_cache)
 
     with caplog.at_level(logging.WARNING, logger="config.cache"):
         answers = [auth_client.get(LIST_URL) for _ in range(3)]
@@ -120,7 +119,7 @@ def test_while_redis_is_down_urls_are_signed_afresh_and_the_outage_logged_once(
 
 
 def test_while_redis_is_down_throttles_still_count_in_each_process(api_client, user, low_rates, redis_cache):
-    stop(redis_cache)
+    kill(redis_cache)
     body = {"email": user.email, "password": "wrong"}
 
     statuses = [api_client.post("/api/auth/login/", body, format="json").status_code for _ in range(3)]
@@ -129,7 +128,7 @@ def test_while_redis_is_down_throttles_still_count_in_each_process(api_client, u
 
 
 def test_health_says_degraded_while_the_cache_or_the_broker_is_down(api_client, redis_cache, dead_broker):
-    stop(redis_cache)
+    kill(redis_cache)
 
     response = api_client.get("/api/health/")
 
@@ -176,14 +175,8 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
     server = start_gunicorn(port, env, log)
     url = f"http://127.0.0.1:{port}/api/auth/login/"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                first = requests.post(url, json={"email": "keep@example.com", "password": PASSWORD}, timeout=30)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+        wait_for_http(url, server, log, timeout=30)
+        first = requests.post(url, json={"email": "keep@example.com", "password": PASSWORD}, timeout=30)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -193,8 +186,7 @@ def test_a_kept_connection_ended_by_the_server_is_replaced_without_an_error(tran
 
         second = requests.post(url, json={"email": "keep@example.com", "password": PASSWORD}, timeout=30)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        terminate(server, timeout=10)
 
     refused = {"detail": "No active account found with the given credentials"}
     assert (first.status_code, first.json()) == (401, refused)

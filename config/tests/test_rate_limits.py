@@ -5,17 +5,12 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.urls import reverse
-from rest_framework.test import APIClient
 
-from testutils import LIST_URL, UPLOAD_URL
+from testutils import LIST_URL, UPLOAD_URL, bad_login
 
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
-
-
-def bad_login(client: APIClient):
-    return client.post(reverse("users:login"), {"email": "x@example.com", "password": "x"}, format="json")
 
 
 def test_a_throttled_endpoint_says_its_quota_and_what_is_left_before_the_429(api_client, low_rates):

@@ -1,4 +1,4 @@
-"""The OpenAPI description makes working generated clients (issue 11, "The schema makes working SDKs").
+"""The OpenAPI description makes working generated clients: the schema makes working SDKs.
 
 It says what a client should send, one content type per operation, while the service keeps accepting the
 others. The generated clients themselves run in CI against a served instance: .ci/sdk-python/run.

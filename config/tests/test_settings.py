@@ -72,7 +72,7 @@ def test_the_embedded_default_is_debug_sqlite_and_local_media():
     assert got["DEBUG"] is True
     assert got["ENGINE"] == "django.db.backends.sqlite3"
     assert got["NAME"] == str(PROJECT / "db.sqlite3")
-    assert got["STORAGE"] == "images.storage.SignedFileSystemStorage"  # local files, signed URLs (issue 13)
+    assert got["STORAGE"] == "images.storage.SignedFileSystemStorage"  # local files, signed URLs
     assert got["IMAGE_MAX_UPLOAD_SIZE"] == 10 * 1024 * 1024
     assert (got["ACCESS"], got["REFRESH"]) == (24 * 3600, 7 * 24 * 3600)
 

@@ -26,7 +26,7 @@ def test_upload_stores_the_file_and_answers_as_the_spec_shows(auth_client, user,
         *DERIVED_FIELDS,
     ]
     assert body == auth_client.get(detail_url(body["id"])).json()
-    # The spec's path; the query signs it with an expiry, and names the download (issue 13).
+    # The spec's path; the query signs it with an expiry, and names the download.
     assert re.fullmatch(
         rf"/media/images/{user.pk}/{UUID}_holiday\.png\?response-content-disposition=inline%3B\+filename%3D%22"
         r"holiday\.png%22&expires=\d+&signature=[\w-]+",
@@ -144,7 +144,7 @@ def test_image_url_serves_the_uploaded_bytes_while_debug_is_on(auth_client, uplo
 
 
 def test_media_is_served_only_at_its_signed_url_when_debug_is_off(upload, client):
-    # Issue 13: local files are served at signed URLs whatever DEBUG says; the bare path is refused.
+    # Local files are served at signed URLs whatever DEBUG says; the bare path is refused.
     body = upload()
 
     assert client.get(url_path(body["image"])).status_code == 403

@@ -1,5 +1,5 @@
 """The embedded default (no broker): an upload answers at once, its variants are made after the answer by the API
-process, and those of a process that died first are made by the sweeper (issue 19)."""
+process, and those of a process that died first are made by the sweeper."""
 
 import os
 import threading
@@ -17,13 +17,15 @@ from images.sweep import images_sweep
 from testutils import (
     PASSWORD,
     UPLOAD_URL,
+    account_over_http,
     detail_url,
     free_port,
     image_bytes,
+    kill,
+    log_tail,
     login,
     signup,
     start_gunicorn,
-    stop,
     wait_for_http,
     wait_until,
 )
@@ -48,12 +50,8 @@ def test_a_served_upload_answers_pending_and_its_variants_are_made_after_the_ans
     server = start_gunicorn(port, env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base, server, log)
-        body = {"email": "bg@example.com", "username": "bg", "password": PASSWORD, "password2": PASSWORD}
-        requests.post(f"{base}/api/auth/signup/", json=body, timeout=10).raise_for_status()
-        access = requests.post(
-            f"{base}/api/auth/login/", json={"email": "bg@example.com", "password": PASSWORD}, timeout=10
-        ).json()["access"]
+        wait_for_http(f"{base}/api/", server, log)
+        access = account_over_http(base, "bg@example.com", "bg")
         headers = {"Authorization": f"Bearer {access}"}
         files = {"image": ("photo.jpg", image_bytes("JPEG", (1200, 900)), "image/jpeg")}
 
@@ -71,8 +69,8 @@ def test_a_served_upload_answers_pending_and_its_variants_are_made_after_the_ans
         assert ready()["variants"]["thumbnail"]["width"] == 256
     finally:
         if server.poll() is None:
-            stop(server)
-    assert "Traceback" not in log.read_text(), log.read_text()[-4000:]
+            kill(server)
+    assert "Traceback" not in log.read_text(), log_tail(log, 4000)
 
 
 @pytest.mark.django_db(transaction=True)

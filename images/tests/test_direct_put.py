@@ -23,8 +23,8 @@ from rest_framework.test import APIClient
 from images.direct_uploads import local_put_receive
 from images.errors import IncompleteBody
 from images.models import DirectUpload, Image
-from images.tests.test_direct_uploads import NOT_AN_IMAGE, complete_url, names_in_store, put, sign
-from testutils import LIST_URL, PROJECT, UUID, detail_url, image_bytes
+from images.tests.test_direct_uploads import NOT_AN_IMAGE, complete_url, put, sign
+from testutils import LIST_URL, PROJECT, UUID, detail_url, image_bytes, names_in_store
 
 pytestmark = pytest.mark.django_db
 
@@ -42,14 +42,6 @@ def signed_in(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request) -> str:
-    """Run the test on local storage and on the S3 server."""
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    return request.param
 
 
 # --- Signing ------------------------------------------------------------------------------------------

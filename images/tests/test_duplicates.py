@@ -1,4 +1,4 @@
-"""Issue 13: finding a user's image by content (?checksum=), and IMAGE_DUPLICATES (allow, reuse, refuse)."""
+"""Finding a user's image by content (?checksum=), and IMAGE_DUPLICATES (allow, reuse, refuse)."""
 
 import hashlib
 

@@ -4,35 +4,17 @@ Each test checks the status, the body, and that no row and no file were left beh
 rules (size, format, truncated, pixel and frame caps, field lengths) are in test_validators.py.
 """
 
-import struct
-import zlib
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from images.models import Image
-from testutils import UPLOAD_URL, image_bytes
+from testutils import UPLOAD_URL, image_bytes, png_claiming
 
 pytestmark = pytest.mark.django_db
 
 TOO_MANY_PIXELS = "The image has too many pixels; the limit is 50,000,000 (width x height x frames)."
 NOT_AN_IMAGE = "Upload a valid image: the file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image."
 CORRUPT = "The image is corrupt or truncated."
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A few hundred bytes of PNG whose header claims width x height pixels: a decompression bomb."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
-        + chunk(b"IEND", b"")
-    )
 
 
 # --- Uploads: decompression bombs -----------------------------------------------------------------

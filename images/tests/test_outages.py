@@ -17,22 +17,9 @@ from storages.backends.s3 import S3Storage
 
 from images.models import Image, StoredFileDeletion
 from images.services import build_variants, image_delete, variants_render, variants_store
-from testutils import LIST_URL, UPLOAD_URL, detail_url, image_bytes
+from testutils import LIST_URL, UPLOAD_URL, detail_url, image_bytes, names_in_store
 
 pytestmark = pytest.mark.django_db
-
-
-def names_in_store(storage=None) -> set[str]:
-    """Every file under images/ in the default store, local or S3."""
-    return {name for name, _ in (storage or default_storage).stored_objects("images/")}
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request) -> str:
-    """Run the test on local storage and on the S3 server."""
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    return request.param
 
 
 # --- The broker down on upload ---------------------------------------------------------------------

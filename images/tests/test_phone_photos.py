@@ -1,4 +1,4 @@
-"""Issue 13: photos as phones take them. Upright sizes, no location or device data in the stored original
+"""Photos as phones take them: upright sizes, no location or device data in the stored original
 (same pixels, same orientation on screen), HEIC and AVIF held to the rules of every format, srcset-ready
 variants. Every file is a real one, made here with Pillow (and pillow-heif for HEIC)."""
 
@@ -241,7 +241,7 @@ def test_variants_of_phone_photos_are_upright_and_sized(committed, client, fmt):
 
 def test_rebuild_variants_corrects_the_sizes_of_rows_recorded_before(committed, user):
     body = committed(SimpleUploadedFile("p.jpg", phone_photo("JPEG", size=(64, 48))))
-    # As the row was recorded before issue 13: stored size, no variant sizes.
+    # As a row was recorded before variant sizes were kept: stored size, no variant sizes.
     Image.objects.filter(pk=body["id"]).update(width=64, height=48, variant_sizes={})
 
     call_command("rebuild_variants", "--missing", stdout=io.StringIO(), stderr=io.StringIO())

@@ -1,4 +1,4 @@
-"""How many queries each common request makes: pinned, so that a change that adds one is seen (issue 19).
+"""How many queries each common request makes: pinned, so that a change that adds one is seen.
 
 Counted as Django runs them inside the test's transaction: a transaction of the request's own is a SAVEPOINT and
 its RELEASE here (in production, BEGIN and COMMIT, which Django does not count as queries).

@@ -1,4 +1,4 @@
-"""Per-user quota (issue 12): at the limit, over it on each path (proxied, signing, completion), and racing.
+"""Per-user quota: at the limit, over it on each path (proxied, signing, completion), and racing.
 
 The races run real threads, each with its own database connection, through the real endpoints: on
 PostgreSQL the owner's row lock decides (CI runs the suite there too); on SQLite the database's write lock.
@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from images.models import DirectUpload, Image
 from images.quota import quota_usage
 from images.tests.test_direct_uploads import complete_url, send, sign
-from testutils import UPLOAD_URL, bearer, image_bytes, login
+from testutils import UPLOAD_URL, bearer, image_bytes, login, names_in_store
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,6 @@ PNG = image_bytes("PNG", (40, 30))
 
 def png(color: str = "red") -> SimpleUploadedFile:
     return SimpleUploadedFile("p.png", image_bytes("PNG", (40, 30), color=color), content_type="image/png")
-
-
-def names_in_store() -> set[str]:
-    return {name for prefix in ("images/", "uploads/") for name, _ in default_storage.stored_objects(prefix)}
 
 
 def over_quota(response, usage: int, images: int, quota: int, size: int) -> None:
@@ -235,7 +231,7 @@ def test_the_same_upload_completed_at_once_from_two_clients_makes_one_image(user
     assert results == [(201, Image.objects.get().pk)] * 2, results
 
 
-# --- The running totals on the user's row (issue 19) ---------------------------------------------------------------
+# --- The running totals on the user's row ------------------------------------------------------------------------
 
 
 def totals(user) -> tuple[int, int]:

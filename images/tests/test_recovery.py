@@ -27,7 +27,17 @@ from images.files import deletions_retry, file_store_uncommitted
 from images.models import Image, StoredFileDeletion
 from images.services import image_insert, variants_schedule_many
 from images.sweep import images_requeue_lost
-from testutils import PROJECT, UPLOAD_URL, bearer, image_bytes, login, start_redis, stop, wait_until
+from testutils import (
+    PROJECT,
+    UPLOAD_URL,
+    bearer,
+    current_database_url,
+    image_bytes,
+    kill,
+    login,
+    start_redis,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +67,7 @@ def test_a_backlog_is_never_queued_twice_and_jobs_lost_with_redis_are_queued_onc
         assert images_requeue_lost() == 0
     assert queued(url) == 2000  # held by a live broker: left alone
 
-    stop(process)  # Redis dies with its queue (no persistence), and comes back empty
+    kill(process)  # Redis dies with its queue (no persistence), and comes back empty
     process = start_redis(urlsplit(url).port, tmp_path)
     assert queued(url) == 0
     wait_until(lambda: redis.Redis.from_url(url).info()["uptime_in_seconds"] >= 2, "Redis up for 2 s")
@@ -68,7 +78,7 @@ def test_a_backlog_is_never_queued_twice_and_jobs_lost_with_redis_are_queued_onc
         assert images_requeue_lost() == 0  # queued again once, not at every sweep
     assert queued(url) == 2000
     assert set(Image.objects.values_list("processing_requeues", flat=True)) == {0}  # not the images' fault
-    stop(process)
+    kill(process)
 
 
 def test_a_job_the_broker_never_got_is_queued_by_the_next_sweep_not_after_15_minutes(
@@ -109,15 +119,6 @@ def run_and_die(code: str, media_root, database_url: str) -> subprocess.Complete
     return subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True)
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_file_whose_process_died_before_its_row_is_removed_by_the_sweeper(user, media_root):
     name = f"images/{user.pk}/died-before-its-row.png"
@@ -127,7 +128,7 @@ def test_a_file_whose_process_died_before_its_row_is_removed_by_the_sweeper(user
         "from images.files import file_store_uncommitted\n"
         f"file_store_uncommitted(default_storage, {name!r}, ContentFile(b'bytes of an image'))",
         media_root,
-        database_url(),
+        current_database_url(),
     )
 
     assert died.returncode == 9, died.stderr
@@ -153,7 +154,7 @@ def test_files_of_a_deletion_whose_process_died_after_commit_are_removed_by_the_
         "    transaction.on_commit(lambda: os._exit(9))  # dies after the commit, before the files go\n"
         f"    image_delete(Image.objects.get(pk={image.pk}))",
         media_root,
-        database_url(),
+        current_database_url(),
     )
 
     assert died.returncode == 9, died.stderr

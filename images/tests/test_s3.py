@@ -2,7 +2,6 @@
 
 import re
 import time
-import urllib.error
 import urllib.request
 from io import StringIO
 
@@ -14,18 +13,9 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
 from images.models import Image
-from testutils import LIST_URL, UPLOAD_URL, UUID, delete_url, detail_url, image_bytes, use_storage
+from testutils import LIST_URL, UPLOAD_URL, UUID, delete_url, detail_url, fetch, image_bytes, use_storage
 
 pytestmark = pytest.mark.django_db
-
-
-def fetch(url: str) -> tuple[int, bytes]:
-    """GET a URL as any HTTP client would, without credentials."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def test_upload_stores_a_private_object_at_the_spec_key_with_the_detected_content_type(s3_storage, auth_client, user):

@@ -1,4 +1,4 @@
-"""Issue 13: local files as private as S3 ones (signed, expiring URLs; the bare path refused), and
+"""Local files as private as S3 ones (signed, expiring URLs; the bare path refused), and
 download names (Content-Disposition on the local signed URL and on the S3 presigned URL)."""
 
 import urllib.error

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 
 from images.models import Image
 from images.tasks import make_variants
-from testutils import LIST_URL, delete_url, detail_url, image_bytes, url_path
+from testutils import LIST_URL, delete_url, detail_url, image_bytes, two_colour_picture, url_path
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +43,7 @@ def jpeg_with_exif(size: tuple[int, int], orientation: int = 1) -> bytes:
     gps[ExifTags.GPS.GPSLatitudeRef] = "N"
     gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 24.0)
     buffer = io.BytesIO()
-    # Left half red, right half blue: shows which way the image was turned.
-    img = PILImage.new("RGB", size, "red")
-    img.paste(PILImage.new("RGB", (size[0] // 2, size[1]), "blue"), (size[0] // 2, 0))
-    img.save(buffer, "JPEG", exif=exif, quality=95)
+    two_colour_picture(size, noise=False).save(buffer, "JPEG", exif=exif, quality=95)
     return buffer.getvalue()
 
 
@@ -78,7 +75,7 @@ def test_metadata_is_recorded_from_the_bytes_and_shown(upload, auth_client, fmt,
 
 
 def test_the_original_is_stored_byte_for_byte(upload, media_root, settings):
-    settings.IMAGE_STRIP_METADATA = False  # issue 13: the default now strips metadata (test_phone_photos.py)
+    settings.IMAGE_STRIP_METADATA = False  # the default strips metadata (test_phone_photos.py)
     data = jpeg_with_exif((64, 48), orientation=6)
 
     body = upload(SimpleUploadedFile("o.jpg", data, content_type="image/jpeg"))
@@ -221,7 +218,7 @@ def test_rebuild_variants_replaces_the_files_and_keeps_nothing_stale(upload_comm
     assert "Rebuilt the variants of 1 image(s), 0 failed." in rebuild()
 
     after = set(Image.objects.get(pk=body["id"]).variants.values())
-    # One name per variant (issue 10: a job run again replaces its files in place, never duplicates).
+    # One name per variant (a job run again replaces its files in place, never duplicates them).
     assert after == before
     for name in after:
         with PILImage.open(media_root / name) as variant:  # a real WebP again, where "stale" was

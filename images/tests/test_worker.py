@@ -1,12 +1,10 @@
 """End to end with the production shape: a real Redis broker and a real Celery worker process."""
 
-import time
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from images.models import Image
-from testutils import image_bytes
+from testutils import image_bytes, log_tail, wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -18,12 +16,13 @@ def test_a_worker_makes_the_variants_after_the_upload_returns(broker, upload, me
     assert body["variants"] == {"thumbnail": None, "medium": None}
 
     log = request.getfixturevalue("worker")
-    deadline = time.monotonic() + 60
     image = Image.objects.get(pk=body["id"])
-    while image.processing == "pending" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        image.refresh_from_db()
 
-    assert image.processing == "ready", log.read_text()[-3000:]
+    def processed() -> bool:
+        image.refresh_from_db()
+        return image.processing != "pending"
+
+    wait_until(processed, "the worker's variants", timeout=60, log=log)
+    assert image.processing == "ready", log_tail(log)
     assert set(image.variants) == {"thumbnail", "medium"}
     assert all((media_root / key).is_file() for key in image.variants.values())

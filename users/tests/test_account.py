@@ -28,7 +28,7 @@ def account(user: User) -> dict:
         "username": user.username,
         "date_joined": user.date_joined.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "email_verified": user.email_verified,
-        # No images and no quota (issue 12; users/tests/test_usage.py shows it counting).
+        # No images and no quota (users/tests/test_usage.py shows them counting).
         "usage": {"bytes": 0, "images": 0, "quota_bytes": None},
     }
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from testutils import LIST_URL, PASSWORD, TEST_CACHE_URL, bearer, login, signup
+from testutils import LIST_URL, PASSWORD, TEST_CACHE_URL, bad_login, bearer, login, signup
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_refresh_rotates_and_the_used_refresh_token_is_blacklisted(api_client, u
     assert first.status_code == 200
     assert set(first.json()) == {"access", "refresh"}
     assert replay.status_code == 401
-    # The replay ends the session (issue 14): the token the first refresh handed out is refused too.
+    # The replay ends the session (reuse detection): the token the first refresh handed out is refused too.
     assert api_client.post(url, {"refresh": first.json()["refresh"]}, format="json").status_code == 401
 
 
@@ -181,10 +181,6 @@ def test_a_refresh_token_of_a_deleted_account_is_a_401(api_client, user):
 
 
 # --- Throttling -------------------------------------------------------------------------------
-
-
-def bad_login(client: APIClient, **extra):
-    return client.post(reverse("users:login"), {"email": "x@example.com", "password": "x"}, format="json", **extra)
 
 
 def test_login_is_throttled_per_ip_with_retry_after(api_client, low_rates):

@@ -1,4 +1,4 @@
-"""Storage usage and quota of an account (issue 12): GET /api/auth/me/ and the user admin.
+"""Storage usage and quota of an account: GET /api/auth/me/ and the user admin.
 
 users never imports images: the usage comes through the hook named by settings.USER_USAGE_BACKEND.
 """

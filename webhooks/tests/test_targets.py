@@ -8,10 +8,11 @@ import ipaddress
 
 import pytest
 
+from testutils import Receiver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.targets import address_refusal
 
-from .conftest import WEBHOOKS_URL, Receiver
+from .conftest import WEBHOOKS_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +145,6 @@ def test_delivery_connects_to_the_checked_address_with_the_urls_host(endpoint, r
 
 def test_a_redirect_is_not_followed(endpoint, receiver, auth_client, committed):
     elsewhere = Receiver()
-    elsewhere.thread.start()
     try:
         receiver.answer(("redirect", elsewhere.url()), ("redirect", "http://169.254.169.254/latest/meta-data/"))
         created = endpoint(receiver.url())
