@@ -1,5 +1,7 @@
 """The Idempotency-Key header on a DRF create view: a mixin, and the errors it answers."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import QuerySet
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
@@ -13,6 +15,13 @@ from .models import IdempotencyKey
 from .services import HEADER, IdempotentRequest, KeyInUse, KeyMalformed, KeyReused, key_from_header, request_fingerprint
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker; at run time it stands alone
+    from rest_framework.generics import CreateAPIView
+
+    _CreateView = CreateAPIView[Any]
+else:
+    _CreateView = object
 
 
 class CodedAPIException(APIException):
@@ -44,7 +53,7 @@ class IdempotencyKeyInUse(CodedAPIException):
     wait = 1  # DRF's handler sends it as Retry-After
 
 
-class IdempotentCreateMixin:
+class IdempotentCreateMixin(_CreateView):
     """A POST sent with an Idempotency-Key answers, when repeated, what its first success created, creating nothing.
 
     For a CreateAPIView. The service that creates calls `self.idempotency.record(pk)` in its transaction (passed
@@ -73,37 +82,39 @@ class IdempotentCreateMixin:
             raise IdempotencyKeyMalformed() from None
         if key is None:
             return super().create(request, *args, **kwargs)
+        assert request.method is not None  # None only on an HttpRequest built by hand
         fingerprint = request_fingerprint(request.method, request.path, request.data)
-        self.idempotency = IdempotentRequest(self.idempotency_scope(request), key, fingerprint)
+        self.idempotency = idempotency = IdempotentRequest(self.idempotency_scope(request), key, fingerprint)
         try:
-            return self._create_once(request, *args, **kwargs)
+            return self._create_once(idempotency, request, *args, **kwargs)
         except KeyReused:
             raise IdempotencyKeyReused() from None
         except KeyInUse:
             raise IdempotencyKeyInUse() from None
 
-    def _create_once(self, request: Request, *args, **kwargs) -> Response:
-        earlier = self.idempotency.earlier()
+    def _create_once(self, idempotency: IdempotentRequest, request: Request, *args, **kwargs) -> Response:
+        earlier = idempotency.earlier()
         if earlier is not None:
             return self.idempotent_replay(earlier)
         try:
             response = super().create(request, *args, **kwargs)
         except Exception:
             # A concurrent request with the key won (this one found the email taken, the upload completed...).
-            if self._succeeded_concurrently():
-                raise KeyInUse(self.idempotency.key) from None
+            if self._succeeded_concurrently(idempotency):
+                raise KeyInUse(idempotency.key) from None
             raise
-        if status.is_success(response.status_code) and not self.idempotency.recorded:
-            self.idempotency.record(self.created_resource_id(response), response.status_code)
+        if status.is_success(response.status_code) and not idempotency.recorded:
+            idempotency.record(self.created_resource_id(response), response.status_code)
         return response
 
     def created_resource_id(self, response: Response):
         """The id of what an answer shows (recorded after the answer, when the service did not record it)."""
         return response.data["id"]
 
-    def _succeeded_concurrently(self) -> bool:
+    @staticmethod
+    def _succeeded_concurrently(idempotency: IdempotentRequest) -> bool:
         try:
-            return self.idempotency.succeeded_concurrently()
+            return idempotency.succeeded_concurrently()
         except DATABASE_ERRORS:
             return False  # the error being raised says more
 
