@@ -166,7 +166,7 @@ def deliveries_schedule(delivery_ids: list[int], countdown: int = 0) -> None:
     def publish() -> None:
         for pk in delivery_ids:
             try:
-                deliver_webhook.apply_async((pk,), countdown=countdown or None)
+                deliver_webhook.apply_async((pk,), countdown=countdown)  # 0: none (Celery sets no ETA)
             except BROKER_ERRORS as exc:
                 logger.error("Could not queue webhook delivery %s (the sweeper will): %s", pk, exc)
                 return  # the broker is down: the rest would fail the same way
