@@ -69,10 +69,11 @@ sdk: install-dev
 browser: install-dev
 	bash .ci/browser/run
 
-# The lint gate (ruff, settings in pyproject.toml): CI's first step. `make format` rewrites the layout.
+# The lint gate (ruff, then mypy; settings in pyproject.toml): CI's first step. `make format` rewrites the layout.
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff format .
