@@ -69,11 +69,12 @@ sdk: install-dev
 browser: install-dev
 	bash .ci/browser/run
 
-# The lint gate (settings in pyproject.toml): CI's first step. ruff; the layers inside each app (import-linter:
+# The lint gate (settings in pyproject.toml): CI's first step. ruff; mypy; the layers inside each app (import-linter:
 # no import against the direction models <- services <- tasks, views, admin). `make format` rewrites the layout.
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install-dev

@@ -6,10 +6,9 @@ useful part nested in a list; here the answer says it at the top level, with a `
 token of the pair was sent).
 """
 
-from django.conf import settings
 from django.urls import reverse
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.authentication import AUTH_HEADER_TYPE_BYTES, JWTAuthentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
@@ -60,7 +59,7 @@ class BearerJWTAuthentication(JWTAuthentication):
         header = self.get_header(request)
         if header is not None:
             kind = header.split()[0] if header.split() else b""
-            if kind not in {allowed.encode() for allowed in settings.SIMPLE_JWT["AUTH_HEADER_TYPES"]}:
+            if kind not in AUTH_HEADER_TYPE_BYTES:  # SIMPLE_JWT["AUTH_HEADER_TYPES"], as SimpleJWT reads them
                 raise AuthenticationFailed(
                     'The Authorization header must be "Bearer <access token>" (the "access" of /api/auth/login/).',
                     code="bad_authorization_header",

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from celery import Celery
 from celery.signals import worker_init
 from django.utils import timezone
+from kombu.transport.redis import Channel as RedisChannel
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -37,8 +38,9 @@ def broker_jobs_lost_before() -> datetime | None:
     if app.conf.task_always_eager or not app.conf.broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
         return None
     with app.connection_for_read() as connection:
-        client = connection.default_channel.client
-        info = client.info()
+        channel = connection.default_channel
+        assert isinstance(channel, RedisChannel)  # a redis:// broker URL is served by kombu's Redis transport
+        info = channel.client.info()
     if info.get("aof_enabled"):
         return None
     # Uptime is in whole seconds, rounded down: the start this gives is at most a second late, so a job published

@@ -209,7 +209,9 @@ def queue_metrics() -> Iterable[Metric]:
             # A channel each: RabbitMQ closes the channel of a passive declare that finds no queue.
             with connection.channel() as channel:
                 try:
-                    _, messages, _ = channel.queue_declare(queue=queue.name, passive=True)
+                    # kombu-stubs type every channel as the abstract StdChannel, without the AMQP methods that each
+                    # transport's channel has (kombu's own Queue.queue_declare calls this one).
+                    _, messages, _ = channel.queue_declare(queue=queue.name, passive=True)  # type: ignore[attr-defined]
                 except connection.channel_errors:  # never declared yet (no worker has started): nothing waits
                     messages = 0
             depth.add_metric([queue.name], messages)

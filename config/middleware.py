@@ -22,7 +22,8 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
         fields = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        carries_image = request.content_type == "multipart/form-data" or request.content_type.startswith("image/")
+        content_type = request.content_type or ""  # None on an HttpRequest built by hand
+        carries_image = content_type == "multipart/form-data" or content_type.startswith("image/")
         image = settings.IMAGE_MAX_UPLOAD_SIZE if carries_image else 0
         if length > fields + image:
             # In MB, as the image's own limit is said: one style for both messages.

@@ -118,7 +118,8 @@ class ServiceAutoSchema(AutoSchema):
 
     def is_public(self) -> bool:
         """Whether the operation needs no token: every permission is AllowAny."""
-        return all(issubclass(p, AllowAny) for p in self.view.permission_classes)
+        # A composed permission (IsAuthenticated | IsAdminUser) is an instance, not a class: never AllowAny.
+        return all(isinstance(p, type) and issubclass(p, AllowAny) for p in self.view.permission_classes)
 
     def _map_basic_serializer(self, serializer, direction: str) -> dict:
         # A serializer writes every readable field into each answer, so an answer's properties are all

@@ -45,9 +45,15 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
     "Failure modes".
     """
 
-    @property
-    def THROTTLE_RATES(self) -> dict:  # noqa: N802 (DRF's attribute name)
-        return api_settings.DEFAULT_THROTTLE_RATES
+    # Set from the rate by DRF's allow_request (parse_rate) before anything here reads them; its stubs leave them out.
+    num_requests: int
+    duration: int
+
+    def get_rate(self) -> str | None:
+        """The scope's rate as the settings have it now (DRF reads its THROTTLE_RATES once, on import)."""
+        # The stubs type DEFAULT_THROTTLE_RATES as numbers; DRF's rates are "count/period" strings.
+        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]
+        return super().get_rate()
 
     def allow_request(self, request, view) -> bool:
         with timed("throttle"):
@@ -68,6 +74,7 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
 
     def state(self) -> RateLimitState:
         """The client's standing after this request (the request itself counted if it was let through)."""
+        assert self.scope is not None  # a rate is only read for a view with a throttle_scope
         oldest_ends = self.duration - (self.now - self.history[-1]) if self.history else self.duration
         return RateLimitState(
             scope=self.scope,

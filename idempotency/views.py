@@ -1,5 +1,7 @@
 """The Idempotency-Key header on a DRF create view: a mixin, and the errors it answers."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import QuerySet
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -14,8 +16,15 @@ from .services import HEADER, IdempotentRequest, KeyInUse, key_from_header, requ
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker; at run time it stands alone
+    from rest_framework.generics import CreateAPIView
 
-class IdempotentCreateMixin:
+    _CreateView = CreateAPIView[Any]
+else:
+    _CreateView = object
+
+
+class IdempotentCreateMixin(_CreateView):
     """A POST sent with an Idempotency-Key answers, when repeated, what its first success created, creating nothing.
 
     For a CreateAPIView: it wraps `post`, so the view's `create` stays DRF's hook. The service that creates calls
@@ -42,32 +51,34 @@ class IdempotentCreateMixin:
         key = key_from_header(request.headers.get(HEADER))  # KeyMalformed: a 400 (config.exceptions)
         if key is None:
             return super().post(request, *args, **kwargs)
+        assert request.method is not None  # None only on an HttpRequest built by hand
         fingerprint = request_fingerprint(request.method, request.path, request.data)
-        self.idempotency = IdempotentRequest(self.idempotency_scope(request), key, fingerprint)
-        return self._create_once(request, *args, **kwargs)  # KeyReused: 422; KeyInUse: 409 (config.exceptions)
+        self.idempotency = idempotency = IdempotentRequest(self.idempotency_scope(request), key, fingerprint)
+        return self._create_once(idempotency, request, *args, **kwargs)  # KeyReused: 422; KeyInUse: 409
 
-    def _create_once(self, request: Request, *args, **kwargs) -> Response:
-        earlier = self.idempotency.earlier()
+    def _create_once(self, idempotency: IdempotentRequest, request: Request, *args, **kwargs) -> Response:
+        earlier = idempotency.earlier()
         if earlier is not None:
             return self.idempotent_replay(earlier)
         try:
             response = super().post(request, *args, **kwargs)
         except Exception:
             # A concurrent request with the key won (this one found the email taken, the upload completed...).
-            if self._succeeded_concurrently():
+            if self._succeeded_concurrently(idempotency):
                 raise KeyInUse() from None
             raise
-        if status.is_success(response.status_code) and not self.idempotency.recorded:
-            self.idempotency.record(self.created_resource_id(response), response.status_code)
+        if status.is_success(response.status_code) and not idempotency.recorded:
+            idempotency.record(self.created_resource_id(response), response.status_code)
         return response
 
     def created_resource_id(self, response: Response):
         """The id of what an answer shows (recorded after the answer, when the service did not record it)."""
         return response.data["id"]
 
-    def _succeeded_concurrently(self) -> bool:
+    @staticmethod
+    def _succeeded_concurrently(idempotency: IdempotentRequest) -> bool:
         try:
-            return self.idempotency.succeeded_concurrently()
+            return idempotency.succeeded_concurrently()
         except DATABASE_ERRORS:
             return False  # the error being raised says more
 

@@ -2,6 +2,7 @@
 by one in the add form or many at once on the "Upload images" page (straight to the store, with Uppy)."""
 
 import uuid
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -38,10 +39,11 @@ class ImageAdminForm(forms.ModelForm):
             validate_image_file(file)  # shown on the form; image_create checks it again as it saves
         return file
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         file, user = cleaned.get("image"), cleaned.get("user")
-        if isinstance(file, UploadedFile) and user is not None:
+        if isinstance(file, UploadedFile) and file.size is not None and user is not None:
             try:
                 quota_check(user, file.size)  # the owner's quota holds here too (image_create checks it again)
             except QuotaExceeded as exc:
@@ -61,6 +63,7 @@ class BulkUploadForm(forms.Form):
     def __init__(self, *args, admin_site: admin.AdminSite, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         owner = self.fields["owner"]  # the admin's search-as-you-type select, as on the image form
+        assert isinstance(owner, forms.ModelChoiceField)  # as declared above
         owner.widget = AutocompleteSelect(Image._meta.get_field("user"), admin_site)
         owner.widget.choices = owner.choices
 
@@ -119,7 +122,7 @@ class ImageAdmin(admin.ModelAdmin):
             "placeholder": str(placeholder),
             "images": reverse(f"{name}_images"),
             "owner": form["owner"].id_for_label,
-            "me": request.user.email,
+            "me": request.user.get_username(),  # the email: USERNAME_FIELD
             "completing": settings.IMAGE_DIRECT_UPLOAD_CONCURRENCY,  # completions the page sends at once
             "note": f"Images up to {filesizeformat(settings.IMAGE_MAX_UPLOAD_SIZE)}: JPEG, PNG, GIF, WebP, HEIC, AVIF.",
         }
@@ -209,7 +212,7 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Title", ordering="title")
     def short_title(self, obj: Image) -> str:
-        return _cut(obj.title or obj.original_filename or obj.image.name, 120)
+        return _cut(obj.title or obj.original_filename or obj.image.name or "", 120)
 
     @admin.display(description="Owner", ordering="user__email")
     def owner(self, obj: Image) -> str:

@@ -1,19 +1,19 @@
 """System checks: `manage.py check` tells an operator when S3 is switched on without what it needs."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 from storages.backends.s3 import S3Storage
 
 
 @register(Tags.compatibility, deploy=False)
-def check_s3_settings(app_configs, **kwargs) -> list:
+def check_s3_settings(app_configs, **kwargs) -> list[CheckMessage]:
     """Warn about missing credentials, and refuse a missing bucket, when the default storage is S3."""
     storage = settings.STORAGES["default"]
     if not issubclass(import_string(storage["BACKEND"]), S3Storage):
         return []
     options = storage.get("OPTIONS", {})
-    messages = []
+    messages: list[CheckMessage] = []
     if not options.get("bucket_name"):
         messages.append(
             Error("USE_S3 is on but AWS_STORAGE_BUCKET_NAME is not set.", hint="Set it in .env.", id="images.E001")

@@ -7,14 +7,19 @@ item's ordering values (keyset paging), so page 1000 costs one indexed query, as
 signed: a client cannot forge values into the query, only hand back what it was given.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
 
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 CURSOR_SALT = "images.pagination.cursor"
@@ -25,7 +30,11 @@ class KeysetLinkPagination(BasePagination):
     cursor_query_param = "cursor"
     count_query_param = "count"
 
-    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list | None:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("Keyset paging filters its rows in the database: it needs a queryset.")
         params = request.query_params
         if not any(p in params for p in (self.limit_query_param, self.cursor_query_param, self.count_query_param)):
             return None  # the spec's plain, whole list
@@ -103,7 +112,11 @@ class KeysetLinkPagination(BasePagination):
 
     @staticmethod
     def _ordering(queryset: QuerySet) -> list[str]:
-        ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
+        ordering: list[str] = []
+        for field in queryset.query.order_by or queryset.model._meta.ordering or ():
+            if not isinstance(field, str):  # the cursor holds each ordering field's value, read by its name
+                raise TypeError(f"Keyset paging orders by field names, not by {field!r}.")
+            ordering.append(field)
         if ordering[-1].lstrip("-") not in ("id", "pk"):
             ordering.append("-id" if ordering[-1].startswith("-") else "id")
         return ordering

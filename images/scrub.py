@@ -28,13 +28,15 @@ ScrubError: such a file is refused, never stored with its metadata.
 """
 
 import bisect
+import enum
 import hashlib
 import io
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from django.core.files import File
 from PIL import ExifTags, Image
@@ -79,6 +81,7 @@ def scrub_file(file: File, fmt: str, *, strip: bool = True) -> Scrubbed:
     """
     file.seek(0)
     try:
+        pieces: Sequence[bytes | tuple[int, int]]
         if strip and fmt in ("JPEG", "MPO"):
             reader = _Reader(file)
             pieces, digest, size = _collected(_jpeg_walk(reader), reader)
@@ -103,7 +106,9 @@ def scrub_file(file: File, fmt: str, *, strip: bool = True) -> Scrubbed:
     return Scrubbed(tuple(pieces), size, checksum, source, unchanged)
 
 
-def _collected(walk: Iterator, reader: "_Reader") -> tuple[list, "hashlib._Hash | None", int]:
+def _collected(
+    walk: "Iterator[_Piece]", reader: "_Reader"
+) -> tuple[list[bytes | tuple[int, int]], "hashlib._Hash | None", int]:
     """The pieces of a walk (adjacent source ranges merged), their SHA-256 and their size.
 
     The SHA-256 is None while the result is the source byte for byte (the source's own is then the result's): it
@@ -221,13 +226,15 @@ def _jpeg(data: bytes) -> bytes:
 class _Reader:
     """Sequential reads of a file in chunks; each byte is fed to the source's SHA-256 once, as it is consumed.
 
-    `before` is that SHA-256 as it was before the last take (or the drain): the checksum of everything before it.
+    `before` is that SHA-256 as it was before the last take (or the drain): the checksum of everything before it (of
+    nothing, until the first).
     """
 
     CHUNK = 256 * 1024
 
     def __init__(self, file) -> None:
-        self.file, self.digest, self.before = file, hashlib.sha256(), None
+        self.file, self.digest = file, hashlib.sha256()
+        self.before = self.digest.copy()
         self.buffer, self.start, self.pos = b"", 0, 0  # the buffer holds bytes start..; pos is the file position
 
     def _fill(self) -> bool:
@@ -277,11 +284,17 @@ class _Reader:
         self.buffer, self.start = b"", self.pos
 
 
+class _Walk(enum.Enum):
+    DROPPED = enum.auto()
+
+
 # A walk's word for "what was just taken is not in the result".
-DROPPED = object()
+DROPPED: Final = _Walk.DROPPED
+# What a walk yields: (offset, bytes) of the source kept verbatim, new bytes, or DROPPED.
+_Piece = tuple[int, bytes | memoryview] | bytes | Literal[_Walk.DROPPED]
 
 
-def _jpeg_walk(reader: _Reader) -> Iterator:
+def _jpeg_walk(reader: _Reader) -> Iterator[_Piece]:
     """The scrubbed JPEG as pieces in order: (offset, bytes) of the source kept verbatim, new bytes, or DROPPED
     right after taking what is left out.
 
@@ -483,7 +496,7 @@ def _gif(data: bytes) -> bytes:
 
 def _gif_sub_blocks(data: bytes, pos: int) -> tuple[int, list[bytes]]:
     """Walk the data sub-blocks starting at pos: (the position after their terminator, their payloads)."""
-    payloads = []
+    payloads: list[bytes] = []
     while True:
         size = data[pos]
         if size == 0:

@@ -65,7 +65,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="Usage", ordering="usage_bytes")
     def usage(self, obj: User) -> str:
-        if not hasattr(obj, "usage_bytes"):
+        if not hasattr(obj, "usage_bytes") or not hasattr(obj, "usage_images"):  # annotated together (get_queryset)
             return "—"
         return f"{filesizeformat(obj.usage_bytes)} in {obj.usage_images} image(s)"
 

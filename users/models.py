@@ -1,5 +1,7 @@
 """A user who logs in with an email address."""
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -9,22 +11,18 @@ EMAIL_TAKEN = "A user with this email already exists."
 USERNAME_TAKEN = "A user with that username already exists."
 
 
-class EmailUserManager(UserManager):
-    """Create users from an email address and find them by it, whatever its letter case."""
+class EmailUserManager(UserManager["User"]):
+    """Find users by their email address, whatever its letter case.
 
-    def get_by_natural_key(self, email: str):
+    Users are made with Django's own `create_user(email=..., username=..., password=...)` (and `create_superuser`):
+    keywords, as `createsuperuser` passes them.
+    """
+
+    def get_by_natural_key(self, email: str | None) -> "User":
+        if email is None:  # as Django's own lookup of a None username: nobody
+            raise self.model.DoesNotExist
         # LOWER(email) matches the functional unique index below, so login stays an index lookup.
         return self.alias(email_lower=Lower("email")).get(email_lower=email.lower())
-
-    def create_user(self, email: str, password: str | None = None, **extra_fields):
-        """Create a user; `username` comes in `extra_fields`."""
-        username = extra_fields.pop("username")
-        return super().create_user(username, email, password, **extra_fields)
-
-    def create_superuser(self, email: str, password: str | None = None, **extra_fields):
-        """Create a superuser; `username` comes in `extra_fields`."""
-        username = extra_fields.pop("username")
-        return super().create_superuser(username, email, password, **extra_fields)
 
 
 class User(AbstractUser):
@@ -58,7 +56,7 @@ class User(AbstractUser):
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["username"]
 
-    objects = EmailUserManager()
+    objects: ClassVar[EmailUserManager] = EmailUserManager()
 
     def save(self, *args, **kwargs) -> None:
         """Save the user; an existing row keeps its running totals (only their own UPDATEs change them: a user read

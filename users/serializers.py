@@ -1,5 +1,7 @@
 """Signup and login, the public view of a user, the user's own account and password, and token checks."""
 
+from typing import Any
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -80,6 +82,8 @@ class AccountFieldsMixin:
     serializer's Meta must clear the model's exact-match unique validators on both fields.
     """
 
+    instance: User | None
+
     def _other_users(self) -> QuerySet[User]:
         return User.objects.exclude(pk=self.instance.pk) if self.instance is not None else User.objects.all()
 
@@ -110,7 +114,7 @@ class SignupSerializer(AccountFieldsMixin, serializers.ModelSerializer):
         model = User
         fields = ["email", "username", "password", "password2"]
         # AccountFieldsMixin's case-insensitive checks replace the model's exact-match unique validators.
-        extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"email": {"validators": []}, "username": {"validators": []}}
 
     def validate(self, attrs: dict) -> dict:
         if attrs["password"] != attrs["password2"]:
@@ -152,6 +156,8 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
     A new email must be verified again: a link goes to the new address.
     """
 
+    instance: User  # the current user: its view always gives one (as to the two serializers below)
+
     password = PasswordField(
         required=False, allow_blank=True, help_text="The current password; required only to change the email."
     )
@@ -162,7 +168,7 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "email", "username", "date_joined", "email_verified", "password", "usage"]
         read_only_fields = ["id", "date_joined", "email_verified"]
         # AccountFieldsMixin's case-insensitive checks replace the model's exact-match unique validators.
-        extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"email": {"validators": []}, "username": {"validators": []}}
 
     def validate_email(self, value: str) -> str:
         # Whether another account has the address is said only after the password is checked (validate):
@@ -206,6 +212,7 @@ class AccountSerializer(AccountFieldsMixin, serializers.ModelSerializer):
 class AccountDeleteSerializer(serializers.Serializer):
     """Delete the current user's account: the current password confirms it."""
 
+    instance: User
     password = PasswordField()
 
     def validate_password(self, value: str) -> str:
@@ -217,6 +224,7 @@ class AccountDeleteSerializer(serializers.Serializer):
 class PasswordChangeSerializer(serializers.Serializer):
     """Change the current user's password: every token issued before stops working."""
 
+    instance: User
     old_password = PasswordField()
     new_password = PasswordField()
 

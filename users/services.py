@@ -62,7 +62,8 @@ def session_refresh(raw_refresh: str) -> dict[str, str]:
     A blacklisted token presented again ends its whole session: one of its two holders is a thief.
     """
     try:
-        refresh = SessionRefreshToken(raw_refresh)
+        # simplejwt types a token's argument as a Token; it takes the encoded token, a str.
+        refresh = SessionRefreshToken(raw_refresh)  # type: ignore[arg-type]
     except TokenError:
         session_revoke_if_replayed(raw_refresh)
         raise
@@ -70,8 +71,10 @@ def session_refresh(raw_refresh: str) -> dict[str, str]:
     if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
         raise SessionRefused("No active account found for the given token.", "no_active_account")
     session_check(refresh, user)
+    first_use: bool
     with transaction.atomic():
-        _, first_use = refresh.blacklist()
+        # simplejwt says blacklist() returns the row; it returns get_or_create's (row, created).
+        _, first_use = refresh.blacklist()  # type: ignore[misc]
         if first_use:
             refresh.set_jti()
             refresh.set_exp()  # REFRESH_TOKEN_LIFETIME from now, but never past the session's end
@@ -86,7 +89,7 @@ def session_refresh(raw_refresh: str) -> dict[str, str]:
 def session_revoke_if_replayed(raw_refresh: str) -> None:
     """If this genuine, unexpired refresh token is blacklisted, end its session (every live token), and log it."""
     try:
-        payload = token_backend.decode(raw_refresh, verify=True)
+        payload = token_backend.decode(raw_refresh, verify=True)  # type: ignore[arg-type]  # a str, as above
     except TokenBackendError:
         return  # forged, malformed or expired: no session to end
     if payload.get(api_settings.TOKEN_TYPE_CLAIM) != SessionRefreshToken.token_type:
@@ -94,6 +97,8 @@ def session_revoke_if_replayed(raw_refresh: str) -> None:
     if not BlacklistedToken.objects.filter(token__jti=payload.get(api_settings.JTI_CLAIM)).exists():
         return
     user_id, session_id = payload.get(api_settings.USER_ID_CLAIM), payload.get(SESSION_CLAIM)
+    if user_id is None:  # no user: no session to end
+        return
     revoked = refresh_tokens_blacklist(user_id, session_id)
     logger.warning(
         "Refresh token replayed: user %s, session %s, token %s; %d live refresh token(s) of the session revoked.",

@@ -9,6 +9,7 @@
 
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -27,8 +28,13 @@ SESSION_CLAIM = "sid"
 AUTH_TIME_CLAIM = "auth_time"
 GENERATION_CLAIM = "gen"
 
+if TYPE_CHECKING:  # the tokens the mixin is mixed into, for the type checker; at run time it stands alone
+    _Token = Token
+else:
+    _Token = object
 
-class SessionExpiryMixin:
+
+class SessionExpiryMixin(_Token):
     """Never let a token's "exp" pass the end of its session."""
 
     def set_exp(self, claim: str = "exp", from_time: datetime | None = None, lifetime: timedelta | None = None) -> None:
@@ -47,7 +53,7 @@ class SessionRefreshToken(SessionExpiryMixin, RefreshToken):
     access_token_class = SessionAccessToken
 
     @classmethod
-    def for_user(cls, user: User) -> "SessionRefreshToken":
+    def for_user(cls, user: User) -> "SessionRefreshToken":  # type: ignore[override]  # our User's sessions only
         """Start a new session for the user and return its first refresh token, recorded as outstanding."""
         # Token.for_user, skipping BlacklistMixin's, which records the token before these claims are in it.
         token = super(BlacklistMixin, cls).for_user(user)
@@ -59,7 +65,7 @@ class SessionRefreshToken(SessionExpiryMixin, RefreshToken):
         return token
 
     @property
-    def access_token(self) -> SessionAccessToken:
+    def access_token(self) -> AccessToken:  # a SessionAccessToken (access_token_class)
         access = super().access_token
         access.set_exp(from_time=self.current_time)  # again, now that it has the session's claims
         return access
@@ -100,8 +106,9 @@ def session_tokens(user_id: int, session_id: str | None) -> list[int]:
     if session_id is None:
         return list(outstanding.values_list("pk", flat=True))
     # The session id is inside each stored token: a user has one live token per session, so few to read.
+    # simplejwt types decode's argument as a Token; it takes the encoded token, a str.
     return [
         pk
         for pk, raw in outstanding.values_list("pk", "token")
-        if token_backend.decode(raw, verify=False).get(SESSION_CLAIM) == session_id
+        if token_backend.decode(raw, verify=False).get(SESSION_CLAIM) == session_id  # type: ignore[arg-type]
     ]

@@ -6,12 +6,14 @@ from rest_framework import generics, status
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from idempotency.views import IdempotentCreateMixin
 
 from .models import User
+from .permissions import authenticated_user
 from .schema import EMPTY_RESPONSE, EXAMPLE_TOKEN, EXAMPLE_USER
 from .serializers import (
     AccountDeleteSerializer,
@@ -67,7 +69,7 @@ class SignupView(IdempotentCreateMixin, generics.CreateAPIView):
     authentication_classes = []
     throttle_scope = "signup"
 
-    def perform_create(self, serializer: SignupSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.save(idempotency=self.idempotency)
 
     def idempotent_resources(self):
@@ -138,7 +140,7 @@ class LogoutAllView(APIView):
 
     @extend_schema(summary="Log out everywhere", request=None, responses={204: None})
     def post(self, request: Request, *args, **kwargs) -> Response:
-        sessions_end(request.user)
+        sessions_end(authenticated_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -162,7 +164,7 @@ class AccountView(generics.RetrieveUpdateDestroyAPIView):
     delete_reads_body = True  # the password confirming a deletion (config.schema)
 
     def get_object(self) -> User:
-        return self.request.user
+        return authenticated_user(self.request)
 
     def get_throttles(self) -> list:
         # A write may check the password (an email change, a deletion): limited like login. Reads are not.
@@ -262,7 +264,8 @@ class EmailVerifyResendView(APIView):
 
     @extend_schema(summary="Send a new email verification link", request=None, responses={202: DetailSerializer})
     def post(self, request: Request, *args, **kwargs) -> Response:
-        if request.user.email_verified:
+        user = authenticated_user(request)
+        if user.email_verified:
             return Response({"detail": "Your email address is already verified."})
-        email_verification_request(request.user)
+        email_verification_request(user)
         return Response({"detail": VERIFICATION_SENT}, status=status.HTTP_202_ACCEPTED)

@@ -16,7 +16,9 @@ class EventTypesField(serializers.ListField):
         try:
             return super().run_child_validation(data)
         except serializers.ValidationError as exc:
-            messages = [str(message) for per_item in exc.detail.values() for message in per_item]
+            # ListField's errors are {index: [messages]}; a flat list is taken as it is.
+            per_items = exc.detail.values() if isinstance(exc.detail, dict) else [exc.detail]
+            messages = [str(message) for per_item in per_items for message in per_item]
             raise serializers.ValidationError(messages) from None
 
 

@@ -171,7 +171,7 @@ def deliveries_schedule(delivery_ids: list[int], countdown: int = 0) -> None:
         for pk in delivery_ids:
             try:
                 # By name, as Celery allows: the task module wraps this one (the app's ready() registers it).
-                celery_app.signature(DELIVER_TASK, args=(pk,)).apply_async(countdown=countdown or None)
+                celery_app.signature(DELIVER_TASK, args=(pk,)).apply_async(countdown=countdown)  # 0: no ETA
             except BROKER_ERRORS as exc:
                 logger.error("Could not queue webhook delivery %s (the sweeper will): %s", pk, exc)
                 return  # the broker is down: the rest would fail the same way

@@ -86,6 +86,7 @@ def target_resolve(url: str) -> Target:
     """
     parts = url_check(url)
     host = parts.hostname
+    assert host is not None  # url_check refuses a URL without one
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         literal = ipaddress.ip_address(host)
@@ -98,8 +99,9 @@ def target_resolve(url: str) -> Target:
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError, ValueError):  # ValueError: e.g. a NUL in the name
             raise TargetRefused(f"The host {host} could not be resolved.") from None
-        # Scope ids (fe80::1%eth0) are not part of the address.
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found))
+        # An IPv4 or IPv6 socket address's host is a str (typeshed allows the int of other families); scope ids
+        # (fe80::1%eth0) are not part of the address.
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found))
     for address in addresses:
         refusal = address_refusal(address)
         if refusal is not None:

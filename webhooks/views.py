@@ -1,5 +1,8 @@
 """Webhook endpoints: DRF generic views over the requesting user's own endpoints and their deliveries only."""
 
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -12,8 +15,10 @@ from drf_spectacular.utils import (
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from config.filters import KnownQueryParameters
+from users.permissions import authenticated_user
 
 from .models import WebhookDelivery, WebhookEndpoint
 from .pagination import DeliveryPagination
@@ -23,6 +28,13 @@ from .services import (
     endpoint_rotate_secret,
     endpoint_test,
 )
+
+if TYPE_CHECKING:  # the views the mixins below are mixed into, for the type checker; at run time they stand alone
+    _EndpointView = generics.GenericAPIView[WebhookEndpoint]
+    _DeliveryView = generics.GenericAPIView[WebhookDelivery]
+else:
+    _EndpointView = _DeliveryView = object
+
 
 CONFLICT = inline_serializer(
     "WebhookConflict", fields={"detail": serializers.CharField(), "code": serializers.CharField()}
@@ -57,15 +69,15 @@ DELIVERY_EXAMPLE = {
 }
 
 
-class OwnedEndpointMixin:
+class OwnedEndpointMixin(_EndpointView):
     """Scope every query to the requesting user: another user's endpoint is a 404 by construction."""
 
-    serializer_class = WebhookEndpointSerializer
+    serializer_class: type[BaseSerializer] | None = WebhookEndpointSerializer  # views below show other things too
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[WebhookEndpoint]:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular describing the view: no user
             return WebhookEndpoint.objects.none()
-        return WebhookEndpoint.objects.filter(user=self.request.user)
+        return WebhookEndpoint.objects.filter(user=authenticated_user(self.request))
 
 
 @extend_schema_view(
@@ -100,7 +112,7 @@ class WebhookEndpointListView(OwnedEndpointMixin, generics.ListCreateAPIView):
     def get_serializer_class(self):
         return WebhookEndpointCreateSerializer if self.request.method == "POST" else WebhookEndpointSerializer
 
-    def perform_create(self, serializer: WebhookEndpointCreateSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.save(user=self.request.user)  # webhooks.services.endpoint_create; EndpointLimitReached: 409
 
 
@@ -159,15 +171,16 @@ class WebhookTestView(OwnedEndpointMixin, generics.GenericAPIView):
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class OwnedDeliveryMixin:
+class OwnedDeliveryMixin(_DeliveryView):
     """The deliveries of one of the requesting user's endpoints; another user's endpoint is a 404."""
 
     serializer_class = WebhookDeliverySerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
         if getattr(self, "swagger_fake_view", False):
             return WebhookDelivery.objects.none()
-        endpoint = get_object_or_404(WebhookEndpoint.objects.filter(user=self.request.user), pk=self.kwargs["pk"])
+        owned = WebhookEndpoint.objects.filter(user=authenticated_user(self.request))
+        endpoint = get_object_or_404(owned, pk=self.kwargs["pk"])
         return WebhookDelivery.objects.filter(endpoint=endpoint).select_related("event")
 
 

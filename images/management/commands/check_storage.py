@@ -35,9 +35,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, fix: bool, grace: int, verbosity: int, **options) -> None:
-        bar = {"disable": None if verbosity else True, "unit": "object"}
+        quiet = None if verbosity else True  # None: tqdm draws its bars on a terminal only
         listing = chain(default_storage.stored_objects("images/"), default_storage.stored_objects(DIRECT_UPLOAD_PREFIX))
-        objects = dict(tqdm(listing, desc="Listing the store", **bar))
+        objects = dict(tqdm(listing, desc="Listing the store", disable=quiet, unit="object"))
         owned: set[str] = set()
         missing_originals: list[int] = []
         missing_variants: list[int] = []
@@ -45,7 +45,8 @@ class Command(BaseCommand):
             Image.objects.order_by("pk").iterator(),
             total=Image.objects.count(),
             desc="Checking rows",
-            **{**bar, "unit": "image"},
+            disable=quiet,
+            unit="image",
         ):
             owned.update(image.stored_names())
             if image.image.name not in objects:
@@ -98,7 +99,8 @@ class Command(BaseCommand):
             return False  # deleted meanwhile
         storage = image.image.storage
         if not variants:
-            return not storage.exists(image.image.name)
+            name = image.image.name
+            return not name or not storage.exists(name)
         if image.processing != Image.Processing.READY:
             return False
         recorded = image.variants
