@@ -90,10 +90,11 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
 def _use_broker(url: str) -> None:
     from config.celery import app
 
-    app.conf.broker_url = url
-    # Celery keeps a pool of connections to the broker it first used: start afresh (as after a fork).
-    app._pool = None
-    app.amqp._producer_pool = None
+    app.conf["broker_url"] = url
+    # Celery keeps a pool of connections to the broker it first used: start afresh (as after a fork). Private
+    # attributes, which the stubs do not declare.
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture

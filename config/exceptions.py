@@ -69,7 +69,7 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
-def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
+def unavailable_error(exc: BaseException | None) -> ServiceUnavailable | None:
     """The 503 for an error that means a dependency is down, or None for any other error."""
     for raised, unavailable in UNAVAILABLE:
         if isinstance(exc, raised):
@@ -90,9 +90,16 @@ DOMAIN_STATUS = {
 }
 
 
-def domain_error_answer(exc: errors.DomainError) -> APIException:
+class DomainErrorAnswer(APIException):
+    """A DomainError as DRF answers it: `extra_data` beside the message, `wait` as Retry-After."""
+
+    extra_data: dict | None = None
+    wait: int | None = None
+
+
+def domain_error_answer(exc: errors.DomainError) -> DomainErrorAnswer:
     """The API error of a service's refusal: its kind's status, its message and code, its extra data."""
-    answer = APIException(exc.message, exc.code)
+    answer = DomainErrorAnswer(exc.message, exc.code)
     answer.status_code = DOMAIN_STATUS[exc.kind]
     if exc.field:  # under the field, as a validation error of that field is
         answer.detail = {exc.field: [ErrorDetail(exc.message, exc.code)], **exc.extra}
@@ -124,8 +131,8 @@ def api_exception_handler(exc: Exception, context: dict):
         exc = ParseError(str(exc))
     elif isinstance(exc, InvalidToken) and isinstance(exc.__cause__, TokenError) and _simplejwt_default(exc):
         # SimpleJWT's token views (refresh, verify, logout) raise InvalidToken(message) from the TokenError.
-        exc = token_refused(exc.__cause__, expected=getattr(context.get("view"), "token_kind", "refresh"))
-    elif isinstance(exc, UnsupportedMediaType) and getattr(context.get("view"), "media_type_hint", ""):
+        exc = token_refused(exc.__cause__, expected=str(getattr(context.get("view"), "token_kind", None) or "refresh"))
+    elif isinstance(exc, UnsupportedMediaType) and getattr(context.get("view"), "media_type_hint", None):
         # A view that takes one kind of body says which (the upload: multipart with an "image" field).
         exc = UnsupportedMediaType(context["request"].content_type, f"{exc.detail} {context['view'].media_type_hint}")
     response = exception_handler(exc, context)

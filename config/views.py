@@ -35,7 +35,9 @@ def database_state() -> str:
 
 def storage_state() -> str:
     try:
-        default_storage.probe()  # images.storage: one HEAD of the bucket, or the media folder writable
+        # images.storage's ImageStorage.probe (config never imports an app): a HEAD of the bucket, or the media
+        # folder writable.
+        default_storage.probe()  # type: ignore[attr-defined]
         return OK
     except (*STORAGE_ERRORS, OSError):
         return DOWN

@@ -1,5 +1,7 @@
 """System checks: `manage.py check` tells an operator when S3 is switched on without what it needs."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
@@ -9,10 +11,10 @@ from storages.backends.s3 import S3Storage
 @register(Tags.compatibility, deploy=False)
 def check_s3_settings(app_configs, **kwargs) -> list[CheckMessage]:
     """Warn about missing credentials, and refuse a missing bucket, when the default storage is S3."""
-    storage = settings.STORAGES["default"]
+    storage: dict[str, Any] = settings.STORAGES["default"]
     if not issubclass(import_string(storage["BACKEND"]), S3Storage):
         return []
-    options = storage.get("OPTIONS", {})
+    options: dict[str, Any] = storage.get("OPTIONS", {})
     messages: list[CheckMessage] = []
     if not options.get("bucket_name"):
         messages.append(

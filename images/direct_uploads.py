@@ -18,6 +18,7 @@ import mimetypes
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -26,7 +27,6 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -50,7 +50,7 @@ from .files import file_record_uncommitted, file_row_committed, file_store_uncom
 from .models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, StoredFileDeletion, direct_upload_key, image_upload_to
 from .quota import Usage, quota_reserve
 from .services import image_prepare, image_variants_start, variants_in_process
-from .storage import direct_upload_policy, direct_upload_put_is_signed
+from .storage import direct_upload_policy, direct_upload_put_is_signed, image_storage
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def direct_upload_start(
     title: str = "",
     description: str = "",
     allow_duplicates: bool = False,
-    on_created: Callable[[str], None] | None = None,
+    on_created: Callable[[uuid.UUID], None] | None = None,
 ) -> DirectUpload:
     """Record a pending upload of `size` bytes, sent by POST or PUT (direct_upload_signature signs it).
 
@@ -107,7 +107,7 @@ def direct_upload_signature(upload: DirectUpload) -> dict:
     The store's own signature (S3's presigned POST or PUT), or the service's on local storage, whose `url` is a
     path that the caller makes absolute.
     """
-    storage = default_storage  # always one of images.storage's classes, which sign both ways
+    storage = image_storage()  # either store signs both ways
     sign = storage.direct_upload_put if upload.method == DirectUpload.Method.PUT else storage.direct_upload_post
     return sign(
         upload.key,
@@ -210,7 +210,7 @@ def _open_upload_check(key: str) -> None:
 def _local_store(key: str, file: File) -> None:
     """Store a direct upload's file at its key, replacing what is there (as S3 does), while the upload is open."""
     _open_upload_check(key)
-    storage = default_storage
+    storage = image_storage()
     storage.delete(key)  # S3 replaces an object sent twice; the local store does the same
     stored = storage.save(key, file)
     if stored != key:  # a concurrent upload of the same key got there first: keep that one
@@ -244,7 +244,7 @@ def direct_upload_complete(upload: DirectUpload) -> Image:
     DuplicateImage (IMAGE_DUPLICATES; the upload and its object are deleted), QuotaExceeded (the
     upload stays, to complete once space is freed), UploadNotReceived, UploadExpired (deleted) or UploadGone.
     """
-    if upload.image_id:
+    if upload.image is not None:
         return upload.image
     if upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS:
         raise _answered(upload)
@@ -280,7 +280,7 @@ def direct_upload_verify(upload_id, *, answering: bool) -> Image:
     upload = DirectUpload.objects.select_related("user", "image").filter(pk=upload_id).first()
     if upload is None:
         raise UploadGone()
-    if upload.image_id:
+    if upload.image is not None:
         return upload.image
     if upload.verdict and upload.verdict["refused"] in FINAL_VERDICTS:
         raise _answered(upload) if answering else _refusal(upload.verdict)
@@ -292,7 +292,7 @@ def direct_upload_verify(upload_id, *, answering: bool) -> Image:
 
 
 def _verify_and_create(upload: DirectUpload) -> Image:
-    storage: Storage = default_storage
+    storage = image_storage()
     try:
         # At most one byte over the limit is read: the store enforced the policy, and the check says so.
         data = storage.read_prefix(upload.key, settings.IMAGE_MAX_UPLOAD_SIZE + 1)
@@ -312,8 +312,9 @@ def _verify_and_create(upload: DirectUpload) -> Image:
     if prepared.existing is not None:  # IMAGE_DUPLICATES=reuse: the upload goes, its answer is that image
         raise DuplicateImage(prepared.existing, "reuse")
     image, stored = prepared.image, prepared.file
+    assert image is not None and stored is not None  # prepared to store (reuse was answered above)
 
-    name = image_upload_to(image, stored.name)  # a key of its own: the signed policy cannot reach it
+    name = image_upload_to(image, stored.name or "")  # a key of its own: the signed policy cannot reach it
     if stored is file:  # the bytes as they arrived: a copy inside the store, none through the service
         file_record_uncommitted(name)
         try:
@@ -359,7 +360,7 @@ def _refused(upload_id, exc: Exception, *, answering: bool) -> Image:
         if not DirectUpload.objects.filter(pk=upload_id).update(expires_at=F("expires_at")):
             raise UploadGone()
         upload = DirectUpload.objects.select_related("image").get(pk=upload_id)
-        if upload.image_id:
+        if upload.image is not None:
             return upload.image  # a racing verification created it: that answer stands
         if answering and verdict["refused"] in FINAL_VERDICTS:
             upload.delete()  # its object goes once this commits (signals)
@@ -367,7 +368,7 @@ def _refused(upload_id, exc: Exception, *, answering: bool) -> Image:
             upload.verdict = verdict
             upload.save(update_fields=["verdict"])
             if verdict["refused"] in FINAL_VERDICTS:
-                files_delete_on_commit(default_storage, [upload.key])
+                files_delete_on_commit(image_storage(), [upload.key])
     raise exc
 
 
@@ -409,8 +410,9 @@ def _verified_by_worker(upload: DirectUpload) -> Image | None:
 
 def _answered(upload: DirectUpload) -> Exception:
     """The final refusal recorded on the upload, to raise now that it is answered: the upload goes."""
+    verdict = upload.verdict or {}
     upload.delete()
-    return _refusal(upload.verdict)
+    return _refusal(verdict)
 
 
 def _verdict(exc: Exception) -> dict:
@@ -458,7 +460,7 @@ def direct_upload_strays_sweep() -> int:
     (or deleted with its image, or refused), and what it stores there is no image and in no quota. Every open
     upload's object is under uploads/ and nothing else is meant to be, so one listing finds the rest.
     """
-    storage = default_storage
+    storage = image_storage()
     found = [name for name, _ in storage.stored_objects(DIRECT_UPLOAD_PREFIX)]
     # Listed after the store: an upload signed meanwhile is owned, not taken for a stray.
     owned = set(

@@ -133,11 +133,11 @@ class Image(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or self.image.name
+        return self.title or self.image.name or ""
 
     def save(self, *args, **kwargs) -> None:
         """Save the row; if writing it fails, remove the file this save just stored."""
-        storing_new_file = bool(self.image) and not self.image._committed
+        storing_new_file = bool(self.image) and not _stored(self.image)
         if not storing_new_file:  # an edit of the row alone: nothing stored to clean up
             super().save(*args, **kwargs)
             return
@@ -145,7 +145,7 @@ class Image(models.Model):
             with transaction.atomic(using=kwargs.get("using")):
                 super().save(*args, **kwargs)
         except BaseException:
-            if self.image._committed:
+            if _stored(self.image) and self.image.name:
                 # Deleted, or recorded to try again later.
                 StoredFileDeletion.objects.delete_files(self.image.storage, [self.image.name])
             raise
@@ -153,18 +153,20 @@ class Image(models.Model):
     def stored_names(self) -> list[str]:
         """Every storage name this image owns or will own: the original, its recorded variants, and where
         each configured variant is written (a task running meanwhile may not have recorded it yet)."""
-        if not self.image.name:
+        original = self.image.name
+        if not original:
             return []
-        names = [self.image.name, *self.variants.values(), *self.variant_names().values()]
+        names = [original, *self.variants.values(), *self.variant_names().values()]
         return list(dict.fromkeys(names))
 
     def variant_names(self) -> dict[str, str]:
         """Where each configured variant of this image is written: always the same name for the same image."""
         extension = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT].extensions[0]
-        return {variant: variant_name(self.image.name, variant, extension) for variant in settings.IMAGE_VARIANTS}
+        original = self.image.name or ""
+        return {variant: variant_name(original, variant, extension) for variant in settings.IMAGE_VARIANTS}
 
 
-class StoredFileDeletionManager(models.Manager):
+class StoredFileDeletionManager(models.Manager["StoredFileDeletion"]):
     def delete_files(self, storage: Storage, names: Iterable[str]) -> None:
         """Delete stored files and forget their records; record the ones the store could not delete, to try again."""
         deleted: list[str] = []
@@ -190,6 +192,11 @@ class StoredFileDeletionManager(models.Manager):
             return
         if failed:
             logger.warning("Could not delete %s; recorded to try again", ", ".join(failed))
+
+
+def _stored(file: models.fields.files.FieldFile) -> bool:
+    """Whether the field's file is in the store already (Django's FieldFile flag, which the stubs omit)."""
+    return file._committed  # type: ignore[attr-defined]
 
 
 class StoredFileDeletion(models.Model):

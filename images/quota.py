@@ -53,10 +53,8 @@ def quota_check(user, size: int, *, completing: DirectUpload | None = None) -> N
 
     `completing`: the direct upload whose image this is; its declared size is no longer counted.
     """
-    if user_quota(user) is None:
-        return
     usage = quota_usage(user, completing=completing)
-    if usage.bytes + size > usage.quota_bytes:
+    if usage.quota_bytes is not None and usage.bytes + size > usage.quota_bytes:
         raise QuotaExceeded(usage, size)
 
 

@@ -83,6 +83,8 @@ class BaseImageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "uploaded_at", "updated_at", *DERIVED_FIELDS]
 
+    _origin: str | None = None  # this request's scheme and host, read once per answer
+
     def get_image_url(self, obj: Image) -> str | None:
         """The file's absolute URL (`image` keeps the spec's path on local storage); filled in by to_representation
         from `image`'s, so that the file's URL is signed once for both fields."""
@@ -100,9 +102,9 @@ class BaseImageSerializer(serializers.ModelSerializer):
         if request is None:
             return url
         if url.startswith("/") and not url.startswith("//"):  # a path: this request's scheme and host, read once
-            origin = self.context.get("_origin")
+            origin = self._origin
             if origin is None:
-                origin = self.context["_origin"] = request.build_absolute_uri("/")[:-1]
+                origin = self._origin = request.build_absolute_uri("/")[:-1]
             return origin + url
         return request.build_absolute_uri(url)
 
@@ -116,7 +118,7 @@ class BaseImageSerializer(serializers.ModelSerializer):
     def get_variants(self, obj: Image) -> dict[str, dict | None]:
         """Each configured variant as {url, width, height} (for srcset), or None while it is not made yet."""
         storage = obj.image.storage
-        variants = {}
+        variants: dict[str, dict | None] = {}
         for name in settings.IMAGE_VARIANTS:
             if name not in obj.variants:
                 variants[name] = None

@@ -30,6 +30,7 @@ from .models import DirectUpload, Image, StoredFileDeletion, image_upload_to, sa
 from .processing import render_variants, variant_size
 from .quota import quota_check, quota_reserve
 from .scrub import Scrubbed, ScrubError, scrub_file
+from .storage import image_storage
 from .validators import ALLOWED_FORMATS, FORMAT_ALIASES, ImageInfo, validate_image_file
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def image_file_metadata(file: File, *, strip: bool | None = None) -> tuple[File,
         scrubbed = _scrubbed(file, info, settings.IMAGE_STRIP_METADATA if strip is None else strip)
     stored = scrubbed.file(file, name)
     stored.name = name
-    stored.content_type = fmt.mime_type
+    stored.content_type = fmt.mime_type  # type: ignore[attr-defined]  # django-storages sends it (any File)
     width, height = info.upright_size
     return stored, {
         "width": width,
@@ -141,8 +142,9 @@ def image_prepare(
 
 def image_store(prepared: PreparedImage, *, on_created: Callable[[int], None] | None = None) -> Image:
     """Store a prepared image's file, then insert its row (image_insert): the file first, outside the row lock."""
-    image = prepared.image
-    image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, prepared.file.name), prepared.file)
+    image, file = prepared.image, prepared.file
+    assert image is not None and file is not None, "nothing to store: IMAGE_DUPLICATES=reuse found `existing`"
+    image.image = file_store_uncommitted(image.image.storage, image_upload_to(image, file.name or ""), file)
     return image_insert(image, on_created)
 
 
@@ -167,11 +169,11 @@ def image_insert(image: Image, on_created: Callable[[int], None] | None = None) 
             with timed("quota"):
                 quota_reserve(image.user, image.size, image=True)  # two uploads racing for the last bytes wait here
             image.save()
-            file_row_committed(image.image.name)
+            file_row_committed(image.image.name or "")
             if on_created is not None:
                 on_created(image.pk)
     except BaseException:
-        StoredFileDeletion.objects.delete_files(image.image.storage, [image.image.name])
+        StoredFileDeletion.objects.delete_files(image.image.storage, [image.image.name or ""])
         raise
     return image_variants_start(image)
 
@@ -262,7 +264,7 @@ def image_delete(image: Image) -> None:
     """Delete the image's row, and its files once that commits; change nothing while the store is down."""
     # Reach the store before touching the row: when it is down the client gets a 503 and keeps both
     # row and file, instead of a deleted row whose file can no longer be removed.
-    image.image.storage.exists(image.image.name)
+    image.image.storage.exists(image.image.name or "")
     with transaction.atomic():
         # A write first: the row's lock (a variants job waits, then finds it gone) and, on SQLite, the database's
         # write lock at once, so that a concurrent writer makes this wait rather than fail with "database is locked".
@@ -275,7 +277,7 @@ def user_images_store_check(user) -> None:
     """Reach the store that holds the user's images (raising its error when it is down); nothing without images."""
     image = Image.objects.filter(user=user).only("image").first()
     if image is not None:
-        image.image.storage.exists(image.image.name)
+        image.image.storage.exists(image.image.name or "")
 
 
 def image_files_delete_on_commit(image: Image) -> None:
@@ -307,7 +309,7 @@ def variants_render(image: Image) -> dict[str, bytes]:
         data = original.read()  # storage errors surface here (at most IMAGE_MAX_UPLOAD_SIZE bytes)
     try:
         return render_variants(
-            io.BytesIO(data),
+            File(io.BytesIO(data)),
             settings.IMAGE_VARIANTS,
             fmt.name,
             settings.IMAGE_VARIANT_QUALITY,
@@ -320,7 +322,7 @@ def variants_render(image: Image) -> dict[str, bytes]:
 def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     """Write rendered variants under their names and record them, unless the image was deleted meanwhile."""
     fmt = ALLOWED_FORMATS[settings.IMAGE_VARIANT_FORMAT]
-    storage = image.image.storage
+    storage = image_storage()  # the image field's own (the default storage)
     names = image.variant_names()
     sizes = {variant: variant_size(data) for variant, data in rendered.items()}  # for srcset
     stored: dict[str, str] = {}
@@ -330,7 +332,7 @@ def variants_store(image: Image, rendered: dict[str, bytes]) -> None:
     # are the image's own (stored_names), and the next run writes over them.
     for variant, data in rendered.items():
         content = ContentFile(data)
-        content.content_type = fmt.mime_type
+        content.content_type = fmt.mime_type  # type: ignore[attr-defined]  # django-storages sends it
         stored[variant] = storage.save_replacing(names[variant], content)
     variants_bytes = sum(len(data) for data in rendered.values())  # recorded; not counted in the quota
     fields = {"variants": stored, "variant_sizes": sizes, "variants_bytes": variants_bytes}

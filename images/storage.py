@@ -17,16 +17,17 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import cast
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import filepath_to_uri
@@ -55,8 +56,9 @@ def stored_content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-class ImageStorageMixin:
-    """What both stores share: a file's download URL naming the client's filename."""
+class ImageStorage(Storage):
+    """What the service needs of a store beyond Django's Storage, which both of its classes below provide: the two
+    stores' differences are these methods, so callers never ask which store it is (image_storage() gives it)."""
 
     serves_signed_media = False  # whether /media/ URLs are this store's (images.views.serve_media)
 
@@ -65,14 +67,56 @@ class ImageStorageMixin:
 
         `new`: the file was just stored (the upload's answer), so it is signed without looking in a cache.
         """
-        sign = self.url_of_new_file if new else self.url
+        # Both classes' url() take the parameters too (signed with the rest).
+        sign: Callable[..., str] = self.url_of_new_file if new else self.url
         if filename:
             disposition = content_disposition_header(as_attachment=False, filename=filename)
             return sign(name, parameters={"ResponseContentDisposition": disposition})
         return sign(name)
 
+    def url_of_new_file(self, name: str, parameters: dict | None = None) -> str:
+        """The URL of a file just stored, signed without looking in a cache (nothing is cached under its name yet)."""
+        raise NotImplementedError
 
-class PrivateS3Storage(ImageStorageMixin, S3Storage):
+    def save_replacing(self, name: str, content: File) -> str:
+        """Store the content under exactly this name, replacing what is there in one step."""
+        raise NotImplementedError
+
+    def stored_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Yield (name, last modified) of every stored file whose name starts with `prefix`."""
+        raise NotImplementedError
+
+    def read_prefix(self, name: str, limit: int) -> bytes:
+        """At most `limit` bytes of a stored file; raises FileNotFoundError when there is none."""
+        raise NotImplementedError
+
+    def copy(self, name: str, new_name: str, content_type: str) -> None:
+        """Copy a stored file to `new_name` (a name not in use) with this Content-Type; FileNotFoundError if none."""
+        raise NotImplementedError
+
+    def probe(self) -> None:
+        """Raise the store's error unless it can be used now (the health check)."""
+        raise NotImplementedError
+
+    def direct_upload_post(
+        self, name: str, *, content_type: str, size: int, expires_at: datetime, tagging: bool = False
+    ) -> dict:
+        """Sign a browser-style POST of one file at exactly `name`: {"url", "fields"}."""
+        raise NotImplementedError
+
+    def direct_upload_put(
+        self, name: str, *, content_type: str, size: int, expires_at: datetime, tagging: bool = False
+    ) -> dict:
+        """Sign a PUT of exactly `size` bytes of this Content-Type at exactly `name`: {"url", "headers"}."""
+        raise NotImplementedError
+
+
+def image_storage() -> ImageStorage:
+    """The default storage: always one of the classes below (STORAGES in settings)."""
+    return cast(ImageStorage, default_storage)
+
+
+class PrivateS3Storage(S3Storage, ImageStorage):
     """S3Storage whose presigned GET URLs name the file's Content-Type and are cached for half their lifetime,
     and whose calls within an API request stop once the request's budget is spent (config.store_budget).
 
@@ -193,15 +237,16 @@ class PrivateS3Storage(ImageStorageMixin, S3Storage):
             connection.meta.client.meta.events.register("before-send.s3", store_attempt_check)
         return connection
 
-    def url(self, name: str, parameters=None, expire=None, http_method=None) -> str:
+    # S3Storage.url is called by name below: S3Storage is the next class that has one (ImageStorage has none).
+    def url(self, name: str, parameters=None, expire=None, http_method=None) -> str:  # type: ignore[override]
         if not http_method or http_method == "GET":
             parameters = {"ResponseContentType": stored_content_type(name), **(parameters or {})}
         if expire is not None or http_method or not self.querystring_auth:
-            return super().url(name, parameters, expire, http_method)
+            return S3Storage.url(self, name, parameters, expire, http_method)
         key = self._url_cache_key(name, parameters)
         url = cache_get(key)
         if url is None:
-            url = super().url(name, parameters)
+            url = S3Storage.url(self, name, parameters)
             cache_set(key, url, timeout=max(self.querystring_expire // 2, 1))
         return url
 
@@ -210,8 +255,8 @@ class PrivateS3Storage(ImageStorageMixin, S3Storage):
         for the reads that follow once the answer has been sent."""
         parameters = {"ResponseContentType": stored_content_type(name), **(parameters or {})}
         if not self.querystring_auth:
-            return super().url(name, parameters)
-        url = super().url(name, parameters)
+            return S3Storage.url(self, name, parameters)
+        url = S3Storage.url(self, name, parameters)
         after_response(cache_set, self._url_cache_key(name, parameters), url, max(self.querystring_expire // 2, 1))
         return url
 
@@ -222,7 +267,7 @@ class PrivateS3Storage(ImageStorageMixin, S3Storage):
         return "s3-url:" + hashlib.sha256(place.encode()).hexdigest()
 
 
-class SignedFileSystemStorage(ImageStorageMixin, FileSystemStorage):
+class SignedFileSystemStorage(FileSystemStorage, ImageStorage):
     """Local files whose URLs carry an expiry and a signature in the query string, as S3's presigned ones.
 
     /media/images/1/{uuid}_cat.jpg?expires=...&signature=... (the spec's path; `images.views.serve_media`
@@ -311,7 +356,9 @@ class SignedFileSystemStorage(ImageStorageMixin, FileSystemStorage):
         if not (location.is_dir() and os.access(location, os.W_OK)):
             raise PermissionError(f"{self.location} is not writable")
 
-    def url(self, name: str, parameters: dict | None = None, expire: int | None = None) -> str:
+    def url(  # type: ignore[override]  # stored names only, never None; and the download parameters
+        self, name: str, parameters: dict | None = None, expire: int | None = None
+    ) -> str:
         disposition = (parameters or {}).get("ResponseContentDisposition", "")
         if expire is None:
             step = max(settings.MEDIA_URL_EXPIRE // 2, 1)

@@ -1,11 +1,13 @@
 """Image endpoints: DRF generic views over the requesting user's own images only; local files at signed URLs."""
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 from drf_spectacular.utils import (
@@ -18,16 +20,18 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import BaseThrottle
 
 from config.filters import KnownQueryParameters
 from config.parsers import JSONParser, MultiPartParser
 from idempotency.views import IdempotentCreateMixin
-from users.permissions import VerifiedEmailRequired
+from users.permissions import VerifiedEmailRequired, authenticated_user
 from users.schema import EXAMPLE_USER
 from users.serializers import UsageSerializer
 
@@ -49,19 +53,26 @@ from .serializers import (
     LocalUploadSerializer,
 )
 from .services import image_delete
-from .storage import media_url_is_valid, stored_content_type
+from .storage import image_storage, media_url_is_valid, stored_content_type
+
+if TYPE_CHECKING:  # what the mixins below are mixed into, for the type checker; at run time they stand alone
+    from rest_framework.permissions import _PermissionClass
+
+    _ImageView = generics.GenericAPIView[Image]
+else:
+    _ImageView = object
 
 
-class OwnedImageMixin:
+class OwnedImageMixin(_ImageView):
     """Scope every query to the requesting user: another user's image is a 404 by construction."""
 
-    serializer_class = ImageSerializer
+    serializer_class: type[BaseSerializer] | None = ImageSerializer
     uses_file_storage = True  # every image view reaches the store (URLs, files): a 503 when it is down
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular describing the view: no user
             return Image.objects.none()
-        return Image.objects.filter(user=self.request.user).select_related("user")
+        return Image.objects.filter(user=authenticated_user(self.request)).select_related("user")
 
 
 # Examples from the spec's "Image Endpoints", with the fields the service adds.
@@ -195,7 +206,7 @@ class ImageUploadView(IdempotentCreateMixin, OwnedImageMixin, generics.CreateAPI
     parser_classes = [MultiPartParser, FormParser]
     media_type_hint = 'Send multipart/form-data with the file in an "image" field (curl -F "image=@photo.jpg").'
     # REQUIRE_VERIFIED_EMAIL: a clear 403 until the owner has verified the email address.
-    permission_classes = [IsAuthenticated, VerifiedEmailRequired]
+    permission_classes: "Sequence[_PermissionClass]" = [IsAuthenticated, VerifiedEmailRequired]
     throttle_scope = "upload"
 
     def create(self, request: Request, *args, **kwargs) -> Response:
@@ -266,13 +277,13 @@ class ImageDeleteView(OwnedImageMixin, StoreCheckedDestroyMixin, generics.Destro
 
 
 @require_safe
-def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+def serve_media(request: HttpRequest, path: str) -> HttpResponseBase:
     """GET /media/<path>?expires=...&signature=...: a local file, to the holder of its signed URL only.
 
     Local files are as private as S3 objects, DEBUG on or off. The bare path, an expired URL
     or an altered one is a 403, as S3 answers. With MEDIA_X_ACCEL_REDIRECT nginx sends the file.
     """
-    storage = default_storage
+    storage = image_storage()
     if not storage.serves_signed_media:
         raise Http404  # files live elsewhere (S3): nothing is served from here
     if not media_url_is_valid(path, request.GET):
@@ -281,13 +292,13 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
             "fetch the image again for a fresh one.",
             content_type="text/plain",
         )
+    response: HttpResponseBase
     if settings.MEDIA_X_ACCEL_REDIRECT:
         response = HttpResponse()  # nginx sends the file, and answers Range requests itself
         response["X-Accel-Redirect"] = settings.MEDIA_X_ACCEL_REDIRECT.rstrip("/") + "/" + quote(path)
     else:
-        response = serve(request, path, document_root=storage.location)
-        if response.status_code == 200:
-            response = media_range(request, response, storage.path(path))
+        served = serve(request, path, document_root=storage.path(""))
+        response = media_range(request, served, storage.path(path)) if isinstance(served, FileResponse) else served
     response["Content-Type"] = stored_content_type(path)
     if disposition := request.GET.get("response-content-disposition"):  # signed with the rest
         response["Content-Disposition"] = disposition
@@ -299,7 +310,7 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
 SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
-def media_range(request: HttpRequest, response: FileResponse, path: str) -> HttpResponse:
+def media_range(request: HttpRequest, response: FileResponse, path: str) -> HttpResponseBase:
     """Answer a Range request for a local file with its part (206), or 416 when the range starts past its end.
 
     A single range is served; several ranges, a malformed header or an If-Range that no longer matches get
@@ -408,12 +419,13 @@ class DirectUploadView(IdempotentCreateMixin, generics.CreateAPIView):
     throttle_scope = "upload"
     uses_file_storage = True
 
-    def perform_create(self, serializer: DirectUploadSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         # images.direct_uploads.direct_upload_start
         serializer.save(user=self.request.user, idempotency=self.idempotency)
 
     def idempotent_resources(self):
-        return DirectUpload.objects.filter(user=self.request.user, image=None)  # signed again, while still open
+        # Signed again, while still open.
+        return DirectUpload.objects.filter(user=authenticated_user(self.request), image=None)
 
 
 @extend_schema_view(
@@ -474,10 +486,12 @@ class DirectUploadCompleteView(IdempotentCreateMixin, generics.CreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return DirectUpload.objects.none()
-        return DirectUpload.objects.filter(user=self.request.user)  # completion reads what it needs, under a lock
+        # Completion reads what it needs, under a lock.
+        return DirectUpload.objects.filter(user=authenticated_user(self.request))
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         request.data  # noqa: B018  (no body is needed, but one sent must parse: a malformed one is a 400)
+        answer: int
         try:
             image, answer = direct_upload_complete(self.get_object()), status.HTTP_201_CREATED
         except DuplicateImage as exc:
@@ -487,7 +501,8 @@ class DirectUploadCompleteView(IdempotentCreateMixin, generics.CreateAPIView):
         return Response(self.get_serializer(image).data, status=answer)
 
     def idempotent_resources(self):
-        return Image.objects.filter(user=self.request.user)  # completing again answers the image, not the upload
+        # Completing again answers the image, not the upload.
+        return Image.objects.filter(user=authenticated_user(self.request))
 
 
 @extend_schema(exclude=True)  # the store's side of step 2, as S3's POST is: its URL comes in each signed upload
@@ -553,9 +568,9 @@ class AdminSessionMixin:
     """The admin's login (a session, with its CSRF token), staff who may add images, no throttle; not in the API's
     schema. ImageAdmin mounts these views under its own URLs."""
 
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [StaffMayAddImages]
-    throttle_classes: list = []
+    authentication_classes: Sequence[type[BaseAuthentication]] = [SessionAuthentication]
+    permission_classes: "Sequence[_PermissionClass]" = [StaffMayAddImages]
+    throttle_classes: Sequence[type[BaseThrottle]] = []
 
 
 @extend_schema(exclude=True)
@@ -564,7 +579,7 @@ class AdminDirectUploadView(AdminSessionMixin, DirectUploadView):
 
     serializer_class = AdminDirectUploadSerializer
 
-    def perform_create(self, serializer: AdminDirectUploadSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.save(user=self.request.user, idempotency=self.idempotency)
 
     def idempotent_resources(self):

@@ -157,6 +157,6 @@ def _port_flag(name: str, port: int) -> str:
 def names_in_store(prefixes: tuple[str, ...] = ("images/", "uploads/"), storage=None) -> set[str]:
     """Everything under these prefixes in a store (the default one unless given), local or S3: by default images
     and their variants, and direct uploads' files until they are verified."""
-    from django.core.files.storage import default_storage
+    from images.storage import image_storage
 
-    return {name for prefix in prefixes for name, _ in (storage or default_storage).stored_objects(prefix)}
+    return {name for prefix in prefixes for name, _ in (storage or image_storage()).stored_objects(prefix)}

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from images.models import DIRECT_UPLOAD_PREFIX, DirectUpload, Image, StoredFileDeletion
 from images.services import variants_schedule_many
+from images.storage import image_storage
 
 SHOWN = 20  # problems listed of each kind; the counts cover them all
 
@@ -36,7 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, fix: bool, grace: int, verbosity: int, **options) -> None:
         quiet = None if verbosity else True  # None: tqdm draws its bars on a terminal only
-        listing = chain(default_storage.stored_objects("images/"), default_storage.stored_objects(DIRECT_UPLOAD_PREFIX))
+        storage = image_storage()
+        listing = chain(storage.stored_objects("images/"), storage.stored_objects(DIRECT_UPLOAD_PREFIX))
         objects = dict(tqdm(listing, desc="Listing the store", disable=quiet, unit="object"))
         owned: set[str] = set()
         missing_originals: list[int] = []
