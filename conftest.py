@@ -70,6 +70,16 @@ def _tasks_run_inline() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _background_calls_done() -> Iterator[None]:
+    """A test's calls on the process's background thread (variants after a live server's answer) are made before the
+    next test: late, they would touch the next test's rows (the ids of rolled-back rows come again)."""
+    from config.background import _background
+
+    yield
+    wait_until(_background.idle, "the background thread's calls", timeout=60)
+
+
+@pytest.fixture(autouse=True)
 def _cache_reachable() -> None:
     """Every test starts with the shared cache taken as reachable (config.cache remembers an outage)."""
     from config import cache as service_cache

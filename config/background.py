@@ -69,7 +69,14 @@ class _BackgroundThread:
     def __init__(self) -> None:
         self.lock = threading.Condition()
         self.calls: deque[tuple[Context, Callable, tuple]] = deque()
+        self.running = False  # a call is being made
         self.pid: int | None = None  # the process whose thread runs (a forked child starts its own)
+
+    def idle(self) -> bool:
+        """Whether no call waits or runs (the tests wait for it between tests: a late call would touch the next
+        test's rows)."""
+        with self.lock:
+            return not self.calls and not self.running
 
     def has_room(self) -> bool:
         with self.lock:
@@ -96,11 +103,14 @@ class _BackgroundThread:
                 while not self.calls:
                     self.lock.wait()
                 context, func, args = self.calls.popleft()
+                self.running = True
             close_old_connections()  # as a request would: none kept past CONN_MAX_AGE or broken
             try:
                 context.run(_call, func, args)
             finally:
                 close_old_connections()
+                with self.lock:
+                    self.running = False
 
 
 _background = _BackgroundThread()

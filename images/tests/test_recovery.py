@@ -51,7 +51,7 @@ def queued(url: str) -> int:
 
 
 def test_a_backlog_is_never_queued_twice_and_jobs_lost_with_redis_are_queued_once(
-    user, private_broker, tmp_path, django_capture_on_commit_callbacks
+    user, private_broker, tmp_path, django_capture_on_commit_callbacks, request
 ):
     url, process = private_broker
     # The broker's start is read from its uptime, in whole seconds: past its first second, none is misjudged.
@@ -69,6 +69,7 @@ def test_a_backlog_is_never_queued_twice_and_jobs_lost_with_redis_are_queued_onc
 
     kill(process)  # Redis dies with its queue (no persistence), and comes back empty
     process = start_redis(urlsplit(url).port, tmp_path)
+    request.addfinalizer(lambda: process.poll() is None and kill(process))  # also when an assertion fails
     assert queued(url) == 0
     wait_until(lambda: redis.Redis.from_url(url).info()["uptime_in_seconds"] >= 2, "Redis up for 2 s")
     with django_capture_on_commit_callbacks(execute=True):
@@ -78,7 +79,6 @@ def test_a_backlog_is_never_queued_twice_and_jobs_lost_with_redis_are_queued_onc
         assert images_requeue_lost() == 0  # queued again once, not at every sweep
     assert queued(url) == 2000
     assert set(Image.objects.values_list("processing_requeues", flat=True)) == {0}  # not the images' fault
-    kill(process)
 
 
 def test_a_job_the_broker_never_got_is_queued_by_the_next_sweep_not_after_15_minutes(
