@@ -1,7 +1,8 @@
 """Settings: the one place that reads the environment (and `.env`, when present).
 
-Every knob is an environment variable documented in `.env.example`. With no environment at all the
-project runs as the embedded default: DEBUG on, SQLite in the project folder, files under `media/`.
+Every knob is an environment variable, listed in `.env.example` and explained in docs/configuration.md; the
+comments here say why. With no environment at all the project runs as the embedded default: DEBUG on, SQLite in
+the project folder, files under `media/`.
 """
 
 import os
@@ -20,11 +21,10 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Real environment variables win over `.env` (override=False), so CI can set its own. The tests never read
-# a developer's `.env` (its USE_S3=True would turn the suite against a store it does not run): not while
-# pytest runs, nor in the processes they start, which get DOTENV_FILE="" from conftest.py (so "" here means
-# no file, where for every other variable it means the default). python-dotenv reads the file, not
-# Env.read_env: that one would keep an inline "# comment" in the value and skip "KEY = value" lines.
+# Real environment variables win over `.env`, so CI can set its own. The tests never read a developer's `.env` (its
+# USE_S3=True would turn the suite against a store it does not run): pytest's process skips it, and the processes it
+# starts get DOTENV_FILE="", which means no file (for `env` below, "" means the default). python-dotenv reads it:
+# Env.read_env would keep an inline "# comment" in the value and skip "KEY = value" lines.
 DOTENV_FILE = os.environ.get("DOTENV_FILE", str(BASE_DIR / ".env"))
 if DOTENV_FILE and "pytest" not in sys.modules:
     load_dotenv(DOTENV_FILE, override=False)
@@ -91,15 +91,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
+# Cross-origin API calls from browsers: the listed origins and, while DEBUG is on, a front end on any port of this
+# machine (the account mails link to http://localhost:3000 by default).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-# And, by default while DEBUG is on, a front end on any port of this machine (the account mails' links point at
-# http://localhost:3000 by default): http(s)://localhost, 127.0.0.1 or [::1], any port.
 CORS_ALLOW_LOCALHOST = env.bool("CORS_ALLOW_LOCALHOST", DEBUG)
 CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
-# The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit,
-# and the ETag of a direct upload's PUT to the local store (S3's bucket CORS rule exposes it there: docs, "Uppy").
+# Paging, an Idempotency-Key's replay, rate limits, and the ETag of a direct upload's PUT to the local store.
 CORS_EXPOSE_HEADERS = [
     "Link",
     "X-Total-Count",
@@ -177,8 +175,7 @@ TEMPLATES = [
 # --- Database: DATABASE_URL, else PostgreSQL from DB_* when DB_NAME is set, else SQLite -----------
 
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", 60)
-# A persistent connection is checked (SELECT 1) before a request reuses it: after a database restart the
-# first request reconnects instead of failing on the dead connection.
+# A persistent connection is checked before reuse: after a database restart, a reconnection, not an error.
 CONN_HEALTH_CHECKS = True
 if env.str("DATABASE_URL", ""):
     # Parsed as env.db() does, but through env(), so that a URL it cannot parse stops start-up naming DATABASE_URL.
@@ -237,12 +234,10 @@ def rate(value: str) -> tuple[int, int]:
         raise ValueError(f"{value!r} is not a rate like 5/hour (periods s, m, h, d)") from None
 
 
-# Reset mails one address may receive, whoever asks and from wherever (the request's own limit is per
-# client address): a mail bomb through the reset form is a few mails. Shortest window first.
+# Reset mails one address may receive, whoever asks from wherever: a mail bomb through the reset form is a few mails.
 PASSWORD_RESET_MAIL_RATES = sorted(
-    env.list("PASSWORD_RESET_MAIL_RATES", cast=rate, default=[(1, 60), (5, 3600)]), key=lambda events: events[1]
+    env.list("PASSWORD_RESET_MAIL_RATES", cast=rate, default=[(1, 60), (5, 3600)]), key=lambda limit: limit[1]
 )
-# How long an email verification link works, in seconds.
 EMAIL_VERIFY_TIMEOUT = env.int("EMAIL_VERIFY_TIMEOUT_HOURS", 72) * 3600
 
 # Links in account mails point at the client app, which shows the form and calls the API.
@@ -252,14 +247,12 @@ if "{uid}" not in PASSWORD_RESET_URL or "{token}" not in PASSWORD_RESET_URL:
 EMAIL_VERIFY_URL = env.str("EMAIL_VERIFY_URL", "http://localhost:3000/verify-email?token={token}")
 if "{token}" not in EMAIL_VERIFY_URL:
     raise ImproperlyConfigured(f"EMAIL_VERIFY_URL must contain {{token}}: {EMAIL_VERIFY_URL!r}.")
-# When True, uploads are refused (403) until the account's email address is verified.
 REQUIRE_VERIFIED_EMAIL = env.bool("REQUIRE_VERIFIED_EMAIL", False)
 
 # --- Admin login lockout (django-axes; the API login has its own throttle) ------------------------
 
-# Failures are counted per (email typed, client IP) pair and per client IP; the failure that reaches the
-# limit locks that pair and that IP for the cool-off. Never an email alone: anyone could then lock its
-# owner out by typing it wrong six times, while the owner, from any other address, still gets in.
+# Failures count per (email typed, client IP) and per IP, never per email alone: anyone could then lock its owner
+# out by typing it wrong six times, while the owner, from any other address, still gets in.
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", 6)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
@@ -303,16 +296,13 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 USE_S3 = env.bool("USE_S3", False)
-# Seconds a signed local file URL stays valid: at least half of this, at most all of it (URLs are stable
-# within a window, so browsers can reuse what they fetched).
+# A signed local file URL stays the same for a while (it is valid half of this at least), so browsers reuse their copy.
 MEDIA_URL_EXPIRE = env.int("MEDIA_URL_EXPIRE", 3600)
-# Behind nginx: the internal location that serves MEDIA_ROOT, e.g. /protected-media/. Django then checks
-# the signature and answers with X-Accel-Redirect for nginx to send the file. Empty: Django sends it.
+# Behind nginx: Django checks the signature and nginx sends the file (X-Accel-Redirect); empty: Django sends it.
 MEDIA_X_ACCEL_REDIRECT = env.str("MEDIA_X_ACCEL_REDIRECT", "")
 
-# Django 5.1+ reads only STORAGES (DEFAULT_FILE_STORAGE is gone): setting the old name would
-# silently keep files on local disk.
-# Local files are served only through signed URLs that expire, as S3's presigned ones.
+# Django 5.1+ reads only STORAGES: the old DEFAULT_FILE_STORAGE would silently keep files on local disk. Local files
+# are served only through signed URLs that expire, as S3's presigned ones.
 STORAGES = {
     "default": {"BACKEND": "images.storage.SignedFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -347,16 +337,14 @@ S3_STORAGE_OPTIONS = {
     "client_config": BotoConfig(
         s3={"addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", None)},
         signature_version="s3v4",
-        # Per attempt: a store that accepts the connection and then says nothing (hung, overloaded) costs
-        # AWS_S3_READ_TIMEOUT seconds, not minutes. Within an API request AWS_S3_REQUEST_BUDGET bounds the attempts.
+        # Per attempt: a store that accepts the connection and then says nothing costs seconds, not minutes.
         connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", 2),
         read_timeout=env.int("AWS_S3_READ_TIMEOUT", 5),
         retries={"mode": "standard", "total_max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", 3)},
     ),
 }
-# Seconds into an API request's first call to the store after which no new attempt starts (the request gets its
-# JSON 503): with AWS_S3_READ_TIMEOUT, a hung store answers an upload within their sum, whatever the retries.
-# Background jobs have no budget: they retry on their own schedule.
+# Bounds an API request's attempts to reach the store (then a JSON 503), whatever the retries; background jobs have
+# none: they retry on their own schedule.
 AWS_S3_REQUEST_BUDGET = env.int("AWS_S3_REQUEST_BUDGET", 4)
 if USE_S3:
     STORAGES["default"] = {"BACKEND": "images.storage.PrivateS3Storage", "OPTIONS": S3_STORAGE_OPTIONS}
@@ -396,7 +384,6 @@ else:
 IMAGE_MAX_UPLOAD_SIZE = env.int("IMAGE_MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", 50_000_000)
 IMAGE_DESCRIPTION_MAX_LENGTH = env.int("IMAGE_DESCRIPTION_MAX_LENGTH", 5000)
-# Largest page of the image list (?limit=N).
 IMAGE_PAGE_SIZE_MAX = env.int("IMAGE_PAGE_SIZE_MAX", 100)
 
 
@@ -416,96 +403,67 @@ IMAGE_VARIANTS = dict(
 )
 IMAGE_VARIANT_FORMAT = env.str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
 IMAGE_VARIANT_QUALITY = env.int("IMAGE_VARIANT_QUALITY", 80)
-# libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. 1 measured 0.7-0.8x the time of 4 for 0.6-4% more
-# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; docs/images.md, "Image processing").
+# libwebp's effort: 1 measured 0.7-0.8x the time of Pillow's default 4 for 0.6-4% more bytes, and 0 no faster than
+# 1 for 5% more (bench/variants.py --webp-methods).
 IMAGE_VARIANT_WEBP_METHOD = env.int("IMAGE_VARIANT_WEBP_METHOD", 1)
 if IMAGE_VARIANT_WEBP_METHOD not in range(7):
     raise ImproperlyConfigured(f"IMAGE_VARIANT_WEBP_METHOD must be 0 to 6, not {IMAGE_VARIANT_WEBP_METHOD}.")
-# Originals lose GPS, camera and editing metadata, keeping their pixels, orientation and colour profile.
-# False stores them byte for byte as uploaded.
 IMAGE_STRIP_METADATA = env.bool("IMAGE_STRIP_METADATA", True)
-# An upload of bytes the user already has: "allow" (a new image), "reuse" (200 with the existing one)
-# or "refuse" (409 naming it).
 IMAGE_DUPLICATES = env.str("IMAGE_DUPLICATES", "allow").lower()
 if IMAGE_DUPLICATES not in ("allow", "reuse", "refuse"):
     raise ImproperlyConfigured(f"IMAGE_DUPLICATES must be allow, reuse or refuse, not {IMAGE_DUPLICATES!r}.")
-# Attempts after the first when the store or the database fails, waiting 1, 2, 4... times this many seconds.
+# Retries when the store or the database fails, waiting 1, 2, 4... times the delay.
 IMAGE_TASK_MAX_RETRIES = env.int("IMAGE_TASK_MAX_RETRIES", 3)
 IMAGE_TASK_RETRY_DELAY = env.int("IMAGE_TASK_RETRY_DELAY", 5)
-# The sweeper (`manage.py sweep_images`, and a Celery beat task every IMAGE_SWEEP_INTERVAL seconds):
-# an image pending for longer than IMAGE_PENDING_TIMEOUT seconds is queued again, at most
-# IMAGE_SWEEP_MAX_REQUEUES times, then marked failed; deletions the store refused are tried again.
-# Sooner, every sweep queues again the images whose job the broker lost: those it could not be given (it was
-# down), and on a Redis that keeps nothing on disk, those queued before it last started.
+# The sweeper (sweep_images, beat): images pending too long are queued again, then marked failed; sooner, those
+# whose job the broker lost (it was down, or a Redis that keeps nothing restarted); refused deletions retried.
 IMAGE_PENDING_TIMEOUT = env.int("IMAGE_PENDING_TIMEOUT", 900)
 IMAGE_SWEEP_MAX_REQUEUES = env.int("IMAGE_SWEEP_MAX_REQUEUES", 3)
 IMAGE_SWEEP_INTERVAL = env.int("IMAGE_SWEEP_INTERVAL", 30)
-# Direct uploads: a signed POST lets the client send the file straight to the store (S3, or
-# the service's own signed URL on local storage), valid for this many seconds; the service verifies it after.
-# A pending upload left longer than twice this is swept with its object (sweep_images, sweep_direct_uploads).
-# Short: an S3 POST cannot be revoked, and works again after completion until then (the sweeper removes what
-# it stores). A client signs just before it sends; the store checks the expiry when the POST begins.
+# Direct uploads (the client sends the file straight to the store): short, because an S3 POST cannot be revoked and
+# works again after completion until it expires. A client signs just before it sends.
 IMAGE_DIRECT_UPLOAD_EXPIRE = env.int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
-# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
-# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: docs/storage.md, "Browsers and the
-# bucket"). Off by default: SeaweedFS refuses the tagging field. A signed PUT then needs an x-amz-tagging header,
-# which Uppy (and so the admin's bulk upload) does not send.
+# Tags for a bucket lifecycle rule (AWS), off by default: SeaweedFS refuses them, and a signed PUT would need a header
+# that Uppy (and so the admin's bulk upload) does not send. A rule by the uploads/ prefix needs no tag.
 IMAGE_DIRECT_UPLOAD_TAGGING = env.bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
-# Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
-# while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
-# seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
-# Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
+# A worker verifies a completed direct upload (the full decode is most of its CPU) while the API process waits for
+# the verdict; past the wait (no worker free) or with the broker down, the API process verifies it itself.
 IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env.bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
 IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env.int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 3)
-# Completions one API process waits on or verifies at once (each holds one of its threads: gunicorn.conf.py runs
-# 8 per worker); more are answered 503 with Retry-After at once, so that a burst never holds the threads that
-# every other request needs.
+# Each completion holds one of a process's 8 threads (gunicorn.conf.py): past this many, a 503 at once, so that a
+# burst never holds the threads every other request needs.
 IMAGE_DIRECT_UPLOAD_CONCURRENCY = env.int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 2)
-# Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
-# are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
+# Empty or 0: no quota (a quota set on a user in the admin wins).
 IMAGE_USER_QUOTA_BYTES = env.int("IMAGE_USER_QUOTA_BYTES", 0) or None
 # What GET /api/auth/me/ and the user admin show as a user's usage: users asks this hook, never images itself
 # (dependencies run images -> users -> config).
 USER_USAGE_BACKEND = "images.quota.ImageUsage"
-# How long a POST's Idempotency-Key is remembered: a repeat within this time answers what the first one created.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
-# Seconds a client is told to wait (Retry-After) when a dependency is unavailable (JSON 503).
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", 5)
 
 # --- Webhooks: signed events to the users' own endpoints (webhooks app) -------------------------------
 
-# Targets on loopback, private, link-local and other non-public addresses are refused at registration and at
-# delivery, unless this allows them (development, tests). Cloud metadata addresses are refused always.
+# Non-public targets (loopback, private, link-local) only where allowed (development); cloud metadata never.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
-# Only https:// endpoint URLs (plain http:// is for development).
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
-# Comma-separated networks (CIDR) every target address must also be in, e.g. an egress proxy's, or
-# 127.0.0.0/8,::1/128 to keep a test deployment on the machine; empty: any address the rules above allow.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
-# Seconds one delivery may take in all (connecting, sending, the answer's first bytes).
 WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", 10)
-# Seconds before each retry of a delivery that failed; after the last one it is marked failed.
 WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=int, default=[5, 300, 1800, 7200, 18000, 36000])
-# An endpoint whose deliveries have failed for this many days, without one success, is disabled (its owner mailed).
 WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
 WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", 10)
-# The webhook sweeper (Celery beat): queues deliveries due for longer than this many seconds (their job was lost
-# with the broker or a worker), and forgets events older than WEBHOOK_RETENTION_DAYS.
+# The webhook sweeper queues again deliveries whose job was lost with the broker or a worker.
 WEBHOOK_SWEEP_INTERVAL = env.int("WEBHOOK_SWEEP_INTERVAL", 30)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", 30)
-# The service's own address, e.g. https://images.example.com: local file URLs in events are made absolute with it
-# (S3's are absolute already). Empty: they stay paths, as /media/...
+# Makes local file URLs in events absolute (S3's are already); empty: they stay paths.
 WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", "").rstrip("/")
 if WEBHOOK_TIMEOUT < 1 or min(WEBHOOK_RETRY_DELAYS, default=0) < 0:
     raise ImproperlyConfigured("WEBHOOK_TIMEOUT must be at least 1 and WEBHOOK_RETRY_DELAYS never negative.")
 
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
-# Without a broker, variants are made in the API process after the answer has been sent, on a background thread of
-# each process (config.background), so that an upload answers as fast as with a worker; False: during the request,
-# before the answer (the answer then shows them made). Images whose process died first are made by the sweeper.
+# Without a broker, variants are made on a background thread of the API process once the answer has been sent
+# (config.background), so that an upload answers as fast as with a worker; what a dying process leaves, the sweeper.
 IMAGE_VARIANTS_IN_BACKGROUND = env.bool("IMAGE_VARIANTS_IN_BACKGROUND", True)
-# Calls waiting for that thread, per process; past it, images are left pending for the sweeper (sweep_images).
 BACKGROUND_QUEUE_SIZE = env.int("BACKGROUND_QUEUE_SIZE", 100)
 # Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "memory://localhost/")
@@ -527,10 +485,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # image work is long: don't hoard tasks
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Redis redelivers a task nobody acknowledged after this many seconds (RabbitMQ does at once, when the worker's
-# connection drops). It must exceed the longest a task is held unacknowledged: its work (seconds) plus its longest
-# retry wait (IMAGE_TASK_RETRY_DELAY x 2^(IMAGE_TASK_MAX_RETRIES-1) = 20 s by default), or a task still waiting
-# would run twice; and it is how long a job of a worker that died waits to be done.
+# Redis redelivers a task nobody acknowledged after this many seconds (RabbitMQ at once, when the worker's connection
+# drops): more than a task's work plus its longest retry wait, or a task still waiting would run twice; but it is also
+# how long the job of a worker that died waits.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 30)
 _longest_retry_wait = IMAGE_TASK_RETRY_DELAY * 2 ** max(IMAGE_TASK_MAX_RETRIES - 1, 0)
 if CELERY_VISIBILITY_TIMEOUT < _longest_retry_wait + 5:
@@ -597,8 +554,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
 }
 
-# The OpenAPI schema and its docs (/api/schema/, /api/docs/, /api/redoc/), DEBUG on or off: public, as the API
-# they describe is (clients are generated from it), or, with False, for staff only (config.permissions).
+# The OpenAPI schema and its docs are public by default, as the API is (clients are generated from them).
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", True)
 
 SPECTACULAR_SETTINGS = {
@@ -653,40 +609,33 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
-# A login session ends this many days after the login, however often its refresh token is rotated
-# (users.tokens: the "auth_time" claim travels through rotation and caps every expiry).
+# However often it is refreshed, a session ends this long after its login (users.tokens: the "auth_time" claim).
 JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", 30)
 
-# Answers carry a Server-Timing header: the time and database queries of each step of the request (config.timing;
-# bench/upload_breakdown.py reads it). Off in production: it tells clients how long things take.
+# Server-Timing headers (config.timing; bench/upload_breakdown.py reads them): off, as they tell clients our timings.
 SERVER_TIMING = env.bool("SERVER_TIMING", False)
 
-# /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
+# /api/health/ probes the store and the broker at most this often, not per hit.
 HEALTH_PROBE_CACHE_SECONDS = env.int("HEALTH_PROBE_CACHE_SECONDS", 5)
 
 # --- Metrics (Prometheus): /metrics on each API node, and on each Celery worker when asked ------------------------
 
-# /metrics answers a scrape that sends "Authorization: Bearer <this>" (Prometheus: `authorization: {credentials: ...}`);
-# empty: /metrics is a 404. A long random string, like SECRET_KEY, and another one.
+# Empty: /metrics is a 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
-# Where the processes of one server add up their counts (prometheus-client's multiprocess mode): an empty folder of
-# its own. gunicorn.conf.py makes one for its workers; set it for a Celery worker whose pool has several processes.
+# Where the processes of one server add up their counts (gunicorn.conf.py makes one for its workers).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", "")
 if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR must be an existing folder: {PROMETHEUS_MULTIPROC_DIR!r}.")
-# A Celery worker serves its own metrics (variant build time where the work runs) on host:port, e.g. 10.0.0.21:9808
-# on a private network, or 127.0.0.1:9808; empty: none. No token: keep the port off any public network.
+# A worker's own metrics on host:port, without a token: keep it off any public network.
 WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", "")
 
 # --- Logging ------------------------------------------------------------------------------------
 
-# "json": one JSON object a line (time, level, logger, message, request_id and the record's other fields), for a log
-# collector; "text": the message alone, for a terminal. JSON by default whenever DEBUG is off.
+# JSON lines for a log collector whenever DEBUG is off; the message alone for a terminal.
 LOG_FORMAT = env.str("LOG_FORMAT", "text" if DEBUG else "json").lower()
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
-# One line per request (method, path, view, status, duration, user, request id), as an access log: on by default
-# whenever DEBUG is off (runserver prints its own while it is on).
+# An access log line per request whenever DEBUG is off (runserver prints its own while it is on).
 LOG_REQUESTS = env.bool("LOG_REQUESTS", not DEBUG)
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 
