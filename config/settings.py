@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import environ
+import environ  # type: ignore[import-untyped]  # django-environ ships no types and has no stub package
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from corsheaders.defaults import default_headers as corsheaders_default_headers
@@ -303,7 +303,7 @@ MEDIA_X_ACCEL_REDIRECT = env.str("MEDIA_X_ACCEL_REDIRECT", "")
 
 # Django 5.1+ reads only STORAGES: the old DEFAULT_FILE_STORAGE would silently keep files on local disk. Local files
 # are served only through signed URLs that expire, as S3's presigned ones.
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "images.storage.SignedFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
