@@ -1,15 +1,17 @@
 """Settings: the one place that reads the environment (and `.env`, when present).
 
-Every knob is an environment variable documented in `.env.example`. With no environment at all the
-project runs as the embedded default: DEBUG on, SQLite in the project folder, files under `media/`.
+Every knob is an environment variable, listed in `.env.example` and explained in docs/configuration.md; the
+comments here say why. With no environment at all the project runs as the embedded default: DEBUG on, SQLite in
+the project folder, files under `media/`.
 """
 
 import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-import dj_database_url
+import environ  # type: ignore[import-untyped]  # django-environ ships no types and has no stub package
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from corsheaders.defaults import default_headers as corsheaders_default_headers
@@ -19,53 +21,48 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Real environment variables win over `.env` (override=False), so CI can set its own. The tests never read
-# a developer's `.env` (its USE_S3=True would turn the suite against a store it does not run): not while
-# pytest runs, nor in the processes they start, which get DOTENV_FILE="" from conftest.py.
+# Real environment variables win over `.env`, so CI can set its own. The tests never read a developer's `.env` (its
+# USE_S3=True would turn the suite against a store it does not run): pytest's process skips it, and the processes it
+# starts get DOTENV_FILE="", which means no file (for `env` below, "" means the default). python-dotenv reads it:
+# Env.read_env would keep an inline "# comment" in the value and skip "KEY = value" lines.
 DOTENV_FILE = os.environ.get("DOTENV_FILE", str(BASE_DIR / ".env"))
 if DOTENV_FILE and "pytest" not in sys.modules:
     load_dotenv(DOTENV_FILE, override=False)
 
 
-def env_str(name: str, default: str = "") -> str:
-    """Return the variable as a stripped string, or the default when unset or empty."""
-    value = os.environ.get(name, "").strip()
-    return value or default
+class Env(environ.Env):
+    """django-environ's Env, where an empty variable means its default and a bad value stops start-up naming it."""
+
+    BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
+
+    def get_value(
+        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET, parse_default: bool = False
+    ) -> Any:
+        # The value as set: django-environ's own lookup would take one starting with "$" (a password, say) for the
+        # name of another variable.
+        value = self.ENVIRON.get(var, "").strip()
+        if not value:
+            if default is self.NOTSET:
+                raise ImproperlyConfigured(f"Set the {var} environment variable.")
+            return default
+        if cast is bool and value.lower() not in self.BOOLEANS:  # django-environ takes any other word for False
+            raise ImproperlyConfigured(f"{var} must be true or false, not {value!r}.")
+        if cast is list or isinstance(cast, list):  # " a, ,b " is ["a", "b"]
+            value = ",".join(item.strip() for item in value.split(","))
+        try:
+            return self.parse_value(value, cast)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{var} is not valid: {error}.") from None
 
 
-def env_bool(name: str, default: bool) -> bool:
-    """Return the variable as a bool: true/yes/on/1 or false/no/off/0."""
-    value = env_str(name).lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
-
-
-def env_int(name: str, default: int) -> int:
-    """Return the variable as an int."""
-    value = env_str(name)
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    """Return a comma-separated variable as a list, without blanks."""
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+env = Env()
 
 
 # --- Core -------------------------------------------------------------------------------------
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env.bool("DEBUG", True)
 
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env.str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -75,34 +72,32 @@ if not SECRET_KEY:
     # Development only: DEBUG is on, so this key never signs anything that leaves the machine.
     SECRET_KEY = "django-insecure-development-key-set-SECRET_KEY-in-production"
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS and not DEBUG:
     raise ImproperlyConfigured("ALLOWED_HOSTS is not set. With DEBUG=False it is required.")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- HTTPS and browser security: on by default whenever DEBUG is off ------------------------------
 
 # Behind a TLS-terminating proxy, name the header it sets, e.g. HTTP_X_FORWARDED_PROTO (value "https").
-SECURE_PROXY_SSL_HEADER = (env_str("SECURE_PROXY_SSL_HEADER"), "https") if env_str("SECURE_PROXY_SSL_HEADER") else None
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SECURE_PROXY_SSL_HEADER = env("SECURE_PROXY_SSL_HEADER", cast=lambda header: (header, "https"), default=None)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Cross-origin API calls from browsers: only the listed origins (comma-separated, with scheme).
-CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-# And, by default while DEBUG is on, a front end on any port of this machine (the account mails' links point at
-# http://localhost:3000 by default): http(s)://localhost, 127.0.0.1 or [::1], any port.
-CORS_ALLOW_LOCALHOST = env_bool("CORS_ALLOW_LOCALHOST", DEBUG)
+# Cross-origin API calls from browsers: the listed origins and, while DEBUG is on, a front end on any port of this
+# machine (the account mails link to http://localhost:3000 by default).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_LOCALHOST = env.bool("CORS_ALLOW_LOCALHOST", DEBUG)
 CORS_ALLOWED_ORIGIN_REGEXES = [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"] if CORS_ALLOW_LOCALHOST else []
 CORS_URLS_REGEX = r"^/api/.*$"
-# The list's paging headers, what a retry with an Idempotency-Key is told, where a client stands against a rate limit,
-# and the ETag of a direct upload's PUT to the local store (S3's bucket CORS rule exposes it there: docs, "Uppy").
+# Paging, an Idempotency-Key's replay, rate limits, and the ETag of a direct upload's PUT to the local store.
 CORS_EXPOSE_HEADERS = [
     "Link",
     "X-Total-Count",
@@ -179,29 +174,31 @@ TEMPLATES = [
 
 # --- Database: DATABASE_URL, else PostgreSQL from DB_* when DB_NAME is set, else SQLite -----------
 
-CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
-# A persistent connection is checked (SELECT 1) before a request reuses it: after a database restart the
-# first request reconnects instead of failing on the dead connection.
+CONN_MAX_AGE = env.int("CONN_MAX_AGE", 60)
+# A persistent connection is checked before reuse: after a database restart, a reconnection, not an error.
 CONN_HEALTH_CHECKS = True
-if env_str("DATABASE_URL"):
+if env.str("DATABASE_URL", ""):
+    # Parsed as env.db() does, but through env(), so that a URL it cannot parse stops start-up naming DATABASE_URL.
     DATABASES = {
-        "default": dj_database_url.parse(
-            env_str("DATABASE_URL"), conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
-        )
+        "default": env("DATABASE_URL", cast=Env.db_url_config)
+        | {"CONN_MAX_AGE": CONN_MAX_AGE, "CONN_HEALTH_CHECKS": CONN_HEALTH_CHECKS}
     }
-elif env_str("DB_NAME"):
+    # django-environ takes an unknown scheme for the engine's name: stop here, not at the first query.
+    if DATABASES["default"].get("ENGINE") not in Env.DB_SCHEMES.values():
+        raise ImproperlyConfigured("DATABASE_URL must start with a database's scheme, e.g. postgres:// or sqlite:///.")
+elif env.str("DB_NAME", ""):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": env_str("DB_NAME"),
-            "USER": env_str("DB_USER", "postgres"),
-            "PASSWORD": env_str("DB_PASSWORD"),
-            "HOST": env_str("DB_HOST", "localhost"),
-            "PORT": env_str("DB_PORT", "5432"),
+            "NAME": env.str("DB_NAME", ""),
+            "USER": env.str("DB_USER", "postgres"),
+            "PASSWORD": env.str("DB_PASSWORD", ""),
+            "HOST": env.str("DB_HOST", "localhost"),
+            "PORT": env.str("DB_PORT", "5432"),
             "CONN_MAX_AGE": CONN_MAX_AGE,
             "CONN_HEALTH_CHECKS": CONN_HEALTH_CHECKS,
             # A database that does not answer is an error (a JSON 503) in seconds, not a hung worker.
-            "OPTIONS": {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5)},
+            "OPTIONS": {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", 5)},
         }
     }
 else:
@@ -225,55 +222,39 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = ["users.lockout.AdminLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 
 # How long a password reset link works (Django's setting, in seconds); it also stops working once used.
-PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
 
 
-def env_rates(name: str, default: str) -> list[tuple[int, int]]:
-    """Parse "1/min,5/hour" into [(1, 60), (5, 3600)], shortest window first (periods as DRF's: s, m, h, d)."""
+def rate(value: str) -> tuple[int, int]:
+    """Parse "5/hour" into (5, 3600): events per period in seconds, periods as DRF's (s, m, h, d)."""
     try:
-        rates = []
-        for rate in env_list(name, default):
-            events, period = rate.split("/")
-            rates.append((int(events), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0].lower()]))
+        events, period = value.split("/")
+        return int(events), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0].lower()]
     except (ValueError, KeyError, IndexError):
-        raise ImproperlyConfigured(f"{name} must look like 1/min,5/hour, not {env_str(name)!r}.") from None
-    return sorted(rates, key=lambda rate: rate[1])
+        raise ValueError(f"{value!r} is not a rate like 5/hour (periods s, m, h, d)") from None
 
 
-# Reset mails one address may receive, whoever asks and from wherever (the request's own limit is per
-# client address): a mail bomb through the reset form is a few mails.
-PASSWORD_RESET_MAIL_RATES = env_rates("PASSWORD_RESET_MAIL_RATES", "1/min,5/hour")
-# How long an email verification link works, in seconds.
-EMAIL_VERIFY_TIMEOUT = env_int("EMAIL_VERIFY_TIMEOUT_HOURS", 72) * 3600
-
-
-def url_template(name: str, value: str, fields: tuple[str, ...]) -> str:
-    """Return the URL template `value` of setting `name`, which must name every one of `fields`, e.g. {token}."""
-    missing = ", ".join("{" + field + "}" for field in fields if "{" + field + "}" not in value)
-    if missing:
-        raise ImproperlyConfigured(f"{name} must contain {missing}: {value!r}.")
-    return value
-
+# Reset mails one address may receive, whoever asks from wherever: a mail bomb through the reset form is a few mails.
+PASSWORD_RESET_MAIL_RATES = sorted(
+    env.list("PASSWORD_RESET_MAIL_RATES", cast=rate, default=[(1, 60), (5, 3600)]), key=lambda limit: limit[1]
+)
+EMAIL_VERIFY_TIMEOUT = env.int("EMAIL_VERIFY_TIMEOUT_HOURS", 72) * 3600
 
 # Links in account mails point at the client app, which shows the form and calls the API.
-PASSWORD_RESET_URL = url_template(
-    "PASSWORD_RESET_URL",
-    env_str("PASSWORD_RESET_URL", "http://localhost:3000/reset-password?uid={uid}&token={token}"),
-    ("uid", "token"),
-)
-EMAIL_VERIFY_URL = url_template(
-    "EMAIL_VERIFY_URL", env_str("EMAIL_VERIFY_URL", "http://localhost:3000/verify-email?token={token}"), ("token",)
-)
-# When True, uploads are refused (403) until the account's email address is verified.
-REQUIRE_VERIFIED_EMAIL = env_bool("REQUIRE_VERIFIED_EMAIL", False)
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", "http://localhost:3000/reset-password?uid={uid}&token={token}")
+if "{uid}" not in PASSWORD_RESET_URL or "{token}" not in PASSWORD_RESET_URL:
+    raise ImproperlyConfigured(f"PASSWORD_RESET_URL must contain {{uid}} and {{token}}: {PASSWORD_RESET_URL!r}.")
+EMAIL_VERIFY_URL = env.str("EMAIL_VERIFY_URL", "http://localhost:3000/verify-email?token={token}")
+if "{token}" not in EMAIL_VERIFY_URL:
+    raise ImproperlyConfigured(f"EMAIL_VERIFY_URL must contain {{token}}: {EMAIL_VERIFY_URL!r}.")
+REQUIRE_VERIFIED_EMAIL = env.bool("REQUIRE_VERIFIED_EMAIL", False)
 
 # --- Admin login lockout (django-axes; the API login has its own throttle) ------------------------
 
-# Failures are counted per (email typed, client IP) pair and per client IP; the failure that reaches the
-# limit locks that pair and that IP for the cool-off. Never an email alone: anyone could then lock its
-# owner out by typing it wrong six times, while the owner, from any other address, still gets in.
-AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 6)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+# Failures count per (email typed, client IP) and per IP, never per email alone: anyone could then lock its owner
+# out by typing it wrong six times, while the owner, from any other address, still gets in.
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", 6)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "users.lockout.AdminLoginHandler"
 AXES_ONLY_ADMIN_SITE = True
@@ -286,18 +267,18 @@ AXES_VERBOSE = False  # no "AXES: BEGIN" banner on every manage.py command; lock
 
 # --- Mail: printed to the console while DEBUG is on, sent by SMTP otherwise ----------------------
 
-EMAIL_BACKEND = env_str(
+EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Image Upload Service <noreply@localhost>")
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Image Upload Service <noreply@localhost>")
 
 # --- Time and language --------------------------------------------------------------------------
 
@@ -312,29 +293,26 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
-USE_S3 = env_bool("USE_S3", False)
-# Seconds a signed local file URL stays valid: at least half of this, at most all of it (URLs are stable
-# within a window, so browsers can reuse what they fetched).
-MEDIA_URL_EXPIRE = env_int("MEDIA_URL_EXPIRE", 3600)
-# Behind nginx: the internal location that serves MEDIA_ROOT, e.g. /protected-media/. Django then checks
-# the signature and answers with X-Accel-Redirect for nginx to send the file. Empty: Django sends it.
-MEDIA_X_ACCEL_REDIRECT = env_str("MEDIA_X_ACCEL_REDIRECT")
+USE_S3 = env.bool("USE_S3", False)
+# A signed local file URL stays the same for a while (it is valid half of this at least), so browsers reuse their copy.
+MEDIA_URL_EXPIRE = env.int("MEDIA_URL_EXPIRE", 3600)
+# Behind nginx: Django checks the signature and nginx sends the file (X-Accel-Redirect); empty: Django sends it.
+MEDIA_X_ACCEL_REDIRECT = env.str("MEDIA_X_ACCEL_REDIRECT", "")
 
-# Django 5.1+ reads only STORAGES (DEFAULT_FILE_STORAGE is gone): setting the old name would
-# silently keep files on local disk.
-# Local files are served only through signed URLs that expire, as S3's presigned ones (issue 13).
-STORAGES = {
+# Django 5.1+ reads only STORAGES: the old DEFAULT_FILE_STORAGE would silently keep files on local disk. Local files
+# are served only through signed URLs that expire, as S3's presigned ones.
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "images.storage.SignedFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID")
-AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY")
-AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
-AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
-AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", "")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", "")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", "us-east-1")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", None)
 
 # Options of django-storages' S3Storage, kept apart from STORAGES so `migrate_media_to_s3` can reach
 # the bucket before USE_S3 is switched on.
@@ -344,43 +322,41 @@ S3_STORAGE_OPTIONS = {
     "bucket_name": AWS_STORAGE_BUCKET_NAME,
     "region_name": AWS_S3_REGION_NAME,
     "endpoint_url": AWS_S3_ENDPOINT_URL,
-    "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN") or None,
+    "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", None),
     # Private objects: no ACL at all (works with ACLs disabled, the AWS default), reads go through
     # presigned URLs that expire, and an upload never replaces another object.
     "default_acl": None,
     "querystring_auth": True,
-    "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
+    "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", 3600),
     "file_overwrite": False,
-    "object_parameters": {"CacheControl": env_str("AWS_S3_CACHE_CONTROL", "private, max-age=86400")},
+    "object_parameters": {"CacheControl": env.str("AWS_S3_CACHE_CONTROL", "private, max-age=86400")},
     # A file over the multipart threshold (8 MB) is sent part after part in the request's own thread, where the
     # request's budget for the store's calls applies (config.store_budget), not in a pool of threads of its own.
     "transfer_config": TransferConfig(use_threads=False),
     # Given a client_config, S3Storage takes addressing style and signature version from it alone.
     "client_config": BotoConfig(
-        s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None},
+        s3={"addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", None)},
         signature_version="s3v4",
-        # Per attempt: a store that accepts the connection and then says nothing (hung, overloaded) costs
-        # AWS_S3_READ_TIMEOUT seconds, not minutes. Within an API request AWS_S3_REQUEST_BUDGET bounds the attempts.
-        connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 2),
-        read_timeout=env_int("AWS_S3_READ_TIMEOUT", 5),
-        retries={"mode": "standard", "total_max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
+        # Per attempt: a store that accepts the connection and then says nothing costs seconds, not minutes.
+        connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", 2),
+        read_timeout=env.int("AWS_S3_READ_TIMEOUT", 5),
+        retries={"mode": "standard", "total_max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", 3)},
     ),
 }
-# Seconds into an API request's first call to the store after which no new attempt starts (the request gets its
-# JSON 503): with AWS_S3_READ_TIMEOUT, a hung store answers an upload within their sum, whatever the retries.
-# Background jobs have no budget: they retry on their own schedule.
-AWS_S3_REQUEST_BUDGET = env_int("AWS_S3_REQUEST_BUDGET", 4)
+# Bounds an API request's attempts to reach the store (then a JSON 503), whatever the retries; background jobs have
+# none: they retry on their own schedule.
+AWS_S3_REQUEST_BUDGET = env.int("AWS_S3_REQUEST_BUDGET", 4)
 if USE_S3:
     STORAGES["default"] = {"BACKEND": "images.storage.PrivateS3Storage", "OPTIONS": S3_STORAGE_OPTIONS}
 
 # --- Request bodies -----------------------------------------------------------------------------
 
 # Non-file data (JSON bodies, form fields) is held in memory up to this size; larger bodies are refused.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 DATA_UPLOAD_MAX_NUMBER_FILES = 1  # one image per request
 # Uploaded files over this size are streamed to a temporary file, never held in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
@@ -388,7 +364,7 @@ FILE_UPLOAD_HANDLERS = [
 
 # --- Cache: shared by every worker (throttling counts) through Redis when REDIS_URL is set ----------
 
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env.str("REDIS_URL", "")
 # The cache is an optimisation, never a dependency: while Redis is unreachable, presigned URLs are signed
 # afresh and throttles count in each process's own memory (config.cache, config.throttling).
 if REDIS_URL:
@@ -405,125 +381,93 @@ else:
 
 # --- Images -------------------------------------------------------------------------------------
 
-IMAGE_MAX_UPLOAD_SIZE = env_int("IMAGE_MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
-IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000)
-IMAGE_DESCRIPTION_MAX_LENGTH = env_int("IMAGE_DESCRIPTION_MAX_LENGTH", 5000)
-# Largest page of the image list (?limit=N).
-IMAGE_PAGE_SIZE_MAX = env_int("IMAGE_PAGE_SIZE_MAX", 100)
+IMAGE_MAX_UPLOAD_SIZE = env.int("IMAGE_MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", 50_000_000)
+IMAGE_DESCRIPTION_MAX_LENGTH = env.int("IMAGE_DESCRIPTION_MAX_LENGTH", 5000)
+IMAGE_PAGE_SIZE_MAX = env.int("IMAGE_PAGE_SIZE_MAX", 100)
 
 
-def env_boxes(name: str, default: str) -> dict[str, tuple[int, int]]:
-    """Parse "thumbnail=256x256,medium=1024x1024" into {"thumbnail": (256, 256), ...}."""
+def variant(value: str) -> tuple[str, tuple[int, int]]:
+    """Parse "thumbnail=256x256" into ("thumbnail", (256, 256))."""
     try:
-        return {
-            key.strip(): tuple(int(n) for n in box.lower().split("x", 1))
-            for key, box in (item.split("=", 1) for item in env_list(name, default))
-        }
+        name, box = value.split("=", 1)
+        width, height = box.lower().split("x")
+        return name.strip(), (int(width), int(height))
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must look like thumbnail=256x256,medium=1024x1024.") from None
+        raise ValueError(f"{value!r} is not a variant like thumbnail=256x256") from None
 
 
 # Named variants, each fitting its box (never upscaled), made in the background after an upload.
-IMAGE_VARIANTS = env_boxes("IMAGE_VARIANTS", "thumbnail=256x256,medium=1024x1024")
-IMAGE_VARIANT_FORMAT = env_str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
-IMAGE_VARIANT_QUALITY = env_int("IMAGE_VARIANT_QUALITY", 80)
-# libwebp's effort, 0 (fastest) to 6; Pillow's default is 4. 1 measured 0.7-0.8x the time of 4 for 0.6-4% more
-# bytes, and 0 no faster than 1 for 5% more (bench/variants.py --webp-methods; docs/images.md, "Image processing").
-IMAGE_VARIANT_WEBP_METHOD = env_int("IMAGE_VARIANT_WEBP_METHOD", 1)
+IMAGE_VARIANTS = dict(
+    env.list("IMAGE_VARIANTS", cast=variant, default=[("thumbnail", (256, 256)), ("medium", (1024, 1024))])
+)
+IMAGE_VARIANT_FORMAT = env.str("IMAGE_VARIANT_FORMAT", "WEBP").upper()
+IMAGE_VARIANT_QUALITY = env.int("IMAGE_VARIANT_QUALITY", 80)
+# libwebp's effort: 1 measured 0.7-0.8x the time of Pillow's default 4 for 0.6-4% more bytes, and 0 no faster than
+# 1 for 5% more (bench/variants.py --webp-methods).
+IMAGE_VARIANT_WEBP_METHOD = env.int("IMAGE_VARIANT_WEBP_METHOD", 1)
 if IMAGE_VARIANT_WEBP_METHOD not in range(7):
     raise ImproperlyConfigured(f"IMAGE_VARIANT_WEBP_METHOD must be 0 to 6, not {IMAGE_VARIANT_WEBP_METHOD}.")
-# Originals lose GPS, camera and editing metadata, keeping their pixels, orientation and colour profile.
-# False stores them byte for byte as uploaded.
-IMAGE_STRIP_METADATA = env_bool("IMAGE_STRIP_METADATA", True)
-# An upload of bytes the user already has: "allow" (a new image), "reuse" (200 with the existing one)
-# or "refuse" (409 naming it).
-IMAGE_DUPLICATES = env_str("IMAGE_DUPLICATES", "allow").lower()
+IMAGE_STRIP_METADATA = env.bool("IMAGE_STRIP_METADATA", True)
+IMAGE_DUPLICATES = env.str("IMAGE_DUPLICATES", "allow").lower()
 if IMAGE_DUPLICATES not in ("allow", "reuse", "refuse"):
     raise ImproperlyConfigured(f"IMAGE_DUPLICATES must be allow, reuse or refuse, not {IMAGE_DUPLICATES!r}.")
-# Attempts after the first when the store or the database fails, waiting 1, 2, 4... times this many seconds.
-IMAGE_TASK_MAX_RETRIES = env_int("IMAGE_TASK_MAX_RETRIES", 3)
-IMAGE_TASK_RETRY_DELAY = env_int("IMAGE_TASK_RETRY_DELAY", 5)
-# The sweeper (`manage.py sweep_images`, and a Celery beat task every IMAGE_SWEEP_INTERVAL seconds):
-# an image pending for longer than IMAGE_PENDING_TIMEOUT seconds is queued again, at most
-# IMAGE_SWEEP_MAX_REQUEUES times, then marked failed; deletions the store refused are tried again.
-# Sooner, every sweep queues again the images whose job the broker lost: those it could not be given (it was
-# down), and on a Redis that keeps nothing on disk, those queued before it last started.
-IMAGE_PENDING_TIMEOUT = env_int("IMAGE_PENDING_TIMEOUT", 900)
-IMAGE_SWEEP_MAX_REQUEUES = env_int("IMAGE_SWEEP_MAX_REQUEUES", 3)
-IMAGE_SWEEP_INTERVAL = env_int("IMAGE_SWEEP_INTERVAL", 30)
-# Direct uploads (issue 12): a signed POST lets the client send the file straight to the store (S3, or
-# the service's own signed URL on local storage), valid for this many seconds; the service verifies it after.
-# A pending upload left longer than twice this is swept with its object (sweep_images, sweep_direct_uploads).
-# Short: an S3 POST cannot be revoked, and works again after completion until then (the sweeper removes what
-# it stores). A client signs just before it sends; the store checks the expiry when the POST begins.
-IMAGE_DIRECT_UPLOAD_EXPIRE = env_int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
-# AWS only: tag direct-upload objects "upload=pending" until completed, for a bucket lifecycle rule by tag
-# that expires abandoned ones (a rule by their prefix, uploads/, needs no tag: docs/storage.md, "Browsers and the
-# bucket"). Off by default: SeaweedFS refuses the tagging field. A signed PUT then needs an x-amz-tagging header,
-# which Uppy (and so the admin's bulk upload) does not send.
-IMAGE_DIRECT_UPLOAD_TAGGING = env_bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
-# Completing a direct upload: a Celery worker verifies the bytes (the full decode is most of an upload's CPU)
-# while the API process waits for its verdict on the upload's row, at most IMAGE_DIRECT_UPLOAD_VERIFY_WAIT
-# seconds; past that (no worker free), or with the broker down, the API process verifies them itself.
-# Without CELERY_BROKER_URL tasks run inline, and so does the verification, whatever this says.
-IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env_bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
-IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env_int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 3)
-# Completions one API process waits on or verifies at once (each holds one of its threads: gunicorn.conf.py runs
-# 8 per worker); more are answered 503 with Retry-After at once, so that a burst never holds the threads that
-# every other request needs.
-IMAGE_DIRECT_UPLOAD_CONCURRENCY = env_int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 2)
-# Bytes each user may store: originals, and direct uploads not yet completed at their declared size (variants
-# are not counted: images.quota); empty or 0: no quota. A quota set on a user in the admin overrides it.
-IMAGE_USER_QUOTA_BYTES = env_int("IMAGE_USER_QUOTA_BYTES", 0) or None
+# Retries when the store or the database fails, waiting 1, 2, 4... times the delay.
+IMAGE_TASK_MAX_RETRIES = env.int("IMAGE_TASK_MAX_RETRIES", 3)
+IMAGE_TASK_RETRY_DELAY = env.int("IMAGE_TASK_RETRY_DELAY", 5)
+# The sweeper (sweep_images, beat): images pending too long are queued again, then marked failed; sooner, those
+# whose job the broker lost (it was down, or a Redis that keeps nothing restarted); refused deletions retried.
+IMAGE_PENDING_TIMEOUT = env.int("IMAGE_PENDING_TIMEOUT", 900)
+IMAGE_SWEEP_MAX_REQUEUES = env.int("IMAGE_SWEEP_MAX_REQUEUES", 3)
+IMAGE_SWEEP_INTERVAL = env.int("IMAGE_SWEEP_INTERVAL", 30)
+# Direct uploads (the client sends the file straight to the store): short, because an S3 POST cannot be revoked and
+# works again after completion until it expires. A client signs just before it sends.
+IMAGE_DIRECT_UPLOAD_EXPIRE = env.int("IMAGE_DIRECT_UPLOAD_EXPIRE", 300)
+# Tags for a bucket lifecycle rule (AWS), off by default: SeaweedFS refuses them, and a signed PUT would need a header
+# that Uppy (and so the admin's bulk upload) does not send. A rule by the uploads/ prefix needs no tag.
+IMAGE_DIRECT_UPLOAD_TAGGING = env.bool("IMAGE_DIRECT_UPLOAD_TAGGING", False)
+# A worker verifies a completed direct upload (the full decode is most of its CPU) while the API process waits for
+# the verdict; past the wait (no worker free) or with the broker down, the API process verifies it itself.
+IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER = env.bool("IMAGE_DIRECT_UPLOAD_VERIFY_IN_WORKER", True)
+IMAGE_DIRECT_UPLOAD_VERIFY_WAIT = env.int("IMAGE_DIRECT_UPLOAD_VERIFY_WAIT", 3)
+# Each completion holds one of a process's 8 threads (gunicorn.conf.py): past this many, a 503 at once, so that a
+# burst never holds the threads every other request needs.
+IMAGE_DIRECT_UPLOAD_CONCURRENCY = env.int("IMAGE_DIRECT_UPLOAD_CONCURRENCY", 2)
+# Empty or 0: no quota (a quota set on a user in the admin wins).
+IMAGE_USER_QUOTA_BYTES = env.int("IMAGE_USER_QUOTA_BYTES", 0) or None
 # What GET /api/auth/me/ and the user admin show as a user's usage: users asks this hook, never images itself
 # (dependencies run images -> users -> config).
 USER_USAGE_BACKEND = "images.quota.ImageUsage"
-# How long a POST's Idempotency-Key is remembered: a repeat within this time answers what the first one created.
-IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
-# Seconds a client is told to wait (Retry-After) when a dependency is unavailable (JSON 503).
-RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 5)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", 5)
 
 # --- Webhooks: signed events to the users' own endpoints (webhooks app) -------------------------------
 
-# Targets on loopback, private, link-local and other non-public addresses are refused at registration and at
-# delivery, unless this allows them (development, tests). Cloud metadata addresses are refused always.
-WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
-# Only https:// endpoint URLs (plain http:// is for development).
-WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
-# Comma-separated networks (CIDR) every target address must also be in, e.g. an egress proxy's, or
-# 127.0.0.0/8,::1/128 to keep a test deployment on the machine; empty: any address the rules above allow.
-WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
-# Seconds one delivery may take in all (connecting, sending, the answer's first bytes).
-WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
-# Seconds before each retry of a delivery that failed; after the last one it is marked failed.
-try:
-    WEBHOOK_RETRY_DELAYS = [int(delay) for delay in env_list("WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000")]
-except ValueError:
-    raise ImproperlyConfigured("WEBHOOK_RETRY_DELAYS must be whole numbers of seconds, e.g. 5,300,1800.") from None
-# An endpoint whose deliveries have failed for this many days, without one success, is disabled (its owner mailed).
-WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
-WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10)
-# The webhook sweeper (Celery beat): queues deliveries due for longer than this many seconds (their job was lost
-# with the broker or a worker), and forgets events older than WEBHOOK_RETENTION_DAYS.
-WEBHOOK_SWEEP_INTERVAL = env_int("WEBHOOK_SWEEP_INTERVAL", 30)
-WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)
-# The service's own address, e.g. https://images.example.com: local file URLs in events are made absolute with it
-# (S3's are absolute already). Empty: they stay paths, as /media/...
-WEBHOOK_BASE_URL = env_str("WEBHOOK_BASE_URL").rstrip("/")
+# Non-public targets (loopback, private, link-local) only where allowed (development); cloud metadata never.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", 10)
+WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=int, default=[5, 300, 1800, 7200, 18000, 36000])
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", 10)
+# The webhook sweeper queues again deliveries whose job was lost with the broker or a worker.
+WEBHOOK_SWEEP_INTERVAL = env.int("WEBHOOK_SWEEP_INTERVAL", 30)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", 30)
+# Makes local file URLs in events absolute (S3's are already); empty: they stay paths.
+WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", "").rstrip("/")
 if WEBHOOK_TIMEOUT < 1 or min(WEBHOOK_RETRY_DELAYS, default=0) < 0:
     raise ImproperlyConfigured("WEBHOOK_TIMEOUT must be at least 1 and WEBHOOK_RETRY_DELAYS never negative.")
 
 # --- Background tasks (Celery): a worker when CELERY_BROKER_URL is set, inline (eager) otherwise ----
 
-# Without a broker, variants are made in the API process after the answer has been sent, on a background thread of
-# each process (config.background), so that an upload answers as fast as with a worker; False: during the request,
-# before the answer (the answer then shows them made). Images whose process died first are made by the sweeper.
-IMAGE_VARIANTS_IN_BACKGROUND = env_bool("IMAGE_VARIANTS_IN_BACKGROUND", True)
-# Calls waiting for that thread, per process; past it, images are left pending for the sweeper (sweep_images).
-BACKGROUND_QUEUE_SIZE = env_int("BACKGROUND_QUEUE_SIZE", 100)
+# Without a broker, variants are made on a background thread of the API process once the answer has been sent
+# (config.background), so that an upload answers as fast as with a worker; what a dying process leaves, the sweeper.
+IMAGE_VARIANTS_IN_BACKGROUND = env.bool("IMAGE_VARIANTS_IN_BACKGROUND", True)
+BACKGROUND_QUEUE_SIZE = env.int("BACKGROUND_QUEUE_SIZE", 100)
 # Without a broker, tasks run inline; "memory://" keeps Celery from looking for one on the network.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://localhost/")
-CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "memory://localhost/")
+CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", "")
 # Inline, a task's failure is recorded on the image (processing "failed"), never raised into the upload.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
@@ -541,11 +485,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # image work is long: don't hoard tasks
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Redis redelivers a task nobody acknowledged after this many seconds (RabbitMQ does at once, when the worker's
-# connection drops). It must exceed the longest a task is held unacknowledged: its work (seconds) plus its longest
-# retry wait (IMAGE_TASK_RETRY_DELAY x 2^(IMAGE_TASK_MAX_RETRIES-1) = 20 s by default), or a task still waiting
-# would run twice; and it is how long a job of a worker that died waits to be done.
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 30)
+# Redis redelivers a task nobody acknowledged after this many seconds (RabbitMQ at once, when the worker's connection
+# drops): more than a task's work plus its longest retry wait, or a task still waiting would run twice; but it is also
+# how long the job of a worker that died waits.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 30)
 _longest_retry_wait = IMAGE_TASK_RETRY_DELAY * 2 ** max(IMAGE_TASK_MAX_RETRIES - 1, 0)
 if CELERY_VISIBILITY_TIMEOUT < _longest_retry_wait + 5:
     raise ImproperlyConfigured(
@@ -596,24 +539,23 @@ REST_FRAMEWORK = {
     # Views that name a throttle_scope are limited per client IP (per user when authenticated).
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "login": env_str("THROTTLE_LOGIN_RATE", "10/min"),
-        "signup": env_str("THROTTLE_SIGNUP_RATE", "20/hour"),
-        "token": env_str("THROTTLE_TOKEN_RATE", "30/min"),
-        "upload": env_str("THROTTLE_UPLOAD_RATE", "30/min"),
-        "health": env_str("THROTTLE_HEALTH_RATE", "120/min"),
+        "login": env.str("THROTTLE_LOGIN_RATE", "10/min"),
+        "signup": env.str("THROTTLE_SIGNUP_RATE", "20/hour"),
+        "token": env.str("THROTTLE_TOKEN_RATE", "30/min"),
+        "upload": env.str("THROTTLE_UPLOAD_RATE", "30/min"),
+        "health": env.str("THROTTLE_HEALTH_RATE", "120/min"),
         # Test events and redeliveries, per user: each makes the service send a request.
-        "webhooks": env_str("THROTTLE_WEBHOOK_RATE", "60/min"),
+        "webhooks": env.str("THROTTLE_WEBHOOK_RATE", "60/min"),
     },
     # Proxies in front that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR (a client cannot
     # dodge the limits by forging the header).
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "NUM_PROXIES": env.int("NUM_PROXIES", 0),
     # Storage outages and oversized bodies become JSON errors too (503, 413), never a 500 or HTML.
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
 }
 
-# The OpenAPI schema and its docs (/api/schema/, /api/docs/, /api/redoc/), DEBUG on or off: public, as the API
-# they describe is (clients are generated from it), or, with False, for staff only (config.permissions).
-API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
+# The OpenAPI schema and its docs are public by default, as the API is (clients are generated from them).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image Upload Service API",
@@ -652,9 +594,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 24 * 60)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", 7)),
-    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 24 * 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", 7)),
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
     # Each refresh hands out a new refresh token and blacklists the one used (so a stolen one
@@ -667,42 +609,35 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
-# A login session ends this many days after the login, however often its refresh token is rotated
-# (users.tokens: the "auth_time" claim travels through rotation and caps every expiry).
-JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30)
+# However often it is refreshed, a session ends this long after its login (users.tokens: the "auth_time" claim).
+JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", 30)
 
-# Answers carry a Server-Timing header: the time and database queries of each step of the request (config.timing;
-# bench/upload_breakdown.py reads it). Off in production: it tells clients how long things take.
-SERVER_TIMING = env_bool("SERVER_TIMING", False)
+# Server-Timing headers (config.timing; bench/upload_breakdown.py reads them): off, as they tell clients our timings.
+SERVER_TIMING = env.bool("SERVER_TIMING", False)
 
-# /api/health/ probes the file store and the broker at most once per this many seconds (not per hit).
-HEALTH_PROBE_CACHE_SECONDS = env_int("HEALTH_PROBE_CACHE_SECONDS", 5)
+# /api/health/ probes the store and the broker at most this often, not per hit.
+HEALTH_PROBE_CACHE_SECONDS = env.int("HEALTH_PROBE_CACHE_SECONDS", 5)
 
 # --- Metrics (Prometheus): /metrics on each API node, and on each Celery worker when asked ------------------------
 
-# /metrics answers a scrape that sends "Authorization: Bearer <this>" (Prometheus: `authorization: {credentials: ...}`);
-# empty: /metrics is a 404. A long random string, like SECRET_KEY, and another one.
-METRICS_TOKEN = env_str("METRICS_TOKEN")
-# Where the processes of one server add up their counts (prometheus-client's multiprocess mode): an empty folder of
-# its own. gunicorn.conf.py makes one for its workers; set it for a Celery worker whose pool has several processes.
-PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+# Empty: /metrics is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+# Where the processes of one server add up their counts (gunicorn.conf.py makes one for its workers).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", "")
 if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR must be an existing folder: {PROMETHEUS_MULTIPROC_DIR!r}.")
-# A Celery worker serves its own metrics (variant build time where the work runs) on host:port, e.g. 10.0.0.21:9808
-# on a private network, or 127.0.0.1:9808; empty: none. No token: keep the port off any public network.
-WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS")
+# A worker's own metrics on host:port, without a token: keep it off any public network.
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", "")
 
 # --- Logging ------------------------------------------------------------------------------------
 
-# "json": one JSON object a line (time, level, logger, message, request_id and the record's other fields), for a log
-# collector; "text": the message alone, for a terminal. JSON by default whenever DEBUG is off.
-LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+# JSON lines for a log collector whenever DEBUG is off; the message alone for a terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", "text" if DEBUG else "json").lower()
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
-# One line per request (method, path, view, status, duration, user, request id), as an access log: on by default
-# whenever DEBUG is off (runserver prints its own while it is on).
-LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# An access log line per request whenever DEBUG is off (runserver prints its own while it is on).
+LOG_REQUESTS = env.bool("LOG_REQUESTS", not DEBUG)
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 
 LOGGING = {
     "version": 1,

@@ -43,7 +43,8 @@ from django.conf import settings
 db = settings.DATABASES["default"]
 print(json.dumps({
     "DEBUG": settings.DEBUG, "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
-    "ENGINE": db["ENGINE"], "NAME": str(db["NAME"]), "USER": db.get("USER"), "HOST": db.get("HOST"),
+    "ENGINE": db["ENGINE"], "NAME": str(db["NAME"]), "USER": db.get("USER"), "PASSWORD": db.get("PASSWORD"),
+    "HOST": db.get("HOST"), "CONN_MAX_AGE": db.get("CONN_MAX_AGE"), "OPTIONS": db.get("OPTIONS"),
     "PORT": str(db.get("PORT")), "STORAGE": settings.STORAGES["default"]["BACKEND"],
     "STORAGE_OPTIONS": {k: v for k, v in settings.STORAGES["default"].get("OPTIONS", {}).items()
                         if k not in ("client_config", "transfer_config")},
@@ -51,6 +52,7 @@ print(json.dumps({
     "ACCESS": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(),
     "REFRESH": settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds(),
     "CORS_ORIGIN_REGEXES": settings.CORS_ALLOWED_ORIGIN_REGEXES,
+    "PASSWORD_RESET_MAIL_RATES": settings.PASSWORD_RESET_MAIL_RATES, "IMAGE_VARIANTS": settings.IMAGE_VARIANTS,
 }))
 """
 
@@ -90,14 +92,34 @@ def test_db_variables_select_postgresql():
 
 
 def test_database_url_wins_over_db_variables():
-    got = settings_for(DATABASE_URL="postgres://u:p@h:5433/fromurl", DB_NAME="ignored")
+    got = settings_for(DATABASE_URL="postgres://u:p%40w@h:5433/fromurl?sslmode=require", DB_NAME="ignored")
 
-    assert (got["ENGINE"], got["NAME"], got["HOST"], got["PORT"]) == (
+    assert (got["ENGINE"], got["NAME"], got["USER"], got["PASSWORD"], got["HOST"], got["PORT"]) == (
         "django.db.backends.postgresql",
         "fromurl",
+        "u",
+        "p@w",
         "h",
         "5433",
     )
+    assert (got["OPTIONS"], got["CONN_MAX_AGE"]) == ({"sslmode": "require"}, 60)
+
+
+def test_values_are_taken_as_written_less_surrounding_spaces_and_an_empty_one_is_the_default():
+    got = settings_for(
+        DB_NAME=" images ",
+        DB_PASSWORD="$not-a-variable-name",
+        ALLOWED_HOSTS=" a.example.com , b.example.com,, ",
+        IMAGE_MAX_UPLOAD_SIZE=" ",
+        PASSWORD_RESET_MAIL_RATES=" 5/Hour , 1/min ",
+        IMAGE_VARIANTS="small = 64X32",
+    )
+
+    assert (got["NAME"], got["PASSWORD"]) == ("images", "$not-a-variable-name")
+    assert got["ALLOWED_HOSTS"] == ["a.example.com", "b.example.com"]
+    assert got["IMAGE_MAX_UPLOAD_SIZE"] == 10 * 1024 * 1024
+    assert got["PASSWORD_RESET_MAIL_RATES"] == [[1, 60], [5, 3600]]  # shortest window first
+    assert got["IMAGE_VARIANTS"] == {"small": [64, 32]}
 
 
 def test_use_s3_switches_the_default_storage_to_private_s3():
@@ -134,20 +156,34 @@ def test_without_debug_allowed_hosts_is_required():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DEBUG", "maybe"), ("IMAGE_MAX_UPLOAD_SIZE", "ten"), ("PASSWORD_RESET_MAIL_RATES", "1/fortnight")],
+    [
+        ("DEBUG", "maybe"),
+        ("USE_S3", "y"),  # django-environ alone would read any word but true, on, ok, y, yes or 1 as False
+        ("IMAGE_MAX_UPLOAD_SIZE", "ten"),
+        ("PASSWORD_RESET_MAIL_RATES", "1/fortnight"),
+        ("IMAGE_VARIANTS", "thumbnail=256"),
+        ("WEBHOOK_RETRY_DELAYS", "5,x"),
+        ("WEBHOOK_RETRY_DELAYS", "5,-1"),
+        ("IMAGE_DUPLICATES", "sometimes"),
+        ("EMAIL_VERIFY_URL", "https://app.example.com/verify"),
+        ("DATABASE_URL", "bogus://h/db"),
+        ("DATABASE_URL", "postgres://u:p@h:port/db"),
+    ],
 )
 def test_malformed_values_are_named_in_the_error(name, value):
     result = read_settings(**{name: value})
 
     assert result.returncode != 0
-    assert name in result.stderr
+    [last_line] = result.stderr.strip().splitlines()[-1:]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: ")
+    assert name in last_line
 
 
 def settings_read() -> set[str]:
-    """Every environment variable config/settings.py reads (through its env_* helpers, or os.environ)."""
+    """Every environment variable config/settings.py reads (through `env`, django-environ's Env, or os.environ)."""
     source = (PROJECT / "config/settings.py").read_text()
-    helpers = re.findall(r'env_(?:str|bool|int|list|boxes|rates)\(\s*"([A-Z0-9_]+)"', source)
-    return set(helpers) | set(re.findall(r'os\.environ(?:\.get\(|\[)"([A-Z0-9_]+)"', source))
+    through_env = re.findall(r'\benv(?:\.[a-z_]+)?\(\s*"([A-Z0-9_]+)"', source)
+    return set(through_env) | set(re.findall(r'os\.environ(?:\.get\(|\[)"([A-Z0-9_]+)"', source))
 
 
 # Read from the environment only, never from .env (it says which file .env is).
@@ -196,6 +232,29 @@ def test_the_tests_never_read_a_developers_env_file(tmp_path):
     assert backend("") == "images.storage.PrivateS3Storage"  # outside the tests the file is read
     assert backend("import pytest; ") != "images.storage.PrivateS3Storage"  # under pytest it is not
     assert os.environ["DOTENV_FILE"] == ""  # and the processes the tests start skip it too
+
+
+def test_the_env_file_is_read_as_python_dotenv_reads_it(tmp_path):
+    """Inline comments, spaces around "=" and quotes as a .env file may hold them (Env.read_env would differ)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text('IMAGE_MAX_UPLOAD_SIZE=1234  # bytes\nALLOWED_HOSTS = a.example.com\nDB_NAME="images # one"\n')
+    environ = {
+        **os.environ,
+        **dict.fromkeys(KEYS, ""),
+        "DOTENV_FILE": str(env_file),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    del environ["IMAGE_MAX_UPLOAD_SIZE"], environ["ALLOWED_HOSTS"], environ["DB_NAME"]
+
+    done = subprocess.run([sys.executable, "-c", SHOW], cwd=PROJECT, env=environ, capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert (got["IMAGE_MAX_UPLOAD_SIZE"], got["ALLOWED_HOSTS"], got["NAME"]) == (
+        1234,
+        ["a.example.com"],
+        "images # one",
+    )
 
 
 def test_a_missing_postgresql_database_is_one_line_naming_the_createdb_command():
