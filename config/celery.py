@@ -43,6 +43,7 @@ def broker_jobs_lost_before() -> datetime | None:
         info = channel.client.info()
     if info.get("aof_enabled"):
         return None
-    # Uptime is in whole seconds, rounded down: the start this gives is at most a second late, so a job published
-    # in that second may be judged lost and queued twice (harmless: the jobs are idempotent), never the reverse.
-    return timezone.now() - timedelta(seconds=info["uptime_in_seconds"])
+    # Redis counts its uptime from its start time in whole seconds (both rounded down), so now - uptime is up to a
+    # second before or after the real start. One second later is never before it: a job published in the two seconds
+    # after the start may be judged lost and queued twice (harmless: the jobs are idempotent), never the reverse.
+    return timezone.now() - timedelta(seconds=info["uptime_in_seconds"]) + timedelta(seconds=1)
