@@ -37,7 +37,7 @@ import requests
 from PIL import Image as PILImage
 from stack import Stack  # faults/ is on sys.path (pytest's rootdir insertion)
 
-from testutils import account_over_http
+from testutils import account_over_http, log_tail
 
 THREADS = 4
 LOAD_SECONDS = 14  # each phase: the fault starts 3 s in
@@ -210,12 +210,17 @@ class Load:
         A request that creates is retried only with its Idempotency-Key; reads and deletes are idempotent anyway.
         """
         headers = {"Idempotency-Key": key} if key else {}
+        attempts: list[str] = []  # each attempt's status (0: no answer) and when, for a problem's report
+        first = time.monotonic()
         while True:
             answer = self._attempt(session, op, method, (base or self.stack.url) + path, headers, **kwargs)
+            attempts.append(f"{answer.status or answer.problem.rsplit(' ', 1)[-1]}@{time.monotonic() - first:.1f}s")
             again = answer.status in (0, 502, 503, 504) or (
                 answer.status == 409 and answer.code == "idempotency_key_in_use"
             )
             if not again or (method == "post" and not key) or time.monotonic() > self.retry_until:
+                if answer.problem and len(attempts) > 1:
+                    answer.problem += f" (attempts: {', '.join(attempts[-8:])} of {len(attempts)})"
                 return answer
             time.sleep(min(answer.retry_after, 2))
 
@@ -414,6 +419,9 @@ def settle_and_check(stack: Stack, load: Load, recovered: float, name: str, **ex
     }
     FIGURES.append(figures)
     print(f"\n{stack.name} / {name}: {figures}")
+    if problems:  # what the API nodes logged last, to tell why
+        for node in stack.api:
+            print(f"--- {node.name}'s log, last lines ---\n{log_tail(node.log, 6000)}")
     assert not problems, problems
     assert figures["duplicates"] == 0
     assert figures["orphans"] == 0, orphans[:10]
