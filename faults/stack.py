@@ -154,7 +154,34 @@ class RabbitMQ:
         wait_until(lambda: port_open(self.port), "rabbitmq", timeout=90, log=f / "server.log")
 
     def kill(self) -> None:
+        """SIGKILL the server. Debian's rabbitmq-server runs it through `su`, which starts it in a session of its own:
+        the launcher's group alone would leave the server running (and a restart would find it still listening)."""
         kill_group(self.process)
+        for session in self._server_sessions():
+            try:
+                os.killpg(session, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_until(self._stopped, "rabbitmq gone", timeout=30)
+
+    def _stopped(self) -> bool:
+        try:
+            port_open(self.port)
+        except OSError:
+            return True  # nothing accepts connections there any more
+        return False
+
+    def _server_sessions(self) -> set[int]:
+        """The sessions of the processes that run this node (found by the RABBITMQ_NODENAME they were given)."""
+        marker = f"RABBITMQ_NODENAME={self.node}".encode()
+        sessions = set()
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
+                    sessions.add(os.getsid(int(proc.name)))
+            except (OSError, ProcessLookupError):
+                continue  # gone meanwhile, or not ours to read
+        return sessions - {os.getsid(0)}  # never the suite's own
 
     def restart(self) -> None:
         """Killed (SIGKILL), and started again on its data: durable queues and persistent messages come back."""
