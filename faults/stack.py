@@ -411,9 +411,11 @@ class Stack:
         with self.postgres.connect("postgres") as connection:
             connection.execute("CREATE DATABASE images")
         self.redis.start()
+        # SeaweedFS before RabbitMQ: its nine ports were chosen free when the stack was made, and the Erlang nodes of
+        # RabbitMQ and of its CLI listen on ports of the kernel's choosing, which could take one of them meanwhile.
+        self.s3.start()
         if self.rabbitmq:
             self.rabbitmq.start()
-        self.s3.start()
         migrated = self.manage("migrate", "--noinput", "-v", "0")
         assert migrated.returncode == 0, migrated.stderr
         for node in self.api:
