@@ -12,7 +12,6 @@ Redis database is flushed before and after; no worker consumes them).
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from testutils import (  # noqa: E402
     SlowMailServer,
     account_over_http,
     free_port,
+    served_env,
     start_gunicorn,
     terminate,
     wait_for_http,
@@ -61,28 +61,21 @@ def main() -> None:
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
     smtp.start()
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
-        "DOTENV_FILE": "",
-        "DEBUG": "False",
-        "SECRET_KEY": "bench-" + "s" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "False",
-        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(work / "media"),
-        "USE_S3": "False",
-        "REDIS_URL": "",
-        "CELERY_BROKER_URL": args.broker,
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "THROTTLE_LOGIN_RATE": "100000/min",
-        "THROTTLE_SIGNUP_RATE": "100000/min",
-        # Every request mails (the limit per address would otherwise stop all but the first): what is
-        # measured is the work of the request itself.
-        "PASSWORD_RESET_MAIL_RATES": "100000/min",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = served_env(
+        f"sqlite:///{work / 'db.sqlite3'}",
+        work / "media",
+        USE_S3="False",
+        REDIS_URL="",
+        CELERY_BROKER_URL=args.broker,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp.port),
+        THROTTLE_LOGIN_RATE="100000/min",
+        THROTTLE_SIGNUP_RATE="100000/min",
+        # Every request mails (the limit per address would otherwise stop all but the first): what is measured is
+        # the work of the request itself.
+        PASSWORD_RESET_MAIL_RATES="100000/min",
+    )
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=args.root, env=env, check=True)
     if args.broker:
         redis.Redis.from_url(args.broker).flushdb()

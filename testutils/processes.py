@@ -69,6 +69,26 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path | None, timeout
             time.sleep(0.1)
 
 
+def served_env(database_url: str, media_root: Path, **overrides: str) -> dict[str, str]:
+    """A served process's environment as production sets it, on loopback and plain HTTP: no `.env`, DEBUG off, no
+    broker (variants after the answer), mail kept in memory; only PATH, HOME, LANG and VIRTUAL_ENV of the caller's.
+    `overrides`: settings.py's names, e.g. EMAIL_BACKEND or CELERY_BROKER_URL."""
+    return {
+        **{key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
+        "DOTENV_FILE": "",
+        "DEBUG": "False",
+        "SECRET_KEY": "test-only-" + "k" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(media_root),
+        "CELERY_BROKER_URL": "",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
 def start_gunicorn(
     port: int,
     env: dict[str, str],

@@ -1,7 +1,6 @@
 """The embedded default (no broker): an upload answers at once, its variants are made after the answer by the API
 process, and those of a process that died first are made by the sweeper."""
 
-import os
 import threading
 from io import BytesIO
 
@@ -24,6 +23,7 @@ from testutils import (
     kill,
     log_tail,
     login,
+    served_env,
     signup,
     start_gunicorn,
     wait_for_http,
@@ -34,19 +34,7 @@ from testutils import (
 def test_a_served_upload_answers_pending_and_its_variants_are_made_after_the_answer(database_url, tmp_path):
     """gunicorn as shipped, no broker: the 201 says pending; the same process then makes the variants."""
     port, log = free_port(), tmp_path / "gunicorn.log"
-    env = {
-        **{key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
-        "DOTENV_FILE": "",
-        "DEBUG": "False",
-        "SECRET_KEY": "test-only-" + "k" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "False",
-        "DATABASE_URL": database_url,
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "CELERY_BROKER_URL": "",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = served_env(database_url, tmp_path / "media")
     server = start_gunicorn(port, env, log)
     base = f"http://127.0.0.1:{port}"
     try:

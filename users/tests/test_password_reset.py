@@ -1,7 +1,6 @@
 """Password reset through the real endpoints, the mail received by a real SMTP server on loopback."""
 
 import json
-import os
 import re
 import statistics
 import time
@@ -25,6 +24,7 @@ from testutils import (
     bearer,
     free_port,
     login,
+    served_env,
     start_gunicorn,
     terminate,
     wait_for_http,
@@ -243,23 +243,15 @@ def test_a_reset_request_takes_as_long_for_an_account_as_for_no_account(database
     smtp = Controller(mail, hostname="127.0.0.1", port=free_port())
     smtp.start()
     port, log = free_port(), tmp_path / "gunicorn.log"
-    env = {
-        **{key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
-        "DOTENV_FILE": "",
-        "DEBUG": "False",
-        "SECRET_KEY": "test-only-" + "k" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "False",
-        "DATABASE_URL": database_url,
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "CELERY_BROKER_URL": "",
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "THROTTLE_LOGIN_RATE": "100000/min",
-        "PASSWORD_RESET_MAIL_RATES": "100000/min",  # every request mails: the request's own work is measured
-        "LOG_LEVEL": "WARNING",
-    }
+    env = served_env(
+        database_url,
+        tmp_path / "media",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp.port),
+        THROTTLE_LOGIN_RATE="100000/min",
+        PASSWORD_RESET_MAIL_RATES="100000/min",  # every request mails: the request's own work is measured
+    )
     server = start_gunicorn(port, env, log, workers=2)
     url = f"http://127.0.0.1:{port}{RESET_URL}"
 
